@@ -1,0 +1,204 @@
+package netcore
+
+import (
+	"net/netip"
+	"time"
+)
+
+// ARPState is the state of an ARP cache entry.
+type ARPState uint8
+
+// ARP cache entry states.
+const (
+	Incomplete ARPState = iota + 1 // a request is out, no answer yet
+	Reachable                      // learned from traffic; expires
+	Static                         // set by `add IP MAC`; never expires, never overwritten
+)
+
+func (s ARPState) String() string {
+	switch s {
+	case Incomplete:
+		return "incomplete"
+	case Reachable:
+		return "reachable"
+	case Static:
+		return "static"
+	}
+	return "?"
+}
+
+// Defaults of the ARP cache.
+const (
+	DefaultARPCacheSize = 1024
+	DefaultARPTimeout   = 60 * time.Second
+	DefaultARPRetries   = 3 // requests sent for one resolution before it fails
+	DefaultARPPending   = 4 // packets that may wait for one resolution
+	ARPRequestInterval  = time.Second
+)
+
+// ARPEntry is one row of the ARP cache as a snapshot shows it.
+type ARPEntry struct {
+	IP    netip.Addr
+	MAC   MAC // zero while incomplete
+	State ARPState
+	TTL   time.Duration // until expiry, or until the next retry while incomplete; < 0 for never
+}
+
+const noEntry = -1
+
+// arpEntry is a slot of the cache. Slots live in one slice allocated up front,
+// linked in least-recently-used order by index, so that neither lookups nor
+// learning allocate.
+type arpEntry struct {
+	ip       uint32
+	mac      MAC
+	state    ARPState
+	deadline time.Time // Reachable: expiry; Incomplete: next retry
+	lastReq  time.Time // when the last request for this address went out
+	tries    int       // requests sent for the current resolution
+	pending  [][]byte  // frames waiting for the address (Incomplete)
+	prev     int32
+	next     int32
+}
+
+// arpCache is bounded; when it is full the least recently used entry that is
+// not static makes room.
+type arpCache struct {
+	slots   []arpEntry
+	index   map[uint32]int32
+	free    []int32
+	head    int32 // most recently used
+	tail    int32 // least recently used
+	statics int
+}
+
+func newARPCache(size int) *arpCache {
+	c := &arpCache{
+		slots: make([]arpEntry, size),
+		index: make(map[uint32]int32, size),
+		free:  make([]int32, size),
+		head:  noEntry,
+		tail:  noEntry,
+	}
+	for i := range c.free {
+		c.free[i] = int32(size - 1 - i)
+	}
+	return c
+}
+
+func key(a netip.Addr) uint32 {
+	v := a.As4()
+	return uint32(v[0])<<24 | uint32(v[1])<<16 | uint32(v[2])<<8 | uint32(v[3])
+}
+
+func addrOf(k uint32) netip.Addr {
+	return netip.AddrFrom4([4]byte{byte(k >> 24), byte(k >> 16), byte(k >> 8), byte(k)})
+}
+
+func (c *arpCache) len() int { return len(c.index) }
+
+// get returns the entry for ip, or nil.
+func (c *arpCache) get(ip uint32) *arpEntry {
+	i, ok := c.index[ip]
+	if !ok {
+		return nil
+	}
+	return &c.slots[i]
+}
+
+// touch makes e the most recently used entry.
+func (c *arpCache) touch(e *arpEntry) {
+	i := c.indexOf(e)
+	if c.head == i {
+		return
+	}
+	c.unlink(i)
+	c.pushFront(i)
+}
+
+func (c *arpCache) indexOf(e *arpEntry) int32 { return c.index[e.ip] }
+
+func (c *arpCache) unlink(i int32) {
+	e := &c.slots[i]
+	if e.prev != noEntry {
+		c.slots[e.prev].next = e.next
+	} else {
+		c.head = e.next
+	}
+	if e.next != noEntry {
+		c.slots[e.next].prev = e.prev
+	} else {
+		c.tail = e.prev
+	}
+	e.prev, e.next = noEntry, noEntry
+}
+
+func (c *arpCache) pushFront(i int32) {
+	e := &c.slots[i]
+	e.prev, e.next = noEntry, c.head
+	if c.head != noEntry {
+		c.slots[c.head].prev = i
+	}
+	c.head = i
+	if c.tail == noEntry {
+		c.tail = i
+	}
+}
+
+// insert adds a fresh entry for ip, evicting the least recently used
+// non-static entry if the cache is full; evicted receives the entry that made
+// room (for its pending frames), before it is reused. It returns nil when every
+// slot holds a static entry.
+func (c *arpCache) insert(ip uint32, evicted func(*arpEntry)) *arpEntry {
+	if len(c.free) == 0 {
+		i := c.tail
+		for i != noEntry && c.slots[i].state == Static {
+			i = c.slots[i].prev
+		}
+		if i == noEntry {
+			return nil
+		}
+		evicted(&c.slots[i])
+		c.remove(&c.slots[i])
+	}
+	i := c.free[len(c.free)-1]
+	c.free = c.free[:len(c.free)-1]
+	pending := c.slots[i].pending[:0]
+	c.slots[i] = arpEntry{ip: ip, pending: pending}
+	c.index[ip] = i
+	c.pushFront(i)
+	return &c.slots[i]
+}
+
+// remove frees e's slot. Its pending frames are the caller's to account for.
+func (c *arpCache) remove(e *arpEntry) {
+	i := c.indexOf(e)
+	if e.state == Static {
+		c.statics--
+	}
+	c.unlink(i)
+	delete(c.index, e.ip)
+	e.state = 0
+	e.pending = e.pending[:0]
+	c.free = append(c.free, i)
+}
+
+// setState keeps the count of static entries right.
+func (c *arpCache) setState(e *arpEntry, s ARPState) {
+	if e.state == Static {
+		c.statics--
+	}
+	if s == Static {
+		c.statics++
+	}
+	e.state = s
+}
+
+// each calls fn for every entry, in no particular order; fn may remove it.
+func (c *arpCache) each(fn func(*arpEntry)) {
+	for i := range c.slots {
+		if c.slots[i].state != 0 {
+			fn(&c.slots[i])
+		}
+	}
+}

@@ -1,0 +1,287 @@
+package netcore
+
+import (
+	"context"
+	"encoding/binary"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Direction says whether a captured frame was received or sent.
+type Direction uint8
+
+// Directions of a captured frame.
+const (
+	In Direction = iota
+	Out
+)
+
+// Snaplen is the most bytes of one frame that a capture keeps (pcap's snaplen).
+const Snaplen = 65535
+
+// DefaultCaptureBuffer is the queue size of one subscriber, in bytes.
+const DefaultCaptureBuffer = 256 << 10
+
+// Capture hands every frame a host receives or sends to any number of
+// subscribers without ever blocking the host: each subscriber has a bounded
+// queue of its own, and a frame that does not fit is dropped and counted, for
+// that subscriber (as a gap in its stream) and in the total. Publishing to no
+// subscribers costs one atomic load.
+type Capture struct {
+	mu      sync.Mutex // serialises Subscribe, Close and unsubscribe
+	subs    atomic.Pointer[[]*Subscription]
+	dropped atomic.Uint64
+	closed  bool
+}
+
+// CapturedFrame is one frame out of a subscription. Data is valid only until
+// the callback that receives it returns. A frame with nil Data and
+// DroppedBefore > 0 marks a gap at the end of what was queued.
+type CapturedFrame struct {
+	Time          time.Time
+	Dir           Direction
+	OrigLen       int    // the frame's length on the wire; Data may be shorter (Snaplen)
+	Data          []byte // the captured bytes
+	DroppedBefore uint64 // frames dropped for this subscriber just before this one
+}
+
+// Subscribe starts a subscriber whose queue holds bufBytes bytes of frames
+// (DefaultCaptureBuffer if bufBytes <= 0). It sees the frames published after
+// this call. Close it when done.
+func (c *Capture) Subscribe(bufBytes int) *Subscription {
+	if bufBytes <= 0 {
+		bufBytes = DefaultCaptureBuffer
+	}
+	s := &Subscription{c: c, ring: make([]byte, bufBytes), notify: make(chan struct{}, 1), done: make(chan struct{})}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		s.end()
+		return s
+	}
+	old := c.load()
+	subs := make([]*Subscription, len(old), len(old)+1)
+	copy(subs, old)
+	subs = append(subs, s)
+	c.subs.Store(&subs)
+	return s
+}
+
+func (c *Capture) load() []*Subscription {
+	if p := c.subs.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// Subscribers is the number of live subscriptions.
+func (c *Capture) Subscribers() int { return len(c.load()) }
+
+// Dropped is the total of frames dropped for all subscribers, ever.
+func (c *Capture) Dropped() uint64 { return c.dropped.Load() }
+
+// Publish queues a copy of frame for every subscriber. It never blocks on a
+// reader.
+func (c *Capture) Publish(t time.Time, dir Direction, frame []byte) {
+	p := c.subs.Load()
+	if p == nil {
+		return
+	}
+	for _, s := range *p {
+		if !s.push(t, dir, frame) {
+			c.dropped.Add(1)
+		}
+	}
+}
+
+// Close ends every subscription: their readers see io.EOF once they have
+// taken what was queued. Later subscriptions are born closed.
+func (c *Capture) Close() {
+	c.mu.Lock()
+	c.closed = true
+	subs := c.load()
+	c.subs.Store(nil)
+	c.mu.Unlock()
+	for _, s := range subs {
+		s.end()
+	}
+}
+
+func (c *Capture) remove(s *Subscription) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	old := c.load()
+	subs := make([]*Subscription, 0, len(old))
+	for _, x := range old {
+		if x != s {
+			subs = append(subs, x)
+		}
+	}
+	if len(subs) == 0 {
+		c.subs.Store(nil)
+	} else {
+		c.subs.Store(&subs)
+	}
+}
+
+// Record layout inside a subscription's ring.
+const (
+	recTime    = 0  // int64 UnixNano
+	recOrigLen = 8  // uint32
+	recLen     = 12 // uint32 captured length
+	recDir     = 16 // uint8
+	recDrops   = 17 // uint64 drops before this record (unaligned)
+	recHeader  = 25
+)
+
+// Subscription is one subscriber's bounded queue of frames.
+type Subscription struct {
+	c      *Capture
+	notify chan struct{} // a token when something was queued
+	done   chan struct{} // closed when the capture or the subscription ends
+
+	mu      sync.Mutex
+	ring    []byte
+	head    int // read position
+	used    int // bytes queued
+	pending uint64
+	dropped uint64 // frames dropped for this subscriber, ever
+	closed  bool
+	once    sync.Once
+}
+
+// push queues one frame; false when it had to be dropped.
+func (s *Subscription) push(t time.Time, dir Direction, frame []byte) bool {
+	n := len(frame)
+	if n > Snaplen {
+		n = Snaplen
+	}
+	need := recHeader + n
+	s.mu.Lock()
+	if s.closed || s.used+need > len(s.ring) {
+		s.pending++
+		s.dropped++
+		s.mu.Unlock()
+		return false
+	}
+	var hdr [recHeader]byte
+	binary.LittleEndian.PutUint64(hdr[recTime:], uint64(t.UnixNano()))
+	binary.LittleEndian.PutUint32(hdr[recOrigLen:], uint32(len(frame)))
+	binary.LittleEndian.PutUint32(hdr[recLen:], uint32(n))
+	hdr[recDir] = byte(dir)
+	binary.LittleEndian.PutUint64(hdr[recDrops:], s.pending)
+	s.pending = 0
+	tail := (s.head + s.used) % len(s.ring)
+	tail = s.put(tail, hdr[:])
+	s.put(tail, frame[:n])
+	s.used += need
+	s.mu.Unlock()
+	select {
+	case s.notify <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+// put copies b into the ring at off, wrapping, and returns the next offset.
+func (s *Subscription) put(off int, b []byte) int {
+	k := copy(s.ring[off:], b)
+	if k < len(b) {
+		copy(s.ring, b[k:])
+	}
+	return (off + len(b)) % len(s.ring)
+}
+
+// get copies len(b) bytes from the ring at off into b, wrapping.
+func (s *Subscription) get(off int, b []byte) int {
+	k := copy(b, s.ring[off:])
+	if k < len(b) {
+		copy(b[k:], s.ring)
+	}
+	return (off + len(b)) % len(s.ring)
+}
+
+// Wait blocks until a frame or a gap is queued (nil), the subscription or its
+// capture has ended and nothing is left (io.EOF), or ctx is done (its error).
+func (s *Subscription) Wait(ctx context.Context) error {
+	for {
+		s.mu.Lock()
+		ready, closed := s.used > 0 || s.pending > 0, s.closed
+		s.mu.Unlock()
+		switch {
+		case ready:
+			return nil
+		case closed:
+			return io.EOF
+		}
+		select {
+		case <-s.notify:
+		case <-s.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// Take hands queued frames, oldest first, to fn until fn returns false or the
+// queue is empty, and returns how many it handed over. The frame for which fn
+// returned false stays queued. Take never blocks on the host; fn runs with
+// the subscription locked, so it must be quick (format or copy, no I/O).
+func (s *Subscription) Take(buf []byte, fn func(CapturedFrame) bool) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	taken := 0
+	var hdr [recHeader]byte
+	for s.used > 0 {
+		off := s.get(s.head, hdr[:])
+		n := int(binary.LittleEndian.Uint32(hdr[recLen:]))
+		if cap(buf) < n {
+			buf = make([]byte, n)
+		}
+		data := buf[:n]
+		s.get(off, data)
+		f := CapturedFrame{
+			Time:          time.Unix(0, int64(binary.LittleEndian.Uint64(hdr[recTime:]))),
+			Dir:           Direction(hdr[recDir]),
+			OrigLen:       int(binary.LittleEndian.Uint32(hdr[recOrigLen:])),
+			Data:          data,
+			DroppedBefore: binary.LittleEndian.Uint64(hdr[recDrops:]),
+		}
+		if !fn(f) {
+			return taken
+		}
+		s.head = (s.head + recHeader + n) % len(s.ring)
+		s.used -= recHeader + n
+		taken++
+	}
+	if s.pending > 0 && fn(CapturedFrame{DroppedBefore: s.pending}) {
+		s.pending = 0
+		taken++
+	}
+	return taken
+}
+
+// Dropped is the number of frames dropped for this subscriber so far.
+func (s *Subscription) Dropped() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.dropped
+}
+
+// Close unsubscribes. It is safe to call more than once and concurrently with
+// Wait, which then returns io.EOF.
+func (s *Subscription) Close() {
+	s.c.remove(s)
+	s.end()
+}
+
+func (s *Subscription) end() {
+	s.once.Do(func() {
+		s.mu.Lock()
+		s.closed = true
+		s.mu.Unlock()
+		close(s.done)
+	})
+}

@@ -1,0 +1,90 @@
+package netcore
+
+import (
+	"errors"
+	"fmt"
+	"syscall"
+)
+
+// CommandError is a command that failed: which file it was written to, which
+// line, the line itself, the reason, and the errno class that a file server
+// returns for it (EINVAL, ENOENT, EEXIST, EBUSY, EIO, ...).
+//
+// errors.Is(err, syscall.EINVAL) matches on the class.
+type CommandError struct {
+	File  string // "tap0/ctl", "tap0/arp", "ctl"
+	Line  int    // 1-based; 0 when the error is not tied to a line
+	Text  string // the line as written
+	Errno syscall.Errno
+	Err   error
+}
+
+func (e *CommandError) Error() string {
+	switch {
+	case e.Line > 0:
+		return fmt.Sprintf("%s: line %d: %q: %v", e.File, e.Line, e.Text, e.Err)
+	case e.Text != "":
+		return fmt.Sprintf("%s: %q: %v", e.File, e.Text, e.Err)
+	default:
+		return fmt.Sprintf("%s: %v", e.File, e.Err)
+	}
+}
+
+func (e *CommandError) Unwrap() error { return e.Err }
+
+// Is matches the errno class, so that errors.Is(err, syscall.ENOENT) works.
+func (e *CommandError) Is(target error) bool {
+	errno, ok := target.(syscall.Errno)
+	return ok && errno == e.Errno
+}
+
+// Errno is the errno class of err: the class of a CommandError, a
+// syscall.Errno found in the chain, or EIO for anything else.
+func Errno(err error) syscall.Errno {
+	var ce *CommandError
+	if errors.As(err, &ce) {
+		return ce.Errno
+	}
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		return errno
+	}
+	return syscall.EIO
+}
+
+// Reasons shared by the command languages; CommandError wraps them.
+var (
+	ErrUnknownCommand = errors.New("unknown command")
+	ErrUsage          = errors.New("wrong number of arguments")
+	ErrBadMAC         = errors.New("bad hardware address")
+	ErrBadIPv4        = errors.New("bad IPv4 address")
+	ErrBadPrefix      = errors.New("bad IPv4 address/prefix")
+	ErrBadNumber      = errors.New("bad number")
+	ErrExists         = errors.New("already exists")
+	ErrNotFound       = errors.New("not found")
+	ErrHostDown       = errors.New("host is down")
+	ErrCacheFull      = errors.New("ARP cache is full of static entries")
+	ErrUnreachable    = errors.New("not on a connected subnet")
+)
+
+// reason is an error with its class, before the file and line are known.
+type reason struct {
+	errno syscall.Errno
+	err   error
+}
+
+func (r *reason) Error() string { return r.err.Error() }
+func (r *reason) Unwrap() error { return r.err }
+
+// fail makes a reason of class errno: the sentinel wrapped with detail.
+func fail(errno syscall.Errno, sentinel error, format string, args ...any) *reason {
+	if format == "" {
+		return &reason{errno, sentinel}
+	}
+	return &reason{errno, fmt.Errorf("%w: "+format, append([]any{sentinel}, args...)...)}
+}
+
+// at turns a reason into the CommandError for the line of cmd.
+func (r *reason) at(file string, line int, text string) *CommandError {
+	return &CommandError{File: file, Line: line, Text: text, Errno: r.errno, Err: r.err}
+}

@@ -1,0 +1,94 @@
+package netcore
+
+import "strconv"
+
+// Counter names one of the host's counters.
+type Counter int
+
+// The host's counters. Every received frame is counted in rx_frames and in
+// exactly one of the counters marked "fate", so their sum equals rx_frames.
+const (
+	RxFrames Counter = iota
+	RxBytes
+	TxFrames
+	TxBytes
+	RxMalformed       // fate: shorter than a header or inconsistent lengths
+	RxNotForUs        // fate: unicast to another hardware address (promiscuous off), or IPv4 to another address
+	RxDown            // fate: received while the host is down (still captured)
+	Rx8023            // fate: 802.3 length-field frame
+	RxOtherEthertype  // fate: an ethertype the host does not speak (IPv6, ...)
+	RxTooBig          // fate: payload longer than the MTU
+	ARPRxRequest      // fate: ARP request, IPv4 over Ethernet
+	ARPRxReply        // fate: ARP reply
+	ARPRxOther        // fate: other ARP operations and hardware/protocol types
+	IPv4RxBadChecksum // fate
+	IPv4RxFragment    // fate: fragments are counted and dropped
+	IPv4RxOther       // fate: protocols other than ICMP
+	ICMPEchoRx        // fate: echo requests to one of our addresses
+	ICMPRxOther       // fate: other ICMP types, or a bad ICMP checksum
+	ARPTxRequest
+	ARPTxReply
+	ICMPEchoTx
+	ARPConflicts      // someone else claimed one of our addresses
+	ARPPendingDropped // packets dropped waiting for a resolution (queue full or failed)
+	ARPFailed         // resolutions that ran out of retries
+	ARPEvicted        // entries evicted because the cache was full
+	ARPRateLimited    // requests not sent because of the per-address rate limit
+	TxNoRoute         // replies not sent: destination not on a connected subnet
+	TxDropped         // frames the device failed to send
+	CaptureDropped    // frames dropped for slow capture readers (from Capture)
+	numCounters
+)
+
+var counterNames = [numCounters]string{
+	RxFrames:          "rx_frames",
+	RxBytes:           "rx_bytes",
+	TxFrames:          "tx_frames",
+	TxBytes:           "tx_bytes",
+	RxMalformed:       "rx_malformed",
+	RxNotForUs:        "rx_not_for_us",
+	RxDown:            "rx_down",
+	Rx8023:            "rx_8023",
+	RxOtherEthertype:  "rx_other_ethertype",
+	RxTooBig:          "rx_too_big",
+	ARPRxRequest:      "arp_rx_request",
+	ARPRxReply:        "arp_rx_reply",
+	ARPRxOther:        "arp_rx_other",
+	IPv4RxBadChecksum: "ipv4_rx_bad_checksum",
+	IPv4RxFragment:    "ipv4_rx_fragment",
+	IPv4RxOther:       "ipv4_rx_other",
+	ICMPEchoRx:        "icmp_echo_rx",
+	ICMPRxOther:       "icmp_rx_other",
+	ARPTxRequest:      "arp_tx_request",
+	ARPTxReply:        "arp_tx_reply",
+	ICMPEchoTx:        "icmp_echo_tx",
+	ARPConflicts:      "arp_conflicts",
+	ARPPendingDropped: "arp_pending_dropped",
+	ARPFailed:         "arp_failed",
+	ARPEvicted:        "arp_evicted",
+	ARPRateLimited:    "arp_rate_limited",
+	TxNoRoute:         "tx_no_route",
+	TxDropped:         "tx_dropped",
+	CaptureDropped:    "capture_dropped",
+}
+
+// RxFates are the counters whose sum equals RxFrames.
+var RxFates = []Counter{RxMalformed, RxNotForUs, RxDown, Rx8023, RxOtherEthertype, RxTooBig,
+	ARPRxRequest, ARPRxReply, ARPRxOther, IPv4RxBadChecksum, IPv4RxFragment, IPv4RxOther,
+	ICMPEchoRx, ICMPRxOther}
+
+func (c Counter) String() string { return counterNames[c] }
+
+// Stats holds every counter of a host, indexed by Counter.
+type Stats [numCounters]uint64
+
+// Append renders the counters as `name value` lines.
+func (s *Stats) Append(b []byte) []byte {
+	for i, v := range s {
+		b = append(b, counterNames[i]...)
+		b = append(b, ' ')
+		b = strconv.AppendUint(b, v, 10)
+		b = append(b, '\n')
+	}
+	return b
+}
