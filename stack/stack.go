@@ -1,0 +1,263 @@
+// Package stack is the running network: the set of hosts, each a
+// netcore.Host driven on a device, the root ctl language that creates and
+// removes them, and the event log. The file server (package fs) serves a
+// Stack; it sees hosts only through snapshots, commands and capture
+// subscriptions.
+package stack
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"sync"
+	"syscall"
+
+	"github.com/smolfs/smolfs/netcore"
+)
+
+// Driver runs one Host on its device (devices.Driver in smolfs serve).
+type Driver interface {
+	Snapshot() netcore.Snapshot
+	Exec(file string, cmds []netcore.Command) error
+	Subscribe(bufBytes int) *netcore.Subscription
+	Close() error
+}
+
+// Opener starts h on the device named h.Name(): devices.OpenTap and
+// devices.NewDriver in smolfs serve, an in-memory pair in tests. Events the
+// host reports go to onEvent. Errors should carry an errno (EBUSY for a tap
+// in use, ...), which becomes the class of the failed command.
+type Opener func(h *netcore.Host, onEvent func(netcore.Event)) (Driver, error)
+
+// Stack is the set of running hosts.
+type Stack struct {
+	open   Opener
+	log    *Log
+	logger *slog.Logger
+
+	mu     sync.Mutex // serialises root ctl commands and the host table
+	hosts  map[string]*Host
+	closed bool
+}
+
+// Host is one running host as the file server sees it.
+type Host struct {
+	name  string
+	drv   Driver
+	stack *Stack
+}
+
+// New makes an empty stack that starts hosts with open and reports to
+// logger as well as to its Log.
+func New(open Opener, logger *slog.Logger) *Stack {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	return &Stack{open: open, log: NewLog(), logger: logger, hosts: map[string]*Host{}}
+}
+
+// Log is the event log (/log).
+func (s *Stack) Log() *Log { return s.log }
+
+// HostNames lists the hosts, sorted.
+func (s *Stack) HostNames() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Sorted(maps.Keys(s.hosts))
+}
+
+// Host finds a host by name.
+func (s *Stack) Host(name string) (*Host, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	h, ok := s.hosts[name]
+	return h, ok
+}
+
+// Add creates a host (the -host flag).
+func (s *Stack) Add(spec netcore.HostSpec) error {
+	return s.exec("-host", []netcore.RootCommand{{Op: netcore.RootNew, Host: spec}})
+}
+
+// Ctl applies a write to the root ctl file: `new NAME ...` and `del NAME`
+// lines, all or nothing. A failure is logged with its full reason.
+func (s *Stack) Ctl(text []byte) error {
+	cmds, err := netcore.ParseRootCtl("ctl", text)
+	if err == nil {
+		err = s.exec("ctl", cmds)
+	}
+	if err != nil {
+		s.failed(err)
+	}
+	return err
+}
+
+// exec checks every command against the table (and the lines before it),
+// then applies them; if starting a host fails, the hosts this write already
+// created are removed again and the deleted ones are not yet touched, so
+// nothing is half-applied.
+func (s *Stack) exec(file string, cmds []netcore.RootCommand) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return &netcore.CommandError{File: file, Errno: syscall.EIO, Err: errors.New("server is shutting down")}
+	}
+	exists := map[string]bool{}
+	for name := range s.hosts {
+		exists[name] = true
+	}
+	for _, c := range cmds {
+		switch {
+		case c.Op == netcore.RootNew && exists[c.Host.Name]:
+			return &netcore.CommandError{File: file, Line: c.Line, Text: c.Text, Errno: syscall.EEXIST,
+				Err: fmt.Errorf("%w: host %s", netcore.ErrExists, c.Host.Name)}
+		case c.Op == netcore.RootDel && !exists[c.Host.Name]:
+			return &netcore.CommandError{File: file, Line: c.Line, Text: c.Text, Errno: syscall.ENOENT,
+				Err: fmt.Errorf("%w: no host %s", netcore.ErrNotFound, c.Host.Name)}
+		}
+		exists[c.Host.Name] = c.Op == netcore.RootNew
+	}
+	var created []*Host
+	var deleted []string
+	for _, c := range cmds {
+		if c.Op == netcore.RootDel {
+			if i := slices.IndexFunc(created, func(h *Host) bool { return h.name == c.Host.Name }); i >= 0 {
+				created[i].drv.Close()
+				created = slices.Delete(created, i, i+1)
+				delete(s.hosts, c.Host.Name)
+				continue
+			}
+			deleted = append(deleted, c.Host.Name)
+			continue
+		}
+		h, err := s.start(c.Host)
+		if err != nil {
+			for _, h := range created {
+				h.drv.Close()
+				delete(s.hosts, h.name)
+			}
+			return &netcore.CommandError{File: file, Line: c.Line, Text: c.Text, Errno: netcore.Errno(err), Err: err}
+		}
+		created = append(created, h)
+		s.hosts[h.name] = h
+	}
+	for _, h := range created {
+		s.log.Addf("%s: created (%s)", h.name, h.Snapshot().Config.MAC)
+		s.logger.Info("host created", "host", h.name)
+	}
+	for _, name := range deleted {
+		h := s.hosts[name]
+		delete(s.hosts, name)
+		h.drv.Close()
+		s.log.Addf("%s: removed", name)
+		s.logger.Info("host removed", "host", name)
+	}
+	return nil
+}
+
+// start opens a host's device and runs it. s.mu is held.
+func (s *Stack) start(spec netcore.HostSpec) (*Host, error) {
+	mac := spec.MAC
+	if mac.IsZero() {
+		mac = s.freeMAC()
+	}
+	nh, err := netcore.NewHost(netcore.Config{Name: spec.Name, MAC: mac, Addrs: spec.Addrs})
+	if err != nil {
+		return nil, err
+	}
+	h := &Host{name: spec.Name, stack: s}
+	drv, err := s.open(nh, s.event)
+	if err != nil {
+		return nil, err
+	}
+	h.drv = drv
+	return h, nil
+}
+
+// freeMAC picks the first of 02:00:00:00:00:01, :02, ... that no host uses.
+// s.mu is held.
+func (s *Stack) freeMAC() netcore.MAC {
+	used := map[netcore.MAC]bool{}
+	for _, h := range s.hosts {
+		used[h.drv.Snapshot().Config.MAC] = true
+	}
+	for i := 1; ; i++ {
+		m := netcore.MAC{0x02, 0, 0, byte(i >> 16), byte(i >> 8), byte(i)}
+		if !used[m] {
+			return m
+		}
+	}
+}
+
+// event records what a host reports.
+func (s *Stack) event(e netcore.Event) {
+	s.log.Add(e.String())
+	s.logger.Info(e.Msg, "host", e.Host)
+}
+
+// failed records a failed write with its full reason.
+func (s *Stack) failed(err error) {
+	s.log.Add(err.Error())
+	s.logger.Warn("command failed", "err", err)
+}
+
+// CtlText renders the root ctl file: one replayable `new` line per host.
+func (s *Stack) CtlText() []byte {
+	var b []byte
+	for _, name := range s.HostNames() {
+		h, ok := s.Host(name)
+		if !ok {
+			continue
+		}
+		cfg := h.Snapshot().Config
+		b = fmt.Appendf(b, "new %s ea %s", name, cfg.MAC)
+		for _, p := range cfg.Addrs {
+			b = fmt.Appendf(b, " add %s", p)
+		}
+		b = append(b, '\n')
+	}
+	return b
+}
+
+// Close stops every host; stream readers see end of file.
+func (s *Stack) Close() {
+	s.mu.Lock()
+	hosts := s.hosts
+	s.hosts = map[string]*Host{}
+	s.closed = true
+	s.mu.Unlock()
+	for _, h := range hosts {
+		h.drv.Close()
+	}
+	s.log.Close()
+}
+
+// Name is the host's name.
+func (h *Host) Name() string { return h.name }
+
+// Snapshot is a consistent copy of the host's state.
+func (h *Host) Snapshot() netcore.Snapshot { return h.drv.Snapshot() }
+
+// Ctl applies a write to the host's ctl file, all or nothing. A failure is
+// logged with its full reason.
+func (h *Host) Ctl(text []byte) error { return h.exec(h.name+"/ctl", netcore.ParseCtl, text) }
+
+// ARP applies a write to the host's arp file, all or nothing.
+func (h *Host) ARP(text []byte) error { return h.exec(h.name+"/arp", netcore.ParseARPCommands, text) }
+
+func (h *Host) exec(file string, parse func(string, []byte) ([]netcore.Command, error), text []byte) error {
+	cmds, err := parse(file, text)
+	if err == nil {
+		err = h.drv.Exec(file, cmds)
+	}
+	if err != nil {
+		h.stack.failed(err)
+	}
+	return err
+}
+
+// Subscribe starts a capture reader of the host's frames (bufBytes <= 0: the
+// default queue size).
+func (h *Host) Subscribe(bufBytes int) *netcore.Subscription { return h.drv.Subscribe(bufBytes) }
