@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# usage: scripts/test.sh [-quick]
+#
+# The project's test command: format and vet checks, every Go test with the
+# race detector (fuzz seed corpora included), then the end-to-end runs that
+# need root: the real Linux v9fs client against smolfs (scripts/e2e-v9fs.sh),
+# short fuzzing and a short soak. -quick stops after the Go tests.
+#
+# Run it as root for the whole suite (network namespaces, tap devices). As
+# another user, the tests that need root skip and say why. CI (.ci/run) sets
+# SMOLFS_REQUIRE_ALL=1, which turns every such skip into a failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+quick=0
+case "${1:-}" in
+-quick) quick=1 ;;
+"") ;;
+-h | --help)
+	sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+	exit 0
+	;;
+*)
+	echo "usage: scripts/test.sh [-quick]" >&2
+	exit 2
+	;;
+esac
+
+step() { printf '\n=== %s\n' "$*"; }
+
+step "gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then
+	echo "gofmt would change:"
+	echo "$unformatted"
+	exit 1
+fi
+
+step "go vet"
+go vet ./...
+
+step "go test -race"
+go test -race -count=1 -timeout 20m ./...
+
+[ "$quick" = 1 ] && exit 0
+
+if [ "$(id -u)" != 0 ]; then
+	step "end-to-end scripts skipped: they need root (network namespaces, tap devices)"
+	[ "${SMOLFS_REQUIRE_ALL:-}" = 1 ] && exit 1
+	exit 0
+fi
+
+for s in e2e-v9fs.sh fuzz.sh soak.sh; do
+	[ -x "scripts/$s" ] || continue
+	case $s in
+	e2e-v9fs.sh) step "real v9fs client (scripts/e2e-v9fs.sh)"; scripts/e2e-v9fs.sh ;;
+	fuzz.sh) step "fuzzing, 5 s per target (scripts/fuzz.sh 5)"; scripts/fuzz.sh 5 ;;
+	soak.sh) step "short soak (scripts/soak.sh 60)"; scripts/soak.sh 60 ;;
+	esac
+done
+step "all tests passed"
