@@ -1,0 +1,452 @@
+package devices
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/smolfs/smolfs/netcore"
+)
+
+// Errors of a Driver whose device has stopped. Exec wraps them in a
+// netcore.CommandError of class EIO.
+var (
+	ErrDeviceGone = errors.New("device gone")   // the device failed or was removed
+	ErrClosed     = errors.New("device closed") // Close was called
+)
+
+// Loop limits.
+const (
+	// rxBatch bounds the frames read per wakeup, so that replies go out and
+	// timers run even under a flood.
+	rxBatch = 64
+	// maxFrameLen covers a tap with the largest MTU (65535) and its header.
+	maxFrameLen = 1<<16 + 64
+	// txWait is how long one flush waits for a full device to take frames
+	// before it drops the rest; the loop never blocks longer than this.
+	txWait = 10 * time.Millisecond
+)
+
+// Driver runs a netcore.Host on a Device with the real clock. One goroutine
+// owns the fd: it reads frames, hands them to the host, writes the frames the
+// host answers with and runs its timers. The host is not safe for concurrent
+// use, so a mutex serialises the loop's calls with Snapshot and Exec, which
+// the file server makes from many goroutines.
+type Driver struct {
+	name    string
+	h       *netcore.Host
+	dev     Device
+	onEvent func(netcore.Event)
+	wake    *waker
+	done    chan struct{} // closed when the loop has ended
+
+	mu      sync.Mutex      // guards h and the fields below
+	pending *netcore.Output // what Exec produced, for the loop to send
+	stopped bool            // the loop has ended: nothing more is sent
+	err     error           // why the device stopped, wrapping ErrDeviceGone
+
+	closing   atomic.Bool
+	closeOnce sync.Once
+	closeErr  error
+
+	// Owned by the loop goroutine.
+	out  *netcore.Output
+	rbuf []byte
+}
+
+// NewDriver starts a driver for h on dev. onEvent (which may be nil) gets
+// the host's events, in order, on the driver's goroutine, outside the lock:
+// it may call Snapshot or Exec, but not Close, and should not block long, as
+// the host waits for it.
+func NewDriver(h *netcore.Host, dev Device, onEvent func(netcore.Event)) *Driver {
+	d := &Driver{
+		name:    h.Name(),
+		h:       h,
+		dev:     dev,
+		onEvent: onEvent,
+		done:    make(chan struct{}),
+		pending: new(netcore.Output),
+		out:     new(netcore.Output),
+		rbuf:    make([]byte, maxFrameLen),
+	}
+	if d.name == "" {
+		d.name = dev.Name()
+	}
+	w, err := newWaker()
+	if err != nil {
+		// No loop without a way to stop it: the host is down from the start.
+		d.wake = &waker{fd: -1}
+		d.stop(err)
+		close(d.done)
+		return d
+	}
+	d.wake = w
+	go d.loop()
+	return d
+}
+
+// Name is the host's name (its device's, if the host has none).
+func (d *Driver) Name() string { return d.name }
+
+// Snapshot is the host's state now.
+func (d *Driver) Snapshot() netcore.Snapshot {
+	now := time.Now()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.h.Snapshot(now)
+}
+
+// Subscribe starts a capture subscription on the host's frames. It ends
+// (readers see io.EOF) when the driver is closed.
+func (d *Driver) Subscribe(bufBytes int) *netcore.Subscription {
+	return d.h.Capture().Subscribe(bufBytes)
+}
+
+// Err is the error that stopped the device, wrapping ErrDeviceGone, or nil
+// while it runs (and after a plain Close).
+func (d *Driver) Err() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.err
+}
+
+// Exec applies commands (from a write to file, "tap0/ctl" or "tap0/arp") to
+// the host as one unit, as netcore.Host.Exec does; the frames they produce
+// are sent by the driver's goroutine right after. Once the device has gone,
+// `up` fails with a CommandError of class EIO that says why, and other
+// commands still apply; after Close every command fails with class EIO.
+func (d *Driver) Exec(file string, cmds []netcore.Command) error {
+	now := time.Now()
+	d.mu.Lock()
+	if d.closing.Load() {
+		d.mu.Unlock()
+		return &netcore.CommandError{File: file, Errno: syscall.EIO, Err: fmt.Errorf("%s: %w", d.name, ErrClosed)}
+	}
+	if d.err != nil {
+		for _, c := range cmds {
+			if c.Op == netcore.OpUp {
+				d.mu.Unlock()
+				return &netcore.CommandError{File: file, Line: c.Line, Text: c.Text, Errno: syscall.EIO, Err: d.err}
+			}
+		}
+	}
+	err := d.h.Exec(now, file, cmds, d.pending)
+	if !d.stopped {
+		d.mu.Unlock()
+		d.wake.signal() // the loop sends what is pending and takes up new timers
+		return err
+	}
+	// Nobody will send these: account for them here.
+	var events []netcore.Event
+	if n := len(d.pending.Frames); n > 0 {
+		d.h.Count(netcore.TxDropped, uint64(n))
+	}
+	events = append(events, d.pending.Events...)
+	d.pending.Reset()
+	d.mu.Unlock()
+	d.report(events)
+	return err
+}
+
+// Close stops the loop (at once, even while it waits), sends what Exec left
+// pending if it can, closes the device and ends every capture subscription.
+// It returns the device's Close error; later calls return the same.
+func (d *Driver) Close() error {
+	d.closeOnce.Do(func() {
+		d.closing.Store(true)
+		d.wake.signal()
+		<-d.done
+		d.closeErr = d.dev.Close()
+		d.h.Capture().Close()
+		d.wake.close()
+	})
+	return d.closeErr
+}
+
+// loop is the driver's goroutine.
+func (d *Driver) loop() {
+	defer close(d.done)
+	fd := d.dev.Fd()
+	fds := [2]unix.PollFd{
+		{Fd: int32(fd), Events: unix.POLLIN},
+		{Fd: int32(d.wake.fd), Events: unix.POLLIN},
+	}
+	var ts unix.Timespec
+
+	now := time.Now()
+	d.mu.Lock()
+	d.h.Poll(now, d.out) // the first announcement
+	deadline := d.h.Deadline()
+	d.mu.Unlock()
+	cause := d.flush()
+
+	for cause == nil && !d.closing.Load() {
+		tsp := (*unix.Timespec)(nil)
+		if !deadline.IsZero() {
+			wait := deadline.Sub(now)
+			if wait <= 0 {
+				// Poll ran and left a timer in the past: wait a little
+				// rather than spin.
+				wait = time.Millisecond
+			}
+			ts = unix.NsecToTimespec(int64(wait))
+			tsp = &ts
+		}
+		fds[0].Revents, fds[1].Revents = 0, 0
+		_, err := unix.Ppoll(fds[:], tsp, nil)
+		if err != nil && err != unix.EINTR {
+			cause = fmt.Errorf("poll %s: %w", d.dev.Name(), err)
+			break
+		}
+		if d.closing.Load() {
+			break
+		}
+		if fds[1].Revents != 0 {
+			d.wake.drain()
+		}
+
+		d.mu.Lock()
+		d.takePending()
+		d.mu.Unlock()
+		if fds[0].Revents != 0 {
+			cause = d.receive(fds[0].Revents)
+		}
+		now = time.Now()
+		d.mu.Lock()
+		if dl := d.h.Deadline(); !dl.IsZero() && !now.Before(dl) {
+			d.h.Poll(now, d.out)
+		}
+		deadline = d.h.Deadline()
+		d.mu.Unlock()
+		if err := d.flush(); cause == nil {
+			cause = err
+		}
+	}
+	d.stop(cause)
+}
+
+// takePending moves what Exec produced into the loop's output, which is
+// empty here. Swapping keeps both Outputs' buffers in use: no copies.
+func (d *Driver) takePending() {
+	if len(d.pending.Frames) > 0 || len(d.pending.Events) > 0 {
+		d.out, d.pending = d.pending, d.out
+	}
+}
+
+// receive reads up to rxBatch frames into the host. It returns why the
+// device is gone, or nil.
+func (d *Driver) receive(revents int16) error {
+	if revents&unix.POLLNVAL != 0 {
+		return fmt.Errorf("poll %s: descriptor is not open", d.dev.Name())
+	}
+	hup := revents&(unix.POLLHUP|unix.POLLERR) != 0
+	fd := d.dev.Fd()
+	for range rxBatch {
+		n, err := unix.Read(fd, d.rbuf)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN:
+			if hup {
+				return fmt.Errorf("poll %s: %s", d.dev.Name(), pollFlags(revents))
+			}
+			return nil
+		case err != nil:
+			return fmt.Errorf("read %s: %w", d.dev.Name(), err)
+		case n == 0 && (hup || hungUp(fd)):
+			return fmt.Errorf("read %s: end of file (the other side closed)", d.dev.Name())
+		}
+		now := time.Now()
+		d.mu.Lock()
+		d.h.Receive(now, d.rbuf[:n], d.out)
+		d.mu.Unlock()
+	}
+	return nil
+}
+
+// flush writes the loop's output to the device and reports its events. A
+// full device gets up to txWait to take the frames; what it then refuses is
+// dropped and counted. It returns why the device is gone, or nil.
+func (d *Driver) flush() error {
+	var cause error
+	var dropped uint64
+	var waitUntil time.Time
+	fd := d.dev.Fd()
+	frames := d.out.Frames
+	for i := 0; i < len(frames); {
+		_, err := unix.Write(fd, frames[i])
+		switch {
+		case err == nil:
+			i++
+			continue
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN || err == unix.ENOBUFS:
+			if waitUntil.IsZero() {
+				waitUntil = time.Now().Add(txWait)
+			}
+			if d.waitWritable(fd, waitUntil) {
+				continue
+			}
+		case isGone(err):
+			cause = fmt.Errorf("write %s: %w", d.dev.Name(), err)
+		default:
+			// One bad frame (EMSGSIZE), or a tap whose kernel side is
+			// down (EIO): drop it and go on.
+			dropped++
+			i++
+			continue
+		}
+		dropped += uint64(len(frames) - i)
+		break
+	}
+	if dropped > 0 {
+		d.mu.Lock()
+		d.h.Count(netcore.TxDropped, dropped)
+		d.mu.Unlock()
+	}
+	d.report(d.out.Events)
+	d.out.Reset()
+	return cause
+}
+
+// waitWritable waits until fd takes writes again, until, or Close.
+func (d *Driver) waitWritable(fd int, until time.Time) bool {
+	fds := [2]unix.PollFd{
+		{Fd: int32(fd), Events: unix.POLLOUT},
+		{Fd: int32(d.wake.fd), Events: unix.POLLIN},
+	}
+	for {
+		left := time.Until(until)
+		if left <= 0 || d.closing.Load() {
+			return false
+		}
+		ts := unix.NsecToTimespec(int64(left))
+		_, err := unix.Ppoll(fds[:], &ts, nil)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err != nil:
+			return false
+		case fds[0].Revents&unix.POLLOUT != 0:
+			return true
+		case fds[0].Revents != 0 || fds[1].Revents != 0:
+			// An error (the write will say which), or a wakeup: Close, or
+			// Exec, whose frames wait for the next flush anyway.
+			return fds[0].Revents != 0
+		}
+	}
+}
+
+// stop ends the loop's work: a device that failed takes the host down with
+// an event; what is still pending is sent if the device works, or counted as
+// dropped.
+func (d *Driver) stop(cause error) {
+	now := time.Now()
+	d.mu.Lock()
+	d.stopped = true
+	if cause != nil && !d.closing.Load() {
+		d.err = fmt.Errorf("%w: %w", ErrDeviceGone, cause)
+		d.h.SetDown(now, d.err.Error(), d.pending)
+	}
+	d.takePending()
+	gone := d.err != nil
+	if gone {
+		if n := len(d.out.Frames); n > 0 {
+			d.h.Count(netcore.TxDropped, uint64(n))
+		}
+		clear(d.out.Frames)
+		d.out.Frames = d.out.Frames[:0]
+	}
+	d.mu.Unlock()
+	if !gone {
+		d.flush() // Close: a last non-blocking try (the wakeup ends any wait)
+		return
+	}
+	d.report(d.out.Events)
+	d.out.Reset()
+}
+
+// report hands events to onEvent.
+func (d *Driver) report(events []netcore.Event) {
+	if d.onEvent == nil {
+		return
+	}
+	for _, e := range events {
+		d.onEvent(e)
+	}
+}
+
+// isGone reports whether a write error means the device no longer exists
+// (a deleted tap, a closed pair) rather than that one frame failed.
+func isGone(err error) bool {
+	switch err {
+	case unix.EBADFD, unix.EBADF, unix.ENODEV, unix.ENXIO, unix.EPIPE, unix.ECONNRESET, unix.ENOTCONN, unix.ENETDOWN:
+		return true
+	}
+	return false
+}
+
+// hungUp reports whether fd's other side has closed: a zero-length read
+// means that or an empty message, and only poll tells them apart.
+func hungUp(fd int) bool {
+	fds := [1]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	n, err := unix.Poll(fds[:], 0)
+	return err == nil && n > 0 && fds[0].Revents&(unix.POLLHUP|unix.POLLERR) != 0
+}
+
+// pollFlags names the error bits of a poll result.
+func pollFlags(revents int16) string {
+	var s string
+	for _, f := range []struct {
+		bit  int16
+		name string
+	}{{unix.POLLERR, "POLLERR"}, {unix.POLLHUP, "POLLHUP"}, {unix.POLLNVAL, "POLLNVAL"}} {
+		if revents&f.bit != 0 {
+			if s != "" {
+				s += "|"
+			}
+			s += f.name
+		}
+	}
+	return s
+}
+
+// waker is an eventfd that interrupts the loop's poll.
+type waker struct {
+	fd  int
+	buf [8]byte
+}
+
+func newWaker() (*waker, error) {
+	fd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("eventfd: %w", err)
+	}
+	return &waker{fd: fd}, nil
+}
+
+// signal wakes the poller. Any non-zero count wakes it (so byte order does
+// not matter), and a full counter already means "wake up": errors do not
+// matter either.
+func (w *waker) signal() {
+	if w.fd < 0 {
+		return
+	}
+	one := [8]byte{1}
+	unix.Write(w.fd, one[:])
+}
+
+// drain resets the counter; only the poller calls it.
+func (w *waker) drain() { unix.Read(w.fd, w.buf[:]) }
+
+func (w *waker) close() {
+	if w.fd >= 0 {
+		unix.Close(w.fd)
+	}
+}

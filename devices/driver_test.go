@@ -1,0 +1,459 @@
+package devices
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/netip"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/smolfs/smolfs/netcore"
+)
+
+// events collects what a driver reports.
+type events struct {
+	mu  sync.Mutex
+	all []netcore.Event
+	ch  chan netcore.Event
+}
+
+func newEvents() *events { return &events{ch: make(chan netcore.Event, 100)} }
+
+func (e *events) add(ev netcore.Event) {
+	e.mu.Lock()
+	e.all = append(e.all, ev)
+	e.mu.Unlock()
+	select {
+	case e.ch <- ev:
+	default:
+	}
+}
+
+// wait returns the first event of kind that arrives within timeout.
+func (e *events) wait(t testing.TB, kind netcore.EventKind, timeout time.Duration) netcore.Event {
+	t.Helper()
+	deadline := time.After(timeout)
+	for {
+		select {
+		case ev := <-e.ch:
+			if ev.Kind == kind {
+				return ev
+			}
+		case <-deadline:
+			e.mu.Lock()
+			defer e.mu.Unlock()
+			t.Fatalf("no event of kind %d within %v; events: %v", kind, timeout, e.all)
+		}
+	}
+}
+
+// pairDriver runs the test host on one end of a pair and returns the other.
+func pairDriver(t testing.TB) (*Driver, *Pair, *events) {
+	t.Helper()
+	a, b, err := NewPair()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := newEvents()
+	d := NewDriver(newHost(t, a.Name()), a, ev.add)
+	t.Cleanup(func() {
+		d.Close()
+		b.Close()
+	})
+	return d, b, ev
+}
+
+func ctl(t testing.TB, d *Driver, text string) error {
+	t.Helper()
+	cmds, err := netcore.ParseCtl(d.Name()+"/ctl", []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d.Exec(d.Name()+"/ctl", cmds)
+}
+
+func arpCmd(t testing.TB, d *Driver, text string) error {
+	t.Helper()
+	cmds, err := netcore.ParseARPCommands(d.Name()+"/arp", []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d.Exec(d.Name()+"/arp", cmds)
+}
+
+func TestDriverAnswersARPAndPing(t *testing.T) {
+	d, peer, _ := pairDriver(t)
+	expect(t, peer, 2*time.Second, "the first announcement", isGARP(hostIP))
+
+	if err := peer.WriteFrame(arpFrame(netcore.ARPRequest, netcore.BroadcastMAC, peerMAC, peerIP, netcore.MAC{}, hostIP)); err != nil {
+		t.Fatal(err)
+	}
+	r := expect(t, peer, 2*time.Second, "the ARP reply", func(f parsed) bool { return f.isARP && f.arp.Op == netcore.ARPReply })
+	want := netcore.ARPRepr{Op: netcore.ARPReply, SenderMAC: hostMAC, SenderIP: hostIP, TargetMAC: peerMAC, TargetIP: peerIP}
+	if r.arp != want || r.eth.Dst != peerMAC || r.eth.Src != hostMAC {
+		t.Errorf("ARP reply %+v (eth %+v), want %+v", r.arp, r.eth, want)
+	}
+
+	payload := []byte("smolfs driver test payload 0123456789")
+	if err := peer.WriteFrame(echoFrame(peerMAC, peerIP, 17, 1, payload)); err != nil {
+		t.Fatal(err)
+	}
+	e := expect(t, peer, 2*time.Second, "the echo reply", func(f parsed) bool { return f.isEcho })
+	if e.echo.Type != netcore.ICMPEchoReply || e.echo.Ident != 17 || e.echo.Seq != 1 || !bytes.Equal(e.echo.Data, payload) ||
+		e.ip.Src != hostIP || e.ip.Dst != peerIP || e.eth.Dst != peerMAC {
+		t.Errorf("echo reply %+v %+v %+v", e.eth, e.ip, e.echo)
+	}
+
+	st := d.Snapshot().Stats
+	if st[netcore.RxFrames] != 2 || st[netcore.ARPTxReply] != 1 || st[netcore.ICMPEchoTx] != 1 || st[netcore.TxDropped] != 0 {
+		t.Errorf("stats: rx_frames %d arp_tx_reply %d icmp_echo_tx %d tx_dropped %d, want 2 1 1 0",
+			st[netcore.RxFrames], st[netcore.ARPTxReply], st[netcore.ICMPEchoTx], st[netcore.TxDropped])
+	}
+	if d.Err() != nil {
+		t.Errorf("Err() = %v on a working device", d.Err())
+	}
+}
+
+func TestDriverExecSendsGratuitousARP(t *testing.T) {
+	d, peer, _ := pairDriver(t)
+	expect(t, peer, 2*time.Second, "the first announcement", isGARP(hostIP))
+
+	if err := ctl(t, d, "garp"); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, peer, 2*time.Second, "garp for "+hostIP.String(), isGARP(hostIP))
+
+	if err := ctl(t, d, "add "+otherPfx.String()); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, peer, 2*time.Second, "garp for the added address", isGARP(otherPfx.Addr()))
+
+	// A bad write changes nothing and sends nothing.
+	if err := ctl(t, d, "add "+otherPfx.String()); !errors.Is(err, syscall.EEXIST) {
+		t.Errorf("adding an address twice: %v, want EEXIST", err)
+	}
+	if got := d.Snapshot().Config.Addrs; len(got) != 2 {
+		t.Errorf("addresses %v, want 2", got)
+	}
+}
+
+func TestDriverResolveRetriesAndFails(t *testing.T) {
+	d, peer, ev := pairDriver(t)
+	expect(t, peer, 2*time.Second, "the first announcement", isGARP(hostIP))
+	silent := netip.MustParseAddr("192.168.69.7")  // resolved by command
+	stranger := netip.MustParseAddr("192.168.69.8") // pings us, never answers ARP
+
+	start := time.Now()
+	if err := arpCmd(t, d, "resolve "+silent.String()); err != nil {
+		t.Fatal(err)
+	}
+	// The reply to this ping waits for ARP, which fails: an event.
+	strangerMAC := netcore.MAC{0x02, 0, 0, 0, 0, 0x08}
+	if err := peer.WriteFrame(echoFrame(strangerMAC, stranger, 1, 1, []byte("x"))); err != nil {
+		t.Fatal(err)
+	}
+
+	// Three requests for each address, one a second, driven by the real clock.
+	var times []time.Duration
+	for len(times) < 3 {
+		expect(t, peer, 3*time.Second, "ARP request for "+silent.String(), func(f parsed) bool {
+			return f.isARP && f.arp.Op == netcore.ARPRequest && f.arp.TargetIP == silent
+		})
+		times = append(times, time.Since(start))
+	}
+	for i := 1; i < len(times); i++ {
+		if gap := times[i] - times[i-1]; gap < netcore.ARPRequestInterval/2 {
+			t.Errorf("requests %d and %d only %v apart: want about %v", i-1, i, gap, netcore.ARPRequestInterval)
+		}
+	}
+	e := ev.wait(t, netcore.EventUnresolved, 5*time.Second)
+	failedAfter := time.Since(start)
+	if !strings.Contains(e.Msg, stranger.String()) {
+		t.Errorf("event %q does not name %s", e.Msg, stranger)
+	}
+	t.Logf("requests at %v; unresolved event after %v", times, failedAfter)
+
+	// Both resolutions failed; the entries are gone.
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		s := d.Snapshot()
+		if s.Stats[netcore.ARPFailed] == 2 && len(s.ARP) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("arp_failed %d, arp %v: want 2 failures and an empty cache", s.Stats[netcore.ARPFailed], s.ARP)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestDriverCloseUnblocksAndEndsCaptures(t *testing.T) {
+	before := runtime.NumGoroutine()
+	a, b, err := NewPair()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	d := NewDriver(newHost(t, a.Name()), a, nil)
+	sub := d.Subscribe(0)
+	waitErr := make(chan error, 1)
+	go func() { waitErr <- sub.Wait(context.Background()) }()
+
+	// The announcement is captured; the reader takes it and waits again.
+	if err := <-waitErr; err != nil {
+		t.Fatalf("first Wait: %v", err)
+	}
+	if sub.Take(nil, func(f netcore.CapturedFrame) bool { return true }) != 1 {
+		t.Error("the announcement was not captured")
+	}
+	go func() { waitErr <- sub.Wait(context.Background()) }()
+	time.Sleep(50 * time.Millisecond) // let the loop settle into its wait
+
+	start := time.Now()
+	closed := make(chan error, 1)
+	go func() { closed <- d.Close() }()
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close did not return within 5 s")
+	}
+	t.Logf("Close returned after %v", time.Since(start))
+	select {
+	case err := <-waitErr:
+		if err != io.EOF {
+			t.Errorf("capture reader after Close: %v, want io.EOF", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("capture reader still blocked after Close")
+	}
+	if late := d.Subscribe(0); late.Wait(context.Background()) != io.EOF {
+		t.Error("a subscription after Close does not see io.EOF")
+	}
+	if err := d.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	if d.Err() != nil {
+		t.Errorf("Err() after a plain Close: %v, want nil", d.Err())
+	}
+	if err := ctl(t, d, "garp"); !errors.Is(err, syscall.EIO) || !errors.Is(err, ErrClosed) {
+		t.Errorf("Exec after Close: %v, want EIO and ErrClosed", err)
+	}
+	_ = d.Snapshot() // still works
+	// The device is closed: the other end sees end of file.
+	if _, err := b.ReadFrame(make([]byte, 100), time.Second); err != nil && !errors.Is(err, ErrPeerClosed) {
+		t.Errorf("peer read: %v", err)
+	}
+	expectGoroutines(t, before)
+}
+
+// expectGoroutines waits for the goroutine count to fall back to n.
+func expectGoroutines(t testing.TB, n int) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Second)
+	for runtime.NumGoroutine() > n {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<16)
+			t.Fatalf("%d goroutines, %d before:\n%s", runtime.NumGoroutine(), n, buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestDriverPeerGone(t *testing.T) {
+	before := runtime.NumGoroutine()
+	a, b, err := NewPair()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := newEvents()
+	d := NewDriver(newHost(t, a.Name()), a, ev.add)
+	defer d.Close()
+	expect(t, b, 2*time.Second, "the first announcement", isGARP(hostIP))
+	b.Close()
+
+	e := ev.wait(t, netcore.EventDown, 5*time.Second)
+	if !strings.HasPrefix(e.Msg, "device gone: ") {
+		t.Errorf("down event %q, want it to start with \"device gone: \"", e.Msg)
+	}
+	select {
+	case <-d.done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the loop did not end")
+	}
+	if err := d.Err(); !errors.Is(err, ErrDeviceGone) {
+		t.Errorf("Err() = %v, want ErrDeviceGone", err)
+	}
+	checkGone(t, d)
+	if err := d.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	expectGoroutines(t, before)
+}
+
+// checkGone checks what the file server may still do with a host whose
+// device has gone.
+func checkGone(t *testing.T, d *Driver) {
+	t.Helper()
+	s := d.Snapshot()
+	if !s.Config.Down {
+		t.Error("the host is not down after its device went away")
+	}
+	err := ctl(t, d, "mtu 1400\nup")
+	var ce *netcore.CommandError
+	if !errors.As(err, &ce) || ce.Errno != syscall.EIO || ce.Line != 2 || !errors.Is(err, ErrDeviceGone) {
+		t.Errorf("up after the device went: %v, want a CommandError of class EIO on line 2 wrapping ErrDeviceGone", err)
+	}
+	t.Logf("up: %v", err)
+	if d.Snapshot().Config.MTU == 1400 {
+		t.Error("a failed write was half applied")
+	}
+	if err := ctl(t, d, "mtu 1400"); err != nil {
+		t.Errorf("mtu after the device went: %v", err)
+	}
+	if err := arpCmd(t, d, "add 192.168.69.9 02:00:00:00:00:09"); err != nil {
+		t.Errorf("arp add after the device went: %v", err)
+	}
+	s = d.Snapshot()
+	if s.Config.MTU != 1400 || len(s.ARP) != 1 {
+		t.Errorf("mtu %d, arp %v: the commands did not apply", s.Config.MTU, s.ARP)
+	}
+}
+
+// TestDriverFullDeviceDrops fills the other end's queue: the driver must
+// drop and count what does not fit, and keep answering once there is room.
+func TestDriverFullDeviceDrops(t *testing.T) {
+	d, peer, _ := pairDriver(t)
+	expect(t, peer, 2*time.Second, "the first announcement", isGARP(hostIP))
+	req := arpFrame(netcore.ARPRequest, netcore.BroadcastMAC, peerMAC, peerIP, netcore.MAC{}, hostIP)
+	// Never read: the socket's buffer fills up with replies.
+	const n = 5000
+	for range n {
+		if err := peer.WriteFrame(req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		s := d.Snapshot().Stats
+		if s[netcore.RxFrames] == n {
+			if s[netcore.TxDropped] == 0 {
+				t.Errorf("%d replies to a peer that never reads, none dropped", s[netcore.ARPTxReply])
+			}
+			t.Logf("rx %d, tx %d, tx_dropped %d", s[netcore.RxFrames], s[netcore.TxFrames], s[netcore.TxDropped])
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d of %d frames received", s[netcore.RxFrames], n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// Drain what was queued, then the link works again.
+	buf := make([]byte, 2048)
+	for {
+		if _, err := peer.ReadFrame(buf, 100*time.Millisecond); err != nil {
+			break
+		}
+	}
+	if err := peer.WriteFrame(echoFrame(peerMAC, peerIP, 5, 5, nil)); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, peer, 2*time.Second, "an echo reply after the drops", func(f parsed) bool { return f.isEcho && f.echo.Seq == 5 })
+	if d.Err() != nil {
+		t.Errorf("a full device is not a gone device: %v", d.Err())
+	}
+}
+
+// TestDriverReceiveAllocations checks that steady traffic allocates nothing
+// per frame: request and reply round trips through the pair.
+func TestDriverReceiveAllocations(t *testing.T) {
+	d, peer, _ := pairDriver(t)
+	_ = d
+	expect(t, peer, 2*time.Second, "the first announcement", isGARP(hostIP))
+	if err := peer.WriteFrame(arpFrame(netcore.ARPRequest, netcore.BroadcastMAC, peerMAC, peerIP, netcore.MAC{}, hostIP)); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, peer, 2*time.Second, "the ARP reply", func(f parsed) bool { return f.isARP })
+	req := echoFrame(peerMAC, peerIP, 1, 1, make([]byte, 56))
+	buf := make([]byte, 2048)
+	fd := peer.Fd()
+	roundTrip := func() {
+		if _, err := unix.Write(fd, req); err != nil {
+			t.Fatal(err)
+		}
+		fds := [1]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		for {
+			if n, err := unix.Read(fd, buf); err == nil && n > 0 {
+				return
+			}
+			if _, err := unix.Poll(fds[:], 2000); err != nil && err != unix.EINTR {
+				t.Fatal(err)
+			}
+		}
+	}
+	for range 100 { // warm up: buffers grow to their steady size
+		roundTrip()
+	}
+	const n = 2000
+	var m0, m1 runtime.MemStats
+	runtime.ReadMemStats(&m0)
+	for range n {
+		roundTrip()
+	}
+	runtime.ReadMemStats(&m1)
+	perFrame := float64(m1.Mallocs-m0.Mallocs) / n
+	t.Logf("%.3f allocations per round trip", perFrame)
+	if perFrame > 0.1 {
+		t.Errorf("%.3f allocations per round trip, want none", perFrame)
+	}
+}
+
+func BenchmarkDriverEchoRoundTrip(b *testing.B) {
+	_, peer, _ := pairDriver(b)
+	expect(b, peer, 2*time.Second, "the first announcement", isGARP(hostIP))
+	if err := peer.WriteFrame(arpFrame(netcore.ARPRequest, netcore.BroadcastMAC, peerMAC, peerIP, netcore.MAC{}, hostIP)); err != nil {
+		b.Fatal(err)
+	}
+	expect(b, peer, 2*time.Second, "the ARP reply", func(f parsed) bool { return f.isARP })
+	req := echoFrame(peerMAC, peerIP, 1, 1, make([]byte, 56))
+	buf := make([]byte, 2048)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(req)))
+	for b.Loop() {
+		if err := peer.WriteFrame(req); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := peer.ReadFrame(buf, 2*time.Second); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkDriverCloseLatency(b *testing.B) {
+	var total time.Duration
+	for b.Loop() {
+		b.StopTimer()
+		x, y, err := NewPair()
+		if err != nil {
+			b.Fatal(err)
+		}
+		d := NewDriver(newHost(b, x.Name()), x, nil)
+		time.Sleep(time.Millisecond) // the loop is waiting in poll
+		b.StartTimer()
+		start := time.Now()
+		d.Close()
+		total += time.Since(start)
+		y.Close()
+	}
+	b.ReportMetric(float64(total.Microseconds())/float64(b.N), "µs/close")
+}
