@@ -52,13 +52,14 @@ const noEntry = -1
 type arpEntry struct {
 	ip       uint32
 	mac      MAC
-	state    ARPState
-	deadline time.Time // Reachable: expiry; Incomplete: next retry
-	lastReq  time.Time // when the last request for this address went out
+	state    ARPState  // 0: the slot is free
+	slot     int32     // this entry's index in slots, fixed, so that use costs no lookup
+	prev     int32     // towards the most recently used
+	next     int32     // towards the least recently used
 	tries    int       // requests sent for the current resolution
+	deadline time.Time // Reachable: expiry; Incomplete: next retry or failure
+	lastReq  time.Time // when the last request for this address went out
 	pending  [][]byte  // frames waiting for the address (Incomplete)
-	prev     int32
-	next     int32
 }
 
 // arpCache is bounded; when it is full the least recently used entry that is
@@ -70,18 +71,22 @@ type arpCache struct {
 	head    int32 // most recently used
 	tail    int32 // least recently used
 	statics int
+
+	onEvict func(*arpEntry) // an entry is about to be pushed out to make room
 }
 
-func newARPCache(size int) *arpCache {
+func newARPCache(size int, onEvict func(*arpEntry)) *arpCache {
 	c := &arpCache{
-		slots: make([]arpEntry, size),
-		index: make(map[uint32]int32, size),
-		free:  make([]int32, size),
-		head:  noEntry,
-		tail:  noEntry,
+		onEvict: onEvict,
+		slots:   make([]arpEntry, size),
+		index:   make(map[uint32]int32, size),
+		free:    make([]int32, size),
+		head:    noEntry,
+		tail:    noEntry,
 	}
 	for i := range c.free {
 		c.free[i] = int32(size - 1 - i)
+		c.slots[i].slot = int32(i)
 	}
 	return c
 }
@@ -108,15 +113,12 @@ func (c *arpCache) get(ip uint32) *arpEntry {
 
 // touch makes e the most recently used entry.
 func (c *arpCache) touch(e *arpEntry) {
-	i := c.indexOf(e)
-	if c.head == i {
+	if c.head == e.slot {
 		return
 	}
-	c.unlink(i)
-	c.pushFront(i)
+	c.unlink(e.slot)
+	c.pushFront(e.slot)
 }
-
-func (c *arpCache) indexOf(e *arpEntry) int32 { return c.index[e.ip] }
 
 func (c *arpCache) unlink(i int32) {
 	e := &c.slots[i]
@@ -145,11 +147,10 @@ func (c *arpCache) pushFront(i int32) {
 	}
 }
 
-// insert adds a fresh entry for ip, evicting the least recently used
-// non-static entry if the cache is full; evicted receives the entry that made
-// room (for its pending frames), before it is reused. It returns nil when every
-// slot holds a static entry.
-func (c *arpCache) insert(ip uint32, evicted func(*arpEntry)) *arpEntry {
+// insert adds a fresh entry for ip in state st, evicting the least recently
+// used non-static entry if the cache is full (onEvict sees it first, for its
+// pending frames). It returns nil when every slot holds a static entry.
+func (c *arpCache) insert(ip uint32, st ARPState) *arpEntry {
 	if len(c.free) == 0 {
 		i := c.tail
 		for i != noEntry && c.slots[i].state == Static {
@@ -158,13 +159,15 @@ func (c *arpCache) insert(ip uint32, evicted func(*arpEntry)) *arpEntry {
 		if i == noEntry {
 			return nil
 		}
-		evicted(&c.slots[i])
+		c.onEvict(&c.slots[i])
 		c.remove(&c.slots[i])
 	}
 	i := c.free[len(c.free)-1]
 	c.free = c.free[:len(c.free)-1]
-	pending := c.slots[i].pending[:0]
-	c.slots[i] = arpEntry{ip: ip, pending: pending}
+	// The fresh entry keeps the slot's pending slice (emptied on removal)
+	// so that queueing for it again does not allocate.
+	c.slots[i] = arpEntry{ip: ip, slot: i, pending: c.slots[i].pending[:0]}
+	c.setState(&c.slots[i], st)
 	c.index[ip] = i
 	c.pushFront(i)
 	return &c.slots[i]
@@ -172,15 +175,15 @@ func (c *arpCache) insert(ip uint32, evicted func(*arpEntry)) *arpEntry {
 
 // remove frees e's slot. Its pending frames are the caller's to account for.
 func (c *arpCache) remove(e *arpEntry) {
-	i := c.indexOf(e)
 	if e.state == Static {
 		c.statics--
 	}
-	c.unlink(i)
+	c.unlink(e.slot)
 	delete(c.index, e.ip)
 	e.state = 0
+	clear(e.pending) // no references to recycled buffers stay behind
 	e.pending = e.pending[:0]
-	c.free = append(c.free, i)
+	c.free = append(c.free, e.slot)
 }
 
 // setState keeps the count of static entries right.

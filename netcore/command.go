@@ -63,42 +63,35 @@ func ParseARPCommands(file string, text []byte) ([]Command, error) {
 	return parseLines(file, text, parseARPLine)
 }
 
-func parseLines[T any](file string, text []byte, parse func([]string) (T, *reason)) ([]T, error) {
+// parseLines splits a write into lines and parses each with parse, which is
+// given the line's fields, number and text.
+func parseLines[T any](file string, text []byte, parse func(f []string, line int, text string) (T, *reason)) ([]T, error) {
 	var out []T
 	for n, raw := range bytes.Split(text, []byte("\n")) {
 		line := strings.TrimSpace(string(raw))
 		if line == "" || line[0] == '#' {
 			continue
 		}
-		c, r := parse(strings.Fields(line))
+		c, r := parse(strings.Fields(line), n+1, line)
 		if r != nil {
 			return nil, r.at(file, n+1, line)
 		}
-		setLine(&c, n+1, line)
 		out = append(out, c)
 	}
 	return out, nil
 }
 
-func setLine(c any, n int, text string) {
-	switch c := c.(type) {
-	case *Command:
-		c.Line, c.Text = n, text
-	case *RootCommand:
-		c.Line, c.Text = n, text
-	}
-}
-
-func parseCtlLine(f []string) (Command, *reason) {
-	c := Command{}
+func parseCtlLine(f []string, line int, text string) (Command, *reason) {
+	c := Command{Line: line, Text: text}
 	args := f[1:]
+	var r *reason
 	switch f[0] {
 	case "ea", "mac":
 		if len(args) != 1 {
 			return c, usage("%s MAC", f[0])
 		}
-		m, r := parseUnicastMAC(args[0])
-		c.Op, c.MAC = OpEA, m
+		c.Op = OpEA
+		c.MAC, r = parseUnicastMAC(args[0])
 		return c, r
 	case "add", "remove":
 		c.Op = OpAdd
@@ -112,24 +105,30 @@ func parseCtlLine(f []string) (Command, *reason) {
 		if len(args) != 1 {
 			return c, usage("%s IP/N", f[0])
 		}
-		p, r := parseHostPrefix(args[0])
-		c.Prefix = p
+		c.Prefix, r = parseHostPrefix(args[0])
 		return c, r
 	case "mtu":
 		if len(args) != 1 {
 			return c, usage("mtu N")
 		}
 		n, err := strconv.Atoi(args[0])
-		if err != nil || n < MinMTU || n > MaxMTU {
-			return c, fail(syscall.EINVAL, ErrBadNumber, "mtu must be %d..%d", MinMTU, MaxMTU)
+		if err != nil {
+			return c, checkMTU(-1)
 		}
 		c.Op, c.N = OpMTU, n
-		return c, nil
+		return c, checkMTU(n)
 	case "up", "down", "garp":
 		if len(args) != 0 {
 			return c, usage("%s", f[0])
 		}
-		c.Op = map[string]Op{"up": OpUp, "down": OpDown, "garp": OpGARP}[f[0]]
+		switch f[0] {
+		case "up":
+			c.Op = OpUp
+		case "down":
+			c.Op = OpDown
+		default:
+			c.Op = OpGARP
+		}
 		return c, nil
 	case "promiscuous":
 		if len(args) != 1 || (args[0] != "on" && args[0] != "off") {
@@ -141,9 +140,11 @@ func parseCtlLine(f []string) (Command, *reason) {
 		if len(args) != 1 {
 			return c, usage("arptimeout SECONDS")
 		}
+		// Bounded before it is multiplied, so that a huge number cannot
+		// wrap around into a small or negative duration.
 		n, err := strconv.Atoi(args[0])
-		if err != nil || n < 1 || time.Duration(n)*time.Second > MaxARPTimeout {
-			return c, fail(syscall.EINVAL, ErrBadNumber, "arptimeout must be 1..%d seconds", int(MaxARPTimeout/time.Second))
+		if err != nil || n < 1 || n > int(MaxARPTimeout/time.Second) {
+			return c, checkARPTimeout(-1)
 		}
 		c.Op, c.D = OpARPTimeout, time.Duration(n)*time.Second
 		return c, nil
@@ -151,8 +152,8 @@ func parseCtlLine(f []string) (Command, *reason) {
 	return c, fail(syscall.EINVAL, ErrUnknownCommand, "%q (ea, add, remove, mtu, up, down, promiscuous, garp, arptimeout)", f[0])
 }
 
-func parseARPLine(f []string) (Command, *reason) {
-	c := Command{}
+func parseARPLine(f []string, line int, text string) (Command, *reason) {
+	c := Command{Line: line, Text: text}
 	args := f[1:]
 	var r *reason
 	switch f[0] {
@@ -190,15 +191,59 @@ func usage(format string, args ...any) *reason {
 	return fail(syscall.EINVAL, ErrUsage, "usage: "+format, args...)
 }
 
+// validate checks a command's values by the parser's rules, so that Exec is
+// safe from commands built by hand as well.
+func (c *Command) validate() *reason {
+	switch c.Op {
+	case OpEA:
+		return checkUnicastMAC(c.MAC)
+	case OpAdd, OpRemove:
+		return checkHostPrefix(c.Prefix)
+	case OpMTU:
+		return checkMTU(c.N)
+	case OpARPTimeout:
+		return checkARPTimeout(c.D)
+	case OpARPAdd:
+		if r := checkHostIP(c.IP); r != nil {
+			return r
+		}
+		return checkUnicastMAC(c.MAC)
+	case OpARPDel, OpARPResolve:
+		return checkHostIP(c.IP)
+	case OpRemoveAll, OpUp, OpDown, OpPromisc, OpGARP, OpARPFlush:
+		return nil
+	}
+	return fail(syscall.EINVAL, ErrUnknownCommand, "op %d", c.Op)
+}
+
+func checkMTU(n int) *reason {
+	if n < MinMTU || n > MaxMTU {
+		return fail(syscall.EINVAL, ErrBadNumber, "mtu must be %d..%d", MinMTU, MaxMTU)
+	}
+	return nil
+}
+
+// checkARPTimeout accepts whole seconds, so that the value renders exactly.
+func checkARPTimeout(d time.Duration) *reason {
+	if d < time.Second || d > MaxARPTimeout || d%time.Second != 0 {
+		return fail(syscall.EINVAL, ErrBadNumber, "arptimeout must be 1..%d seconds", int(MaxARPTimeout/time.Second))
+	}
+	return nil
+}
+
 func parseUnicastMAC(s string) (MAC, *reason) {
 	m, err := ParseMAC(s)
 	if err != nil {
 		return MAC{}, fail(syscall.EINVAL, ErrBadMAC, "")
 	}
+	return m, checkUnicastMAC(m)
+}
+
+func checkUnicastMAC(m MAC) *reason {
 	if m.IsMulticast() || m.IsZero() {
-		return MAC{}, fail(syscall.EINVAL, ErrBadMAC, "%s is not a unicast address", m)
+		return fail(syscall.EINVAL, ErrBadMAC, "%s is not a unicast address", m)
 	}
-	return m, nil
+	return nil
 }
 
 // parseHostIP accepts a dotted-quad IPv4 unicast address.
@@ -207,10 +252,24 @@ func parseHostIP(s string) (netip.Addr, *reason) {
 	if err != nil || !a.Is4() {
 		return netip.Addr{}, fail(syscall.EINVAL, ErrBadIPv4, "")
 	}
-	if a.IsUnspecified() || a.IsMulticast() || a == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
-		return netip.Addr{}, fail(syscall.EINVAL, ErrBadIPv4, "%s is not a unicast address", a)
+	return a, checkHostIP(a)
+}
+
+func checkHostIP(a netip.Addr) *reason {
+	if !a.Is4() {
+		return fail(syscall.EINVAL, ErrBadIPv4, "")
 	}
-	return a, nil
+	if !unicastIPv4(key(a)) {
+		return fail(syscall.EINVAL, ErrBadIPv4, "%s is not a unicast address", a)
+	}
+	return nil
+}
+
+// unicastIPv4 reports whether ip (host byte order) can be a host's address on
+// an Ethernet: not 0.0.0.0/8 ("this network"), loopback, multicast, the
+// reserved 240.0.0.0/4 or the limited broadcast.
+func unicastIPv4(ip uint32) bool {
+	return ip>>24 != 0 && ip>>24 != 127 && ip < 0xe0000000
 }
 
 // parseHostPrefix accepts IP/N where IP is a usable host address of the
@@ -229,19 +288,115 @@ func parseHostPrefix(s string) (netip.Prefix, *reason) {
 		return netip.Prefix{}, fail(syscall.EINVAL, ErrBadPrefix, "prefix length must be 1..32")
 	}
 	p := netip.PrefixFrom(a, n)
-	if n <= 30 && (a == p.Masked().Addr() || a == broadcastOf(p)) {
-		return netip.Prefix{}, fail(syscall.EINVAL, ErrBadPrefix, "%s is the network or broadcast address of %s", a, p.Masked())
-	}
-	return p, nil
+	return p, checkHostPrefix(p)
 }
 
-// broadcastOf is the all-ones host address of p's subnet.
-func broadcastOf(p netip.Prefix) netip.Addr {
-	v := p.Addr().As4()
-	for i := p.Bits(); i < 32; i++ {
-		v[i/8] |= 0x80 >> (i % 8)
+func checkHostPrefix(p netip.Prefix) *reason {
+	if r := checkHostIP(p.Addr()); r != nil {
+		return r
 	}
-	return netip.AddrFrom4(v)
+	if n := p.Bits(); n < 1 || n > 32 {
+		return fail(syscall.EINVAL, ErrBadPrefix, "prefix length must be 1..32")
+	}
+	if !ifAddrOf(p).holds(key(p.Addr())) {
+		return fail(syscall.EINVAL, ErrBadPrefix, "%s is the network or broadcast address of %s", p.Addr(), p.Masked())
+	}
+	return nil
+}
+
+// Append renders c as the line that parses back to it (without Line and
+// Text), followed by a newline: the ctl and arp languages have one spelling
+// for each command.
+func (c Command) Append(b []byte) []byte {
+	switch c.Op {
+	case OpEA:
+		b = append(b, "ea "...)
+		b = c.MAC.appendTo(b)
+	case OpAdd, OpRemove:
+		if c.Op == OpAdd {
+			b = append(b, "add "...)
+		} else {
+			b = append(b, "remove "...)
+		}
+		b = c.Prefix.AppendTo(b)
+	case OpRemoveAll:
+		b = append(b, "remove all"...)
+	case OpMTU:
+		b = append(b, "mtu "...)
+		b = strconv.AppendInt(b, int64(c.N), 10)
+	case OpUp:
+		b = append(b, "up"...)
+	case OpDown:
+		b = append(b, "down"...)
+	case OpPromisc:
+		if c.On {
+			b = append(b, "promiscuous on"...)
+		} else {
+			b = append(b, "promiscuous off"...)
+		}
+	case OpGARP:
+		b = append(b, "garp"...)
+	case OpARPTimeout:
+		b = append(b, "arptimeout "...)
+		b = strconv.AppendInt(b, int64(c.D/time.Second), 10)
+	case OpARPAdd:
+		b = append(b, "add "...)
+		b = c.IP.AppendTo(b)
+		b = append(b, ' ')
+		b = c.MAC.appendTo(b)
+	case OpARPDel, OpARPResolve:
+		if c.Op == OpARPDel {
+			b = append(b, "del "...)
+		} else {
+			b = append(b, "resolve "...)
+		}
+		b = c.IP.AppendTo(b)
+	case OpARPFlush:
+		b = append(b, "flush"...)
+	default:
+		b = append(b, "# unknown op "...)
+		b = strconv.AppendInt(b, int64(c.Op), 10)
+	}
+	return append(b, '\n')
+}
+
+// String is the command as Append renders it, without the newline.
+func (c Command) String() string {
+	b := c.Append(nil)
+	return string(b[:len(b)-1])
+}
+
+// ConfigCommands are the ctl commands that turn any host into one configured
+// as cfg. A host that is down says so before its addresses are added, so that
+// replaying the lines sends no gratuitous ARP; one that is up comes up last,
+// which announces every address once.
+func ConfigCommands(cfg Config) []Command {
+	cmds := []Command{
+		{Op: OpEA, MAC: cfg.MAC},
+		{Op: OpMTU, N: cfg.MTU},
+		{Op: OpPromisc, On: cfg.Promiscuous},
+		{Op: OpARPTimeout, D: cfg.ARPTimeout},
+	}
+	if cfg.Down {
+		cmds = append(cmds, Command{Op: OpDown})
+	}
+	cmds = append(cmds, Command{Op: OpRemoveAll})
+	for _, p := range cfg.Addrs {
+		cmds = append(cmds, Command{Op: OpAdd, Prefix: p})
+	}
+	if !cfg.Down {
+		cmds = append(cmds, Command{Op: OpUp})
+	}
+	return cmds
+}
+
+// AppendConfig renders the host ctl commands that recreate cfg, one per line,
+// so that `cat ctl > f; cat f > ctl` restores the host.
+func AppendConfig(b []byte, cfg Config) []byte {
+	for _, c := range ConfigCommands(cfg) {
+		b = c.Append(b)
+	}
+	return b
 }
 
 // HostSpec describes a host to create: `new NAME ea MAC add IP/N ...` in the
@@ -251,6 +406,22 @@ type HostSpec struct {
 	Name  string
 	MAC   MAC
 	Addrs []netip.Prefix
+}
+
+// Append renders the root ctl line that creates the host, with a newline:
+// `new NAME [ea MAC] [add IP/N]...`.
+func (h HostSpec) Append(b []byte) []byte {
+	b = append(b, "new "...)
+	b = append(b, h.Name...)
+	if !h.MAC.IsZero() {
+		b = append(b, " ea "...)
+		b = h.MAC.appendTo(b)
+	}
+	for _, p := range h.Addrs {
+		b = append(b, " add "...)
+		b = p.AppendTo(b)
+	}
+	return append(b, '\n')
 }
 
 // RootOp is a root ctl command.
@@ -270,13 +441,23 @@ type RootCommand struct {
 	Host HostSpec // for del, only Name
 }
 
+// Append renders c as the line that parses back to it, with a newline.
+func (c RootCommand) Append(b []byte) []byte {
+	if c.Op == RootDel {
+		b = append(b, "del "...)
+		b = append(b, c.Host.Name...)
+		return append(b, '\n')
+	}
+	return c.Host.Append(b)
+}
+
 // ParseRootCtl parses a write to the root ctl file.
 func ParseRootCtl(file string, text []byte) ([]RootCommand, error) {
 	return parseLines(file, text, parseRootLine)
 }
 
-func parseRootLine(f []string) (RootCommand, *reason) {
-	c := RootCommand{}
+func parseRootLine(f []string, line int, text string) (RootCommand, *reason) {
+	c := RootCommand{Line: line, Text: text}
 	switch f[0] {
 	case "new":
 		if len(f) < 2 || len(f)%2 != 0 {
@@ -324,6 +505,9 @@ func (h *HostSpec) set(key, val string) *reason {
 				return fail(syscall.EEXIST, ErrExists, "address %s given twice", p.Addr())
 			}
 		}
+		if len(h.Addrs) >= MaxAddrs {
+			return fail(syscall.ENOSPC, ErrTooManyAddrs, "at most %d", MaxAddrs)
+		}
 		h.Addrs = append(h.Addrs, p)
 		return nil
 	}
@@ -354,45 +538,19 @@ func ParseHostFlag(s string) (HostSpec, error) {
 }
 
 // checkHostName accepts what Linux accepts as an interface name (at most 15
-// bytes, no slash or space) that is not a file name of the root directory.
+// bytes; no slash, colon, space or control character) that is not a file
+// name of the root directory. % is refused too: Linux reads it as a pattern
+// ("tap%d").
 func checkHostName(name string) *reason {
 	switch {
 	case name == "" || name == "." || name == "..":
 		return fail(syscall.EINVAL, ErrUsage, "bad host name")
 	case len(name) > 15:
 		return fail(syscall.EINVAL, ErrUsage, "host name longer than 15 bytes")
-	case strings.ContainsAny(name, "/:% \t"):
-		return fail(syscall.EINVAL, ErrUsage, "host name may not contain / : %% or spaces")
+	case strings.ContainsFunc(name, func(r rune) bool { return r <= ' ' || r == 0x7f || strings.ContainsRune("/:%", r) }):
+		return fail(syscall.EINVAL, ErrUsage, "host name may not contain / : %% spaces or control characters")
 	case name == "ctl" || name == "log":
 		return fail(syscall.EINVAL, ErrUsage, "%q is a file of the root directory", name)
 	}
 	return nil
-}
-
-// AppendConfig renders the host ctl commands that recreate cfg, one per line,
-// so that `cat ctl > f; cat f > ctl` restores the host.
-func AppendConfig(b []byte, cfg Config) []byte {
-	b = append(b, "ea "...)
-	b = cfg.MAC.appendTo(b)
-	b = append(b, '\n')
-	b = append(b, "mtu "...)
-	b = strconv.AppendInt(b, int64(cfg.MTU), 10)
-	b = append(b, "\npromiscuous "...)
-	if cfg.Promiscuous {
-		b = append(b, "on\n"...)
-	} else {
-		b = append(b, "off\n"...)
-	}
-	b = append(b, "arptimeout "...)
-	b = strconv.AppendInt(b, int64(cfg.ARPTimeout/time.Second), 10)
-	b = append(b, "\nremove all\n"...)
-	for _, p := range cfg.Addrs {
-		b = append(b, "add "...)
-		b = p.AppendTo(b)
-		b = append(b, '\n')
-	}
-	if cfg.Down {
-		return append(b, "down\n"...)
-	}
-	return append(b, "up\n"...)
 }

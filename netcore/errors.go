@@ -39,8 +39,11 @@ func (e *CommandError) Is(target error) bool {
 }
 
 // Errno is the errno class of err: the class of a CommandError, a
-// syscall.Errno found in the chain, or EIO for anything else.
+// syscall.Errno found in the chain, EIO for any other error, 0 for nil.
 func Errno(err error) syscall.Errno {
+	if err == nil {
+		return 0
+	}
 	var ce *CommandError
 	if errors.As(err, &ce) {
 		return ce.Errno
@@ -65,6 +68,7 @@ var (
 	ErrHostDown       = errors.New("host is down")
 	ErrCacheFull      = errors.New("ARP cache is full of static entries")
 	ErrUnreachable    = errors.New("not on a connected subnet")
+	ErrTooManyAddrs   = errors.New("too many addresses")
 )
 
 // reason is an error with its class, before the file and line are known.

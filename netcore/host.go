@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strconv"
 	"syscall"
 	"time"
 )
@@ -24,6 +25,10 @@ type Config struct {
 	ARPRetries   int // requests per resolution (DefaultARPRetries)
 	ARPPending   int // frames waiting per address (DefaultARPPending)
 }
+
+// MaxAddrs bounds the IPv4 addresses of one host: every received packet is
+// matched against all of them.
+const MaxAddrs = 256
 
 func (c *Config) setDefaults() {
 	if c.MTU == 0 {
@@ -103,28 +108,74 @@ func (o *Output) buffer() []byte {
 // serialises every call.
 type Host struct {
 	cfg      Config
+	addrs    []ifAddr // cfg.Addrs as the receive path compares them, same order
 	arp      *arpCache
 	stats    Stats
 	capture  Capture
 	ipID     uint16
 	announce bool      // gratuitous ARP for every address at the next Poll
+	fresh    []uint32  // addresses added since the last Poll, to announce then
 	deadline time.Time // the earliest timer, or zero
 	conflict time.Time // when the last conflict event was reported
 	spare    [][]byte  // recycled pending-frame buffers
 }
 
-// NewHost makes a host from cfg; missing limits take their defaults. It
-// announces its addresses with gratuitous ARP at the first Poll.
+// ifAddr is one of the host's addresses in host byte order, so that matching
+// a packet against it is integer arithmetic.
+type ifAddr struct{ ip, mask uint32 }
+
+// maxSpare bounds the recycled pending-frame buffers kept for reuse; a burst
+// that needed more gives the rest back to the garbage collector.
+const maxSpare = 64
+
+// NewHost makes a host from cfg; missing limits take their defaults. The
+// configuration is checked by the rules of the ctl commands that would build
+// it; errors are *CommandError of class EINVAL (EEXIST for a duplicate
+// address). The host announces its addresses with gratuitous ARP at the first
+// Poll, which its driver makes at once.
 func NewHost(cfg Config) (*Host, error) {
 	cfg.setDefaults()
-	if cfg.MAC.IsMulticast() || cfg.MAC.IsZero() {
-		return nil, fmt.Errorf("%s: %w: %s is not a unicast address", cfg.Name, ErrBadMAC, cfg.MAC)
-	}
-	if cfg.MTU < MinMTU || cfg.MTU > MaxMTU {
-		return nil, fmt.Errorf("%s: %w: mtu must be %d..%d", cfg.Name, ErrBadNumber, MinMTU, MaxMTU)
-	}
 	cfg.Addrs = slices.Clone(cfg.Addrs)
-	return &Host{cfg: cfg, arp: newARPCache(cfg.ARPCacheSize), announce: len(cfg.Addrs) > 0}, nil
+	if r := cfg.validate(); r != nil {
+		return nil, r.at(cfg.Name, 0, "")
+	}
+	h := &Host{cfg: cfg, announce: len(cfg.Addrs) > 0}
+	h.arp = newARPCache(cfg.ARPCacheSize, h.evict)
+	h.setAddrs()
+	return h, nil
+}
+
+// validate checks what NewHost is given as the commands would.
+func (c *Config) validate() *reason {
+	if r := checkUnicastMAC(c.MAC); r != nil {
+		return r
+	}
+	if r := checkMTU(c.MTU); r != nil {
+		return r
+	}
+	if r := checkARPTimeout(c.ARPTimeout); r != nil {
+		return r
+	}
+	if len(c.Addrs) > MaxAddrs {
+		return fail(syscall.ENOSPC, ErrTooManyAddrs, "at most %d", MaxAddrs)
+	}
+	for i, p := range c.Addrs {
+		if r := checkHostPrefix(p); r != nil {
+			return r
+		}
+		if slices.ContainsFunc(c.Addrs[:i], func(q netip.Prefix) bool { return q.Addr() == p.Addr() }) {
+			return fail(syscall.EEXIST, ErrExists, "address %s given twice", p.Addr())
+		}
+	}
+	return nil
+}
+
+// setAddrs derives addrs from cfg.Addrs after every change.
+func (h *Host) setAddrs() {
+	h.addrs = h.addrs[:0]
+	for _, p := range h.cfg.Addrs {
+		h.addrs = append(h.addrs, ifAddrOf(p))
+	}
 }
 
 // Name is the host's name.
@@ -194,7 +245,7 @@ func (s *Snapshot) AppendARP(b []byte) []byte {
 			b = append(b, '-')
 		} else {
 			secs := (e.TTL + time.Second - 1) / time.Second // rounded up: a fresh entry shows the full timeout
-			b = fmt.Appendf(b, "%d", secs)
+			b = strconv.AppendInt(b, int64(secs), 10)
 		}
 		b = append(b, '\n')
 	}
@@ -205,24 +256,42 @@ func (s *Snapshot) AppendARP(b []byte) []byte {
 func (s *Snapshot) AppendStats(b []byte) []byte { return s.Stats.Append(b) }
 
 // ourAddr reports whether ip is one of the host's addresses.
-func (h *Host) ourAddr(ip netip.Addr) bool {
-	for _, p := range h.cfg.Addrs {
-		if p.Addr() == ip {
+func (h *Host) ourAddr(ip uint32) bool {
+	for _, a := range h.addrs {
+		if a.ip == ip {
 			return true
 		}
 	}
 	return false
 }
 
-// source picks the address to send from towards dst: the first address whose
-// subnet holds dst; ok is false when dst is on no connected subnet.
-func (h *Host) source(dst netip.Addr) (netip.Addr, bool) {
-	for _, p := range h.cfg.Addrs {
-		if p.Contains(dst) {
-			return p.Addr(), true
+// neighbour finds the address to send from towards ip: the first of ours
+// whose subnet holds ip as a host. ok is false when ip is on no connected
+// subnet, or is multicast, a network or a broadcast address, so that nothing
+// is ever resolved, learned or answered for it.
+func (h *Host) neighbour(ip uint32) (src uint32, ok bool) {
+	if !unicastIPv4(ip) {
+		return 0, false
+	}
+	for _, a := range h.addrs {
+		if a.holds(ip) {
+			return a.ip, true
 		}
 	}
-	return netip.Addr{}, false
+	return 0, false
+}
+
+func ifAddrOf(p netip.Prefix) ifAddr {
+	return ifAddr{ip: key(p.Addr()), mask: ^uint32(0) << (32 - p.Bits())}
+}
+
+// holds reports whether ip is a host of a's subnet: inside it, and not its
+// network or broadcast address (which /31 and /32 do not have).
+func (a ifAddr) holds(ip uint32) bool {
+	if ip&a.mask != a.ip&a.mask {
+		return false
+	}
+	return a.mask > 0xfffffffc || ip&^a.mask != 0 && ip|a.mask != ^uint32(0)
 }
 
 // Receive processes one frame that arrived at now; replies go to out.
@@ -233,7 +302,7 @@ func (h *Host) Receive(now time.Time, frame []byte, out *Output) {
 	h.stats[h.receive(now, frame, out)]++
 }
 
-// receive handles a frame and returns its fate counter.
+// receive handles a frame and returns its fate: one of RxFates.
 func (h *Host) receive(now time.Time, frame []byte, out *Output) Counter {
 	eth, err := NewEthernetFrame(frame)
 	if err != nil {
@@ -246,15 +315,17 @@ func (h *Host) receive(now time.Time, frame []byte, out *Output) Counter {
 	if typ.IsLengthField() {
 		return Rx8023
 	}
-	dst := eth.Dst()
-	if dst != h.cfg.MAC && !dst.IsMulticast() && !h.cfg.Promiscuous {
+	if dst := eth.Dst(); dst != h.cfg.MAC && !dst.IsMulticast() && !h.cfg.Promiscuous {
 		return RxNotForUs
+	}
+	if len(frame)-EthHeaderLen > h.cfg.MTU {
+		return RxTooBig
 	}
 	switch typ {
 	case EtherTypeARP:
 		return h.receiveARP(now, eth.Payload(), out)
 	case EtherTypeIPv4:
-		return h.receiveIPv4(now, eth, out)
+		return h.receiveIPv4(now, eth.Payload(), out)
 	}
 	return RxOtherEthertype
 }
@@ -267,49 +338,56 @@ func (h *Host) receiveARP(now time.Time, b []byte, out *Output) Counter {
 	case err != nil:
 		return ARPRxOther
 	}
-	op := p.Op()
-	if op != ARPRequest && op != ARPReply {
+	fate := ARPRxRequest
+	switch p.Op() {
+	case ARPRequest:
+	case ARPReply:
+		fate = ARPRxReply
+	default:
 		return ARPRxOther
 	}
-	sha, spa, tpa := p.SenderMAC(), p.SenderIP(), p.TargetIP()
-	fate := ARPRxRequest
-	if op == ARPReply {
-		fate = ARPRxReply
-	}
+	sha := p.SenderMAC()
 	if sha.IsMulticast() || sha.IsZero() {
 		return fate // nothing to learn or answer
 	}
+	spa, tpa := binary.BigEndian.Uint32(p[arpSPA:]), binary.BigEndian.Uint32(p[arpTPA:])
 	if h.ourAddr(spa) {
 		if sha != h.cfg.MAC {
-			h.stats[ARPConflicts]++
-			if now.Sub(h.conflict) >= time.Second {
-				h.conflict = now
-				out.Events = append(out.Events, Event{Time: now, Host: h.cfg.Name, Kind: EventConflict,
-					Msg: fmt.Sprintf("arp conflict: %s is-at %s, but it is ours (%s)", spa, sha, h.cfg.MAC)})
-			}
+			h.conflicted(now, spa, sha, out)
 		}
 		return fate
 	}
 	forUs := h.ourAddr(tpa)
-	// RFC 826: update a sender we already know; add it only if the packet
-	// is for us, so that strangers cannot fill or poison the cache.
-	if spa.IsValid() && !spa.IsUnspecified() {
-		if e := h.arp.get(key(spa)); e != nil {
+	// RFC 826: update a sender we already know (a gratuitous ARP included);
+	// add it only if the packet is for us, so that strangers cannot fill or
+	// poison the cache, and only if we could ever send to it.
+	if e := h.arp.get(spa); e != nil {
+		h.learn(now, e, sha, out)
+	} else if _, onLink := h.neighbour(spa); forUs && onLink {
+		if e := h.arp.insert(spa, Reachable); e != nil {
 			h.learn(now, e, sha, out)
-		} else if forUs {
-			if e := h.arp.insert(key(spa), h.evict); e != nil {
-				h.learn(now, e, sha, out)
-			}
 		}
 	}
-	if op == ARPRequest && forUs {
+	if forUs && fate == ARPRxRequest {
 		h.sendARP(now, out, ARPReply, sha, tpa, sha, spa)
 	}
 	return fate
 }
 
-// learn records that ip (e) is at mac, unless e is static, and sends what
-// was waiting for it.
+// conflicted counts another station claiming one of our addresses, and
+// reports it at most once a second, so that a flood cannot flood the log.
+func (h *Host) conflicted(now time.Time, ip uint32, mac MAC, out *Output) {
+	h.stats[ARPConflicts]++
+	if !h.conflict.IsZero() && now.Sub(h.conflict) < time.Second {
+		return
+	}
+	h.conflict = now
+	out.Events = append(out.Events, Event{Time: now, Host: h.cfg.Name, Kind: EventConflict,
+		Msg: fmt.Sprintf("arp conflict: %s is-at %s, but it is ours (%s)", addrOf(ip), mac, h.cfg.MAC)})
+}
+
+// learn records that e's address is at mac, unless e is static, and sends
+// what was waiting for it.
 func (h *Host) learn(now time.Time, e *arpEntry, mac MAC, out *Output) {
 	if e.state == Static {
 		return
@@ -320,10 +398,16 @@ func (h *Host) learn(now time.Time, e *arpEntry, mac MAC, out *Output) {
 	e.tries = 0
 	h.arp.touch(e)
 	h.schedule(e.deadline)
-	for _, f := range e.pending {
-		copy(f[ethDst:], mac[:])
+	h.sendPending(now, e, out)
+}
+
+// sendPending sends the frames that waited for e's address, now known.
+func (h *Host) sendPending(now time.Time, e *arpEntry, out *Output) {
+	for i, f := range e.pending {
+		copy(f[ethDst:], e.mac[:])
 		h.transmit(now, out, append(out.buffer(), f...))
-		h.spare = append(h.spare, f[:0])
+		h.recycle(f)
+		e.pending[i] = nil
 	}
 	e.pending = e.pending[:0]
 }
@@ -334,21 +418,40 @@ func (h *Host) evict(e *arpEntry) {
 	h.dropPending(e)
 }
 
+// drop removes e and its waiting frames.
+func (h *Host) drop(e *arpEntry) {
+	h.dropPending(e)
+	h.arp.remove(e)
+}
+
 func (h *Host) dropPending(e *arpEntry) {
 	h.stats[ARPPendingDropped] += uint64(len(e.pending))
-	for _, f := range e.pending {
-		h.spare = append(h.spare, f[:0])
+	for i, f := range e.pending {
+		h.recycle(f)
+		e.pending[i] = nil
 	}
 	e.pending = e.pending[:0]
 }
 
-func (h *Host) receiveIPv4(now time.Time, eth EthernetFrame, out *Output) Counter {
-	p, err := NewIPv4Packet(eth.Payload())
+// keep copies a frame that must wait for ARP into a recycled buffer.
+func (h *Host) keep(frame []byte) []byte {
+	var f []byte
+	if n := len(h.spare); n > 0 {
+		f, h.spare[n-1], h.spare = h.spare[n-1], nil, h.spare[:n-1]
+	}
+	return append(f, frame...)
+}
+
+func (h *Host) recycle(f []byte) {
+	if len(h.spare) < maxSpare {
+		h.spare = append(h.spare, f[:0])
+	}
+}
+
+func (h *Host) receiveIPv4(now time.Time, b []byte, out *Output) Counter {
+	p, err := NewIPv4Packet(b)
 	if err != nil {
 		return RxMalformed
-	}
-	if int(p.TotalLen()) > h.cfg.MTU {
-		return RxTooBig
 	}
 	if !p.VerifyChecksum() {
 		return IPv4RxBadChecksum
@@ -356,7 +459,8 @@ func (h *Host) receiveIPv4(now time.Time, eth EthernetFrame, out *Output) Counte
 	if p.IsFragment() {
 		return IPv4RxFragment
 	}
-	if !h.ourAddr(p.Dst()) {
+	dst := binary.BigEndian.Uint32(p[ipDst:])
+	if !h.ourAddr(dst) {
 		return RxNotForUs
 	}
 	if p.Protocol() != ProtoICMP {
@@ -366,93 +470,79 @@ func (h *Host) receiveIPv4(now time.Time, eth EthernetFrame, out *Output) Counte
 	if err != nil || icmp.Type() != ICMPEchoRequest || icmp.Code() != 0 || !icmp.VerifyChecksum() {
 		return ICMPRxOther
 	}
-	src := p.Src()
-	if !src.IsGlobalUnicast() && !src.IsLinkLocalUnicast() || h.ourAddr(src) {
+	src := binary.BigEndian.Uint32(p[ipSrc:])
+	if !unicastIPv4(src) || h.ourAddr(src) {
 		return ICMPEchoRx // counted, but nobody to answer
 	}
-	h.echoReply(now, eth, p, icmp, out)
+	h.echoReply(now, src, dst, icmp, out)
 	return ICMPEchoRx
 }
 
 // echoReply answers an echo request: the same identifier, sequence and
 // payload, TTL 64, from the address the request was sent to.
-func (h *Host) echoReply(now time.Time, eth EthernetFrame, p IPv4Packet, icmp ICMPPacket, out *Output) {
+func (h *Host) echoReply(now time.Time, to, from uint32, icmp ICMPPacket, out *Output) {
 	b := out.buffer()
 	b = EthernetRepr{Src: h.cfg.MAC, Type: EtherTypeIPv4}.Append(b) // Dst filled by route
 	h.ipID++
-	b = IPv4Repr{Src: p.Dst(), Dst: p.Src(), Protocol: ProtoICMP, TTL: 64, ID: h.ipID, PayloadLen: len(icmp)}.Append(b)
+	b = IPv4Repr{Src: addrOf(from), Dst: addrOf(to), Protocol: ProtoICMP, TTL: 64, ID: h.ipID, PayloadLen: len(icmp)}.Append(b)
 	start := len(b)
 	b = append(b, icmp...)
-	// Only the type changes (8 -> 0): update the checksum incrementally
-	// (RFC 1624) instead of summing the payload again.
+	// Summed afresh rather than updated incrementally (RFC 1624): an
+	// all-zero reply must carry 0xffff, which the incremental form gets
+	// wrong, and the message was just summed to verify it anyway.
 	b[start+icmpType] = byte(ICMPEchoReply)
-	const oldWord, newWord = uint16(ICMPEchoRequest) << 8, uint16(ICMPEchoReply) << 8
-	sum := uint32(^icmp.Checksum()) + uint32(^oldWord) + uint32(newWord)
-	sum = sum&0xffff + sum>>16
-	sum = sum&0xffff + sum>>16
-	binary.BigEndian.PutUint16(b[start+icmpChecksum:], ^uint16(sum))
-	h.route(now, out, p.Src(), b)
+	binary.BigEndian.PutUint16(b[start+icmpChecksum:], 0)
+	binary.BigEndian.PutUint16(b[start+icmpChecksum:], Checksum(b[start:]))
+	h.route(now, out, to, b)
 }
 
 // route sends an IPv4 frame (Ethernet header with the destination left to
 // fill) to ip on a connected subnet: at once if the neighbour is known,
 // otherwise after ARP resolves it.
-func (h *Host) route(now time.Time, out *Output, ip netip.Addr, frame []byte) {
-	if _, ok := h.source(ip); !ok {
+func (h *Host) route(now time.Time, out *Output, ip uint32, frame []byte) {
+	if _, ok := h.neighbour(ip); !ok {
 		h.stats[TxNoRoute]++
 		return
 	}
-	e := h.arp.get(key(ip))
+	e := h.arp.get(ip)
 	if e != nil && (e.state == Static || e.state == Reachable && now.Before(e.deadline)) {
 		h.arp.touch(e)
 		copy(frame[ethDst:], e.mac[:])
 		h.transmit(now, out, frame)
 		return
 	}
-	if e == nil {
-		if e = h.arp.insert(key(ip), h.evict); e == nil {
-			h.stats[ARPPendingDropped]++
+	switch {
+	case e == nil:
+		if e = h.arp.insert(ip, Incomplete); e == nil {
+			h.stats[ARPPendingDropped]++ // every slot is static
 			return
 		}
-	}
-	if e.state != Incomplete {
+	case e.state != Incomplete: // expired, not yet swept: resolve it again
 		h.arp.setState(e, Incomplete)
 		e.mac = MAC{}
 		e.tries = 0
-		e.deadline = now
+		h.arp.touch(e)
 	}
 	if len(e.pending) >= h.cfg.ARPPending {
 		h.stats[ARPPendingDropped]++
 	} else {
-		var f []byte
-		if n := len(h.spare); n > 0 {
-			f, h.spare = h.spare[n-1], h.spare[:n-1]
-		}
-		e.pending = append(e.pending, append(f, frame...))
+		e.pending = append(e.pending, h.keep(frame))
 	}
 	if e.tries == 0 {
 		h.request(now, out, e)
 	}
 }
 
-// request sends an ARP request for e's address, at most one per
-// ARPRequestInterval, and sets the entry's retry deadline.
-func (h *Host) request(now time.Time, out *Output, e *arpEntry) bool {
+// request sends an ARP request for e's address unless one went out less than
+// ARPRequestInterval ago, and sets an incomplete entry's next retry.
+func (h *Host) request(now time.Time, out *Output, e *arpEntry) {
 	if !e.lastReq.IsZero() && now.Sub(e.lastReq) < ARPRequestInterval {
 		h.stats[ARPRateLimited]++
 		if e.state == Incomplete {
 			e.deadline = e.lastReq.Add(ARPRequestInterval)
 			h.schedule(e.deadline)
 		}
-		return false
-	}
-	ip := addrOf(e.ip)
-	src, ok := h.source(ip)
-	if !ok {
-		if len(h.cfg.Addrs) == 0 {
-			return false
-		}
-		src = h.cfg.Addrs[0].Addr()
+		return
 	}
 	e.lastReq = now
 	e.tries++
@@ -460,15 +550,20 @@ func (h *Host) request(now time.Time, out *Output, e *arpEntry) bool {
 		e.deadline = now.Add(ARPRequestInterval)
 		h.schedule(e.deadline)
 	}
-	h.sendARP(now, out, ARPRequest, BroadcastMAC, src, MAC{}, ip)
-	return true
+	src, ok := h.neighbour(e.ip)
+	if !ok {
+		// Its subnet was removed while resolving: the try still counts, so
+		// that the entry fails in time, but there is nothing to ask from.
+		return
+	}
+	h.sendARP(now, out, ARPRequest, BroadcastMAC, src, MAC{}, e.ip)
 }
 
 // sendARP sends an ARP packet from our hardware address.
-func (h *Host) sendARP(now time.Time, out *Output, op ARPOp, ethDst MAC, spa netip.Addr, tha MAC, tpa netip.Addr) {
+func (h *Host) sendARP(now time.Time, out *Output, op ARPOp, ethDst MAC, spa uint32, tha MAC, tpa uint32) {
 	b := out.buffer()
 	b = EthernetRepr{Dst: ethDst, Src: h.cfg.MAC, Type: EtherTypeARP}.Append(b)
-	b = ARPRepr{Op: op, SenderMAC: h.cfg.MAC, SenderIP: spa, TargetMAC: tha, TargetIP: tpa}.Append(b)
+	b = ARPRepr{Op: op, SenderMAC: h.cfg.MAC, SenderIP: addrOf(spa), TargetMAC: tha, TargetIP: addrOf(tpa)}.Append(b)
 	if op == ARPRequest {
 		h.stats[ARPTxRequest]++
 	} else {
@@ -477,9 +572,9 @@ func (h *Host) sendARP(now time.Time, out *Output, op ARPOp, ethDst MAC, spa net
 	h.transmit(now, out, b)
 }
 
-// garp announces addr with a gratuitous ARP request (sender = target = addr).
-func (h *Host) garp(now time.Time, out *Output, addr netip.Addr) {
-	h.sendARP(now, out, ARPRequest, BroadcastMAC, addr, MAC{}, addr)
+// garp announces ip with a gratuitous ARP request (sender = target = ip).
+func (h *Host) garp(now time.Time, out *Output, ip uint32) {
+	h.sendARP(now, out, ARPRequest, BroadcastMAC, ip, MAC{}, ip)
 }
 
 // transmit pads, counts, captures and queues a frame.
@@ -487,7 +582,9 @@ func (h *Host) transmit(now time.Time, out *Output, frame []byte) {
 	if isEchoReply(frame) {
 		h.stats[ICMPEchoTx]++
 	}
-	frame = PadFrame(frame)
+	if n := len(frame); n < EthMinFrame {
+		frame = append(frame, make([]byte, EthMinFrame-n)...) // within the buffer's capacity: no allocation
+	}
 	h.stats[TxFrames]++
 	h.stats[TxBytes] += uint64(len(frame))
 	h.capture.Publish(now, Out, frame)
@@ -508,15 +605,13 @@ func (h *Host) schedule(t time.Time) {
 	}
 }
 
-// Poll runs the timers due at now: the first announcement, ARP retries and
+// Poll sends the announcements that are due (the first one, and those that
+// commands asked for) and runs the timers due at now: ARP retries and
 // failures, expiry of learned entries. It returns the next deadline (zero if
 // none).
 func (h *Host) Poll(now time.Time, out *Output) time.Time {
-	if h.announce && !h.cfg.Down {
-		h.announce = false
-		for _, p := range h.cfg.Addrs {
-			h.garp(now, out, p.Addr())
-		}
+	if !h.cfg.Down {
+		h.sendAnnouncements(now, out)
 	}
 	if h.deadline.IsZero() || now.Before(h.deadline) {
 		return h.deadline
@@ -548,21 +643,38 @@ func (h *Host) Poll(now time.Time, out *Output) time.Time {
 	return next
 }
 
+// sendAnnouncements sends the gratuitous ARP that is due: for every address
+// after start, up, `ea` or `garp`, else for the addresses added since the last
+// Poll, each once.
+func (h *Host) sendAnnouncements(now time.Time, out *Output) {
+	if h.announce {
+		for _, a := range h.addrs {
+			h.garp(now, out, a.ip)
+		}
+	} else {
+		for _, ip := range h.fresh {
+			if h.ourAddr(ip) {
+				h.garp(now, out, ip)
+			}
+		}
+	}
+	h.announce = false
+	h.fresh = h.fresh[:0]
+}
+
 // fail gives up on an incomplete entry: it and its waiting frames go.
 func (h *Host) fail(now time.Time, out *Output, e *arpEntry) {
 	h.stats[ARPFailed]++
-	n := len(e.pending)
-	h.dropPending(e)
-	if n > 0 {
-		out.Events = append(out.Events, Event{Time: now, Host: h.cfg.Name, Kind: EventUnresolved,
-			Msg: fmt.Sprintf("arp: %s did not answer %d requests; dropped %d waiting frames", addrOf(e.ip), e.tries, n)})
-	}
-	h.arp.remove(e)
+	out.Events = append(out.Events, Event{Time: now, Host: h.cfg.Name, Kind: EventUnresolved,
+		Msg: fmt.Sprintf("arp: %s did not answer %d requests; dropped %d waiting frames", addrOf(e.ip), e.tries, len(e.pending))})
+	h.drop(e)
 }
 
 // Exec applies commands from a ctl or arp write as one unit: it checks every
 // command against the current state (and the commands before it) first, and
-// changes nothing if any fails. file names the file in error messages.
+// changes nothing if any fails. file names the file in error messages. What
+// the commands send (gratuitous ARP, ARP requests, frames that waited for an
+// entry added by hand) goes to out.
 func (h *Host) Exec(now time.Time, file string, cmds []Command, out *Output) error {
 	if err := h.check(file, cmds); err != nil {
 		return err
@@ -570,9 +682,7 @@ func (h *Host) Exec(now time.Time, file string, cmds []Command, out *Output) err
 	for _, c := range cmds {
 		h.apply(now, c, out)
 	}
-	if !h.cfg.Down {
-		h.Poll(now, out) // sends what the commands scheduled (retries due now)
-	}
+	h.Poll(now, out)
 	return nil
 }
 
@@ -591,31 +701,35 @@ func (h *Host) check(file string, cmds []Command) error {
 		return slices.IndexFunc(addrs, func(p netip.Prefix) bool { return p.Addr() == ip })
 	}
 	for _, c := range cmds {
-		var r *reason
-		switch c.Op {
-		case OpAdd:
-			if has(c.Prefix.Addr()) >= 0 {
+		r := c.validate()
+		switch {
+		case r != nil:
+		case c.Op == OpAdd:
+			switch {
+			case has(c.Prefix.Addr()) >= 0:
 				r = fail(syscall.EEXIST, ErrExists, "%s is already an address of this host", c.Prefix.Addr())
-			} else {
+			case len(addrs) >= MaxAddrs:
+				r = fail(syscall.ENOSPC, ErrTooManyAddrs, "at most %d", MaxAddrs)
+			default:
 				addrs = append(addrs, c.Prefix)
 			}
-		case OpRemove:
+		case c.Op == OpRemove:
 			if i := has(c.Prefix.Addr()); i < 0 || addrs[i] != c.Prefix {
 				r = fail(syscall.ENOENT, ErrNotFound, "%s is not an address of this host", c.Prefix)
 			} else {
 				addrs = slices.Delete(addrs, i, i+1)
 			}
-		case OpRemoveAll:
+		case c.Op == OpRemoveAll:
 			addrs = addrs[:0]
-		case OpUp:
+		case c.Op == OpUp:
 			down = false
-		case OpDown:
+		case c.Op == OpDown:
 			down = true
-		case OpGARP:
+		case c.Op == OpGARP:
 			if down {
 				r = fail(syscall.ENETDOWN, ErrHostDown, "")
 			}
-		case OpARPAdd:
+		case c.Op == OpARPAdd:
 			static, ok := arp[key(c.IP)]
 			switch {
 			case has(c.IP) >= 0:
@@ -628,7 +742,7 @@ func (h *Host) check(file string, cmds []Command) error {
 				arp[key(c.IP)] = true
 				statics++
 			}
-		case OpARPDel:
+		case c.Op == OpARPDel:
 			static, ok := arp[key(c.IP)]
 			if !ok {
 				r = fail(syscall.ENOENT, ErrNotFound, "no ARP entry for %s", c.IP)
@@ -638,17 +752,22 @@ func (h *Host) check(file string, cmds []Command) error {
 					statics--
 				}
 			}
-		case OpARPFlush:
+		case c.Op == OpARPFlush:
 			clear(arp)
 			statics = 0
-		case OpARPResolve:
+		case c.Op == OpARPResolve:
+			static := arp[key(c.IP)]
 			switch {
 			case down:
 				r = fail(syscall.ENETDOWN, ErrHostDown, "")
 			case has(c.IP) >= 0:
 				r = fail(syscall.EINVAL, ErrBadIPv4, "%s is an address of this host", c.IP)
-			case !slices.ContainsFunc(addrs, func(p netip.Prefix) bool { return p.Contains(c.IP) }):
+			case !onLink(addrs, c.IP):
 				r = fail(syscall.ENETUNREACH, ErrUnreachable, "")
+			case !static && statics >= h.cfg.ARPCacheSize:
+				// While every slot is static no dynamic entry exists, so
+				// this one would need a slot that cannot be had.
+				r = fail(syscall.ENOSPC, ErrCacheFull, "")
 			default:
 				if _, ok := arp[key(c.IP)]; !ok {
 					arp[key(c.IP)] = false
@@ -662,25 +781,39 @@ func (h *Host) check(file string, cmds []Command) error {
 	return nil
 }
 
+// onLink reports whether ip is a host on one of the subnets of addrs, by the
+// rule of Host.neighbour.
+func onLink(addrs []netip.Prefix, ip netip.Addr) bool {
+	k := key(ip)
+	return unicastIPv4(k) && slices.ContainsFunc(addrs, func(p netip.Prefix) bool { return ifAddrOf(p).holds(k) })
+}
+
 // apply carries out one checked command.
 func (h *Host) apply(now time.Time, c Command, out *Output) {
 	switch c.Op {
 	case OpEA:
-		h.cfg.MAC = c.MAC
+		if c.MAC != h.cfg.MAC {
+			h.cfg.MAC = c.MAC
+			h.announce = true // neighbours hold the old address
+		}
 	case OpAdd:
 		h.cfg.Addrs = append(h.cfg.Addrs, c.Prefix)
-		if !h.cfg.Down {
-			h.garp(now, out, c.Prefix.Addr())
+		h.setAddrs()
+		if ip := key(c.Prefix.Addr()); !slices.Contains(h.fresh, ip) {
+			h.fresh = append(h.fresh, ip)
 		}
 	case OpRemove:
 		h.cfg.Addrs = slices.DeleteFunc(h.cfg.Addrs, func(p netip.Prefix) bool { return p == c.Prefix })
+		h.setAddrs()
 	case OpRemoveAll:
 		h.cfg.Addrs = h.cfg.Addrs[:0]
+		h.setAddrs()
 	case OpMTU:
 		h.cfg.MTU = c.N
 	case OpUp:
 		if h.cfg.Down {
 			h.cfg.Down = false
+			h.announce = true
 			out.Events = append(out.Events, Event{Time: now, Host: h.cfg.Name, Kind: EventUp, Msg: "up"})
 		}
 	case OpDown:
@@ -688,41 +821,50 @@ func (h *Host) apply(now time.Time, c Command, out *Output) {
 	case OpPromisc:
 		h.cfg.Promiscuous = c.On
 	case OpGARP:
-		for _, p := range h.cfg.Addrs {
-			h.garp(now, out, p.Addr())
-		}
+		h.announce = true
 	case OpARPTimeout:
-		h.cfg.ARPTimeout = c.D
+		h.setARPTimeout(now, c.D)
 	case OpARPAdd:
 		e := h.arp.get(key(c.IP))
 		if e == nil {
-			e = h.arp.insert(key(c.IP), h.evict)
+			if e = h.arp.insert(key(c.IP), Static); e == nil {
+				return // check made sure there is room
+			}
 		}
-		h.learn(now, e, c.MAC, out) // sends what waited for it
 		h.arp.setState(e, Static)
+		e.mac = c.MAC
+		e.tries = 0
+		h.arp.touch(e)
+		h.sendPending(now, e, out)
 	case OpARPDel:
 		if e := h.arp.get(key(c.IP)); e != nil {
-			h.dropPending(e)
-			h.arp.remove(e)
+			h.drop(e)
 		}
 	case OpARPFlush:
-		h.arp.each(func(e *arpEntry) {
-			h.dropPending(e)
-			h.arp.remove(e)
-		})
+		h.arp.each(h.drop)
 	case OpARPResolve:
 		e := h.arp.get(key(c.IP))
 		if e == nil {
-			e = h.arp.insert(key(c.IP), h.evict)
-			h.arp.setState(e, Incomplete)
-			e.deadline = now
-		}
-		if e.state == Incomplete && e.tries > 0 {
-			h.stats[ARPRateLimited]++ // a resolution is already under way
-			return
+			if e = h.arp.insert(key(c.IP), Incomplete); e == nil {
+				return // check made sure there is room
+			}
 		}
 		h.request(now, out, e)
 	}
+}
+
+// setARPTimeout changes the lifetime of learned entries. Entries that would
+// now outlive it are cut short at once; the others get the new lifetime when
+// they are next confirmed.
+func (h *Host) setARPTimeout(now time.Time, d time.Duration) {
+	h.cfg.ARPTimeout = d
+	limit := now.Add(d)
+	h.arp.each(func(e *arpEntry) {
+		if e.state == Reachable && e.deadline.After(limit) {
+			e.deadline = limit
+			h.schedule(limit)
+		}
+	})
 }
 
 // SetDown takes the host down: it stops answering and sending (frames are
@@ -733,11 +875,11 @@ func (h *Host) SetDown(now time.Time, why string, out *Output) {
 		return
 	}
 	h.cfg.Down = true
+	h.fresh = h.fresh[:0] // coming up announces every address
 	h.arp.each(func(e *arpEntry) {
 		if e.state == Incomplete {
 			h.stats[ARPFailed]++
-			h.dropPending(e)
-			h.arp.remove(e)
+			h.drop(e)
 		}
 	})
 	out.Events = append(out.Events, Event{Time: now, Host: h.cfg.Name, Kind: EventDown, Msg: why})
