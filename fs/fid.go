@@ -1,0 +1,211 @@
+package fs
+
+import (
+	"context"
+	"sync"
+	"syscall"
+)
+
+// maxWalk is the most names one Twalk may carry (MAXWELEM).
+const maxWalk = 16
+
+// fid is a client's handle on a node, opened or not. Handlers hold the
+// pointer, never the number, so a fid number that the client reuses after
+// a clunk cannot reach a stale handler's file.
+type fid struct {
+	mu     sync.Mutex
+	node   node
+	opened bool
+	closed bool // clunked: the handle is closed
+	mode   openMode
+	h      handle
+	stream bool
+	dir    []node // a directory's entries, listed at open
+	dirBuf []byte // 9P2000: the entries as stat records
+	dirOff uint64 // 9P2000: where the last directory read ended
+}
+
+func isStream(k kind) bool { return k == kFrames || k == kPcap || k == kLog }
+
+func (c *conn) getFid(n uint32) (*fid, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if f, ok := c.fids[n]; ok {
+		return f, nil
+	}
+	return nil, errorf(syscall.EBADF, "unknown fid %d", n)
+}
+
+// addFid makes fid n point at nd; n must be free.
+func (c *conn) addFid(n uint32, nd node) (*fid, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case n == noFid:
+		return nil, errorf(syscall.EBADF, "fid %d (NOFID) cannot be used", n)
+	case c.fids[n] != nil:
+		return nil, errorf(syscall.EBADF, "fid %d already in use", n)
+	case len(c.fids) >= maxFids:
+		return nil, errorf(syscall.EMFILE, "too many fids (limit %d)", maxFids)
+	}
+	f := &fid{node: nd}
+	c.fids[n] = f
+	return f, nil
+}
+
+// clunk forgets fid n and closes what it held.
+func (c *conn) clunk(n uint32) error {
+	c.mu.Lock()
+	f, ok := c.fids[n]
+	delete(c.fids, n)
+	c.mu.Unlock()
+	if !ok {
+		return errorf(syscall.EBADF, "unknown fid %d", n)
+	}
+	c.release(f)
+	return nil
+}
+
+// release closes f's handle: a read blocked on it returns at once.
+func (c *conn) release(f *fid) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return
+	}
+	f.closed = true
+	if f.h != nil {
+		f.h.close()
+	}
+	if f.stream {
+		c.mu.Lock()
+		c.streams--
+		c.mu.Unlock()
+	}
+}
+
+// walk walks fid along names into newfid (which may be fid itself). As in
+// 9P, a walk that fails at the first name is an error; one that fails
+// later returns the qids of the names it got through and leaves newfid
+// alone.
+func (c *conn) walk(fidn, newfidn uint32, names []string) ([]qid, error) {
+	if len(names) > maxWalk {
+		return nil, errorf(syscall.EINVAL, "walk of %d names (limit %d)", len(names), maxWalk)
+	}
+	f, err := c.getFid(fidn)
+	if err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	n := f.node
+	f.mu.Unlock()
+	qids := make([]qid, 0, len(names))
+	for i, name := range names {
+		next, err := c.srv.tree.walk(n, name)
+		if err != nil {
+			if i == 0 {
+				return nil, err
+			}
+			return qids, nil
+		}
+		qids = append(qids, next.qid())
+		n = next
+	}
+	if newfidn == fidn {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if f.opened {
+			return nil, errorf(syscall.EBADF, "fid %d is open and cannot be walked in place", fidn)
+		}
+		f.node = n
+		return qids, nil
+	}
+	if _, err := c.addFid(newfidn, n); err != nil {
+		return nil, err
+	}
+	return qids, nil
+}
+
+// open opens f: a directory is listed now, a file opened in the tree.
+func (c *conn) open(f *fid, m openMode) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch {
+	case f.closed:
+		return errorf(syscall.EBADF, "fid was clunked")
+	case f.opened:
+		return errorf(syscall.EBADF, "%s: fid already open", f.node.path())
+	}
+	if f.node.isDir() {
+		if m.write || m.trunc {
+			return errorf(syscall.EISDIR, "%s: is a directory", f.node.path())
+		}
+		list, err := c.srv.tree.list(f.node)
+		if err != nil {
+			return err
+		}
+		f.dir = list
+	} else {
+		stream := isStream(f.node.kind)
+		if stream {
+			c.mu.Lock()
+			full := c.streams >= maxStreams
+			if !full {
+				c.streams++
+			}
+			c.mu.Unlock()
+			if full {
+				return errorf(syscall.EMFILE, "%s: too many open streams on this connection (limit %d)", f.node.path(), maxStreams)
+			}
+		}
+		h, err := c.srv.tree.open(f.node, m)
+		if err != nil {
+			if stream {
+				c.mu.Lock()
+				c.streams--
+				c.mu.Unlock()
+			}
+			return err
+		}
+		f.h, f.stream = h, stream
+	}
+	f.opened, f.mode = true, m
+	return nil
+}
+
+// handleFor returns f's open handle if f may be read (or written).
+func (f *fid) handleFor(write bool) (handle, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch {
+	case f.closed:
+		return nil, errorf(syscall.EBADF, "fid was clunked")
+	case !f.opened:
+		return nil, errorf(syscall.EBADF, "%s: fid not open", f.node.path())
+	case write && !f.mode.write:
+		return nil, errorf(syscall.EBADF, "%s: not open for writing", f.node.path())
+	case !write && !f.mode.read:
+		return nil, errorf(syscall.EBADF, "%s: not open for reading", f.node.path())
+	case f.h == nil:
+		return nil, errorf(syscall.EISDIR, "%s: is a directory", f.node.path())
+	}
+	return f.h, nil
+}
+
+// readFid reads an open file.
+func (c *conn) readFid(ctx context.Context, f *fid, off uint64, count uint32) ([]byte, error) {
+	h, err := f.handleFor(false)
+	if err != nil {
+		return nil, err
+	}
+	return h.read(ctx, off, min(count, c.iounit()), c.isLinux())
+}
+
+// writeFid applies a write to an open file: one command batch.
+func (c *conn) writeFid(f *fid, data []byte) error {
+	h, err := f.handleFor(true)
+	if err != nil {
+		return err
+	}
+	return h.write(data)
+}

@@ -1,0 +1,575 @@
+// Package fs serves a stack's hosts as a 9P file tree (Plan 9 /net style):
+// /ctl, /log, and per host ctl, addr, arp, frames, frames.pcap and stats.
+//
+// Snapshots and commands flow between the tree (tree.go, stream.go), which
+// knows nothing of 9P, and package stack; the server core (server.go) owns
+// the connections: framing, version negotiation, the fid and tag tables,
+// flush and the bounds that keep a slow or rude client from hanging the
+// server or slowing a host. Two dialects share one port: 9P2000.L, Linux's
+// default, with our own codec (dialect_l.go), and 9P2000 for Plan 9 style
+// clients, with the messages of github.com/knusbaum/go9p/proto
+// (dialect_9p.go).
+package fs
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/smolfs/smolfs/stack"
+)
+
+// Limits of one connection.
+const (
+	// maxMsizeL is the largest msize of a 9P2000.L session: Linux's
+	// default for TCP (128 KiB) plus the I/O header.
+	maxMsizeL = 128<<10 + 24
+	// maxMsize9P is the largest msize of a 9P2000 session: go9p's proto
+	// refuses longer messages.
+	maxMsize9P = 65535
+	// minMsize is the smallest msize a session can work with.
+	minMsize = 256
+	// versionMsize bounds messages before Tversion has set the msize.
+	versionMsize = 8192
+	// maxOutstanding bounds the requests in progress on one connection;
+	// more get an error (EAGAIN) at once. A v9fs mount is one connection,
+	// and every blocked `cat frames` on it is one outstanding read.
+	maxOutstanding = 1024
+	// maxFids and maxStreams bound what one connection holds; every open
+	// stream holds a capture queue of streamBuffer bytes.
+	maxFids    = 8192
+	maxStreams = 1024
+	// writeTimeout drops a connection whose client stopped reading replies,
+	// so that its handlers do not wait forever.
+	writeTimeout = 10 * time.Second
+	// bodyTimeout drops a connection that sent part of a message and then
+	// nothing for this long. Idle connections between messages are fine.
+	bodyTimeout = 30 * time.Second
+	// maxWarnings bounds the protocol warnings logged per connection.
+	maxWarnings = 5
+)
+
+// Message types both dialects share.
+const (
+	msgTversion = 100
+	msgRversion = 101
+	msgRerror   = 107
+	msgTflush   = 108
+	msgRflush   = 109
+	noTag       = 0xffff
+	noFid       = 0xffffffff
+)
+
+// Server serves the tree of one stack over 9P2000.L and 9P2000.
+type Server struct {
+	tree         *tree
+	logger       *slog.Logger
+	writeTimeout time.Duration
+
+	mu        sync.Mutex
+	listeners map[net.Listener]struct{}
+	conns     map[*conn]struct{}
+	closed    bool
+	wg        sync.WaitGroup // connections
+}
+
+// NewServer makes a server of st's tree that logs to logger (nil: the
+// default logger). Command failures are logged by st itself, with their
+// full reason, to /log and its own logger.
+func NewServer(st *stack.Stack, logger *slog.Logger) *Server {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	return &Server{
+		tree:         newTree(st),
+		logger:       logger,
+		writeTimeout: writeTimeout,
+		listeners:    map[net.Listener]struct{}{},
+		conns:        map[*conn]struct{}{},
+	}
+}
+
+// Serve accepts connections on l, one goroutine each, until l is closed or
+// the server is closed; it then returns nil. Other accept errors are
+// returned, after transient ones (out of file descriptors) were retried.
+func (s *Server) Serve(l net.Listener) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		l.Close()
+		return nil
+	}
+	s.listeners[l] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.listeners, l)
+		s.mu.Unlock()
+	}()
+	var delay time.Duration
+	for {
+		nc, err := l.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) || s.isClosed() {
+				return nil
+			}
+			if transient(err) {
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				s.logger.Warn("9P accept failed; retrying", "err", err, "in", delay)
+				time.Sleep(delay)
+				continue
+			}
+			return err
+		}
+		delay = 0
+		s.serveConn(nc)
+	}
+}
+
+func transient(err error) bool {
+	for _, e := range []error{syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM, syscall.ECONNABORTED, syscall.EINTR} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
+
+// Close closes the listeners and every connection, and waits until the
+// connections have let go of what they held: fids are clunked, blocked
+// reads end and capture subscriptions are closed.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	for l := range s.listeners {
+		l.Close()
+	}
+	conns := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.abort()
+	}
+	s.wg.Wait()
+	return nil
+}
+
+func (s *Server) serveConn(nc net.Conn) {
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &conn{
+		srv:    s,
+		nc:     nc,
+		ctx:    ctx,
+		cancel: cancel,
+		log:    s.logger.With("client", nc.RemoteAddr().String()),
+		msize:  versionMsize,
+		fids:   map[uint32]*fid{},
+		tags:   map[uint16]*request{},
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		nc.Close()
+		cancel()
+		return
+	}
+	s.conns[c] = struct{}{}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	go func() {
+		defer s.wg.Done()
+		c.serve()
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.mu.Unlock()
+	}()
+}
+
+// dialect is one of the two 9P languages spoken after Tversion.
+type dialect interface {
+	// handle carries out one request (anything but Tversion and Tflush)
+	// and returns the reply. msg is the whole message, size checked.
+	handle(ctx context.Context, c *conn, typ uint8, tag uint16, msg []byte) []byte
+	// errorReply is err as this dialect's error message.
+	errorReply(c *conn, tag uint16, err error) []byte
+}
+
+// conn is one client connection.
+type conn struct {
+	srv    *Server
+	nc     net.Conn
+	ctx    context.Context // ends at disconnect; every request's parent
+	cancel context.CancelFunc
+	log    *slog.Logger
+
+	wmu  sync.Mutex // serialises replies; held before mu, never after
+	dead bool       // a write failed: nothing more goes out
+
+	mu       sync.Mutex
+	msize    uint32
+	d        dialect // nil until a Tversion succeeded
+	linux    bool    // the client loops on short reads (see stream)
+	fids     map[uint32]*fid
+	tags     map[uint16]*request
+	streams  int
+	warnings int
+	handlers sync.WaitGroup
+}
+
+// request is one message in progress.
+type request struct {
+	tag     uint16
+	ctx     context.Context
+	cancel  context.CancelFunc
+	done    chan struct{} // closed when the handler has finished, reply sent or dropped
+	flushed bool          // under conn.mu: the reply must not go out
+}
+
+// serve is the connection's read loop. Each message's size is checked
+// (7 <= size <= msize) and the message read whole before anything parses
+// it; then it runs in a goroutine of its own, so that a blocked read never
+// holds up the messages behind it.
+func (c *conn) serve() {
+	defer c.shutdown()
+	r := bufio.NewReaderSize(c.nc, 64<<10)
+	var hdr [4]byte
+	for {
+		if _, err := io.ReadFull(r, hdr[:]); err != nil {
+			if err != io.EOF && c.ctx.Err() == nil {
+				c.log.Debug("9P connection read failed", "err", err)
+			}
+			return
+		}
+		size := binary.LittleEndian.Uint32(hdr[:])
+		c.mu.Lock()
+		limit := c.msize
+		c.mu.Unlock()
+		if size < 7 || size > limit {
+			c.warn("message size out of range; closing the connection", "size", size, "min", 7, "max", limit)
+			return
+		}
+		msg := make([]byte, size)
+		copy(msg, hdr[:])
+		slow := r.Buffered() < len(msg)-4
+		if slow {
+			c.nc.SetReadDeadline(time.Now().Add(bodyTimeout))
+		}
+		if _, err := io.ReadFull(r, msg[4:]); err != nil {
+			c.warn("message cut short; closing the connection", "size", size, "err", err)
+			return
+		}
+		if slow {
+			c.nc.SetReadDeadline(time.Time{})
+		}
+		typ, tag := msg[4], binary.LittleEndian.Uint16(msg[5:])
+		if typ == msgTversion {
+			if !c.version(tag, msg) {
+				return
+			}
+			continue
+		}
+		if !c.dispatch(typ, tag, msg) {
+			return
+		}
+	}
+}
+
+// dispatch starts a request's handler; false closes the connection.
+func (c *conn) dispatch(typ uint8, tag uint16, msg []byte) bool {
+	c.mu.Lock()
+	d := c.d
+	if d == nil {
+		c.mu.Unlock()
+		c.warn("message before Tversion", "type", typ)
+		c.send(rerror(tag, "Tversion must come first"))
+		return true
+	}
+	if _, busy := c.tags[tag]; busy || tag == noTag {
+		c.mu.Unlock()
+		c.warn("tag already in use; closing the connection", "tag", tag, "type", typ)
+		return false
+	}
+	if len(c.tags) >= maxOutstanding {
+		c.mu.Unlock()
+		c.warn("too many outstanding requests", "limit", maxOutstanding)
+		c.send(d.errorReply(c, tag, errorf(syscall.EAGAIN, "too many outstanding requests (limit %d)", maxOutstanding)))
+		return true
+	}
+	req := &request{tag: tag, done: make(chan struct{})}
+	req.ctx, req.cancel = context.WithCancel(c.ctx)
+	c.tags[tag] = req
+	c.handlers.Add(1)
+	c.mu.Unlock()
+	go c.run(req, d, typ, msg)
+	return true
+}
+
+// run carries out one request and sends its reply, unless it was flushed.
+func (c *conn) run(req *request, d dialect, typ uint8, msg []byte) {
+	defer c.handlers.Done()
+	var reply []byte
+	func() {
+		defer func() {
+			if p := recover(); p != nil {
+				c.log.Error("9P handler panicked", "type", typ, "panic", p, "stack", string(debug.Stack()))
+				reply = d.errorReply(c, req.tag, errorf(syscall.EIO, "internal error handling message type %d", typ))
+			}
+		}()
+		if typ == msgTflush {
+			reply = c.flush(req, d, msg)
+		} else {
+			reply = d.handle(req.ctx, c, typ, req.tag, msg)
+		}
+	}()
+	c.finish(req, reply)
+}
+
+// finish sends a request's reply and frees its tag. The tag is freed under
+// the write lock, before the reply goes out (the client may reuse it as
+// soon as it sees the reply), and a Tflush that finds the tag gone sends
+// its Rflush only after this reply: Rflush never overtakes the reply to the
+// request it flushed.
+func (c *conn) finish(req *request, reply []byte) {
+	c.wmu.Lock()
+	c.mu.Lock()
+	flushed := req.flushed
+	if c.tags[req.tag] == req {
+		delete(c.tags, req.tag)
+	}
+	c.mu.Unlock()
+	if !flushed && reply != nil {
+		c.write(reply)
+	}
+	c.wmu.Unlock()
+	req.cancel()
+	close(req.done)
+}
+
+// flush answers Tflush: the flushed request is cancelled at once, its reply
+// is dropped, and Rflush goes out once its handler has finished (Linux tears
+// the whole mount down if a reply to a flushed tag arrives after Rflush).
+func (c *conn) flush(req *request, d dialect, msg []byte) []byte {
+	if len(msg) != 9 {
+		c.warn("malformed Tflush", "size", len(msg))
+		return d.errorReply(c, req.tag, errorf(syscall.EBADMSG, "malformed Tflush: %d bytes", len(msg)))
+	}
+	oldtag := binary.LittleEndian.Uint16(msg[7:])
+	c.mu.Lock()
+	old := c.tags[oldtag]
+	if old != nil && old != req {
+		old.flushed = true
+		old.cancel()
+	}
+	c.mu.Unlock()
+	if old != nil && old != req {
+		select {
+		case <-old.done:
+		case <-req.ctx.Done():
+		}
+	}
+	return rflush(req.tag)
+}
+
+// version answers Tversion, which also resets the session: requests in
+// progress are cancelled (their replies dropped) and every fid is clunked.
+// False closes the connection.
+func (c *conn) version(tag uint16, msg []byte) bool {
+	d := dec{b: msg[7:]}
+	msize, ver := d.u32(), d.str()
+	if d.err() != nil {
+		c.warn("malformed Tversion; closing the connection", "size", len(msg))
+		return false
+	}
+	c.mu.Lock()
+	for _, r := range c.tags {
+		r.flushed = true
+		r.cancel()
+	}
+	c.mu.Unlock()
+	c.handlers.Wait()
+
+	var nd dialect
+	reply, limit, linux := "unknown", uint32(maxMsizeL), false
+	switch {
+	case ver == "9P2000.L" || strings.HasPrefix(ver, "9P2000.L."):
+		nd, reply, linux = &dialectL{t: c.srv.tree}, "9P2000.L", true
+	case ver == "9P2000" || ver == "9P2000.u":
+		nd, reply, limit = &dialect9P{t: c.srv.tree}, "9P2000", maxMsize9P
+	}
+	msize = min(msize, limit)
+	if nd != nil && msize < minMsize {
+		c.warn("msize too small", "msize", msize, "min", minMsize)
+		nd, reply = nil, "unknown"
+	}
+	c.mu.Lock()
+	fids := c.fids
+	c.fids = map[uint32]*fid{}
+	c.tags = map[uint16]*request{}
+	c.d, c.linux = nd, linux
+	if nd != nil {
+		c.msize = msize
+	} else {
+		c.msize = versionMsize
+	}
+	c.mu.Unlock()
+	for _, f := range fids {
+		c.release(f)
+	}
+	if nd == nil {
+		c.log.Debug("9P version refused", "version", ver)
+	} else {
+		c.log.Debug("9P session", "version", reply, "msize", msize)
+	}
+	c.send(rversion(tag, msize, reply))
+	return true
+}
+
+// send writes a message outside any request (the request table is not
+// involved).
+func (c *conn) send(b []byte) {
+	c.wmu.Lock()
+	c.write(b)
+	c.wmu.Unlock()
+}
+
+// write sends b whole; c.wmu is held. A client that does not take its
+// replies within the write timeout is disconnected.
+func (c *conn) write(b []byte) {
+	if c.dead {
+		return
+	}
+	c.nc.SetWriteDeadline(time.Now().Add(c.srv.writeTimeout))
+	if _, err := c.nc.Write(b); err != nil {
+		c.dead = true
+		if c.ctx.Err() == nil {
+			c.log.Debug("9P reply not sent; closing the connection", "err", err)
+		}
+		c.abort()
+	}
+}
+
+// abort ends the connection from any goroutine: the read loop sees an
+// error and shuts down.
+func (c *conn) abort() {
+	c.cancel()
+	c.nc.Close()
+}
+
+// shutdown runs when the read loop ends: every request is cancelled, every
+// fid clunked (which wakes blocked reads at once), and the handlers are
+// waited for.
+func (c *conn) shutdown() {
+	c.abort()
+	c.mu.Lock()
+	fids := c.fids
+	c.fids = map[uint32]*fid{}
+	c.mu.Unlock()
+	for _, f := range fids {
+		c.release(f)
+	}
+	c.handlers.Wait()
+	c.mu.Lock()
+	if c.warnings > maxWarnings {
+		c.log.Warn("9P protocol warnings not logged", "count", c.warnings-maxWarnings)
+	}
+	c.mu.Unlock()
+}
+
+// warn logs a protocol violation, at most maxWarnings per connection.
+func (c *conn) warn(msg string, args ...any) {
+	c.mu.Lock()
+	c.warnings++
+	n := c.warnings
+	c.mu.Unlock()
+	if n <= maxWarnings {
+		c.log.Warn("9P: "+msg, args...)
+	}
+}
+
+// isLinux reports whether replies should suit Linux's v9fs.
+func (c *conn) isLinux() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.linux
+}
+
+func (c *conn) setLinux() {
+	c.mu.Lock()
+	c.linux = true
+	c.mu.Unlock()
+}
+
+// iounit is the most data one Rread or Rwrite may carry.
+func (c *conn) iounit() uint32 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.msize - 24
+}
+
+// errString is err as a 9P2000 error string: for Linux exactly the string
+// its kernel maps to the errno of err's class (see linuxErrstr); for other
+// clients the full reason.
+func (c *conn) errString(err error) string {
+	if c.isLinux() {
+		return linuxString(err)
+	}
+	s := err.Error()
+	if max := int(c.iounit()); len(s) > max {
+		s = s[:max]
+	}
+	return s
+}
+
+// rversion, rflush and rerror have the same form in both dialects (rerror
+// is used only before a dialect is chosen).
+func rversion(tag uint16, msize uint32, version string) []byte {
+	b := begin(msgRversion, tag)
+	b = binary.LittleEndian.AppendUint32(b, msize)
+	b = appendString(b, version)
+	return end(b)
+}
+
+func rflush(tag uint16) []byte { return end(begin(msgRflush, tag)) }
+
+func rerror(tag uint16, msg string) []byte { return end(appendString(begin(msgRerror, tag), msg)) }
+
+// begin starts a message: room for the size, the type and the tag.
+func begin(typ uint8, tag uint16) []byte {
+	b := make([]byte, 7, 64)
+	b[4] = typ
+	binary.LittleEndian.PutUint16(b[5:], tag)
+	return b
+}
+
+// end fills in the size.
+func end(b []byte) []byte {
+	binary.LittleEndian.PutUint32(b, uint32(len(b)))
+	return b
+}
+
+// appendString appends a 9P string: a 16-bit length and the bytes (cut to
+// 65535 bytes, so that the length is always right).
+func appendString(b []byte, s string) []byte {
+	if len(s) > 0xffff {
+		s = s[:0xffff]
+	}
+	b = binary.LittleEndian.AppendUint16(b, uint16(len(s)))
+	return append(b, s...)
+}
