@@ -210,8 +210,18 @@ func TestLWritesAndErrors(t *testing.T) {
 		{"rename", ctl.Rename(tapdir, "x"), syscall.EROFS},
 		{"readlink", func() error { _, err := ctl.Readlink(); return err }(), syscall.EINVAL},
 		{"lock", func() error { _, err := ctl.Lock(1, p9.WriteLock, 0, 0, 0, "c"); return err }(), syscall.EOPNOTSUPP},
-		{"open addr for writing", func() error { _, f, _ := root.Walk([]string{"tap0", "addr"}); defer f.Close(); _, _, err := f.Open(p9.WriteOnly); return err }(), syscall.EACCES},
-		{"open a directory for writing", func() error { _, f, _ := root.Walk([]string{"tap0"}); defer f.Close(); _, _, err := f.Open(p9.ReadWrite); return err }(), syscall.EISDIR},
+		{"open addr for writing", func() error {
+			_, f, _ := root.Walk([]string{"tap0", "addr"})
+			defer f.Close()
+			_, _, err := f.Open(p9.WriteOnly)
+			return err
+		}(), syscall.EACCES},
+		{"open a directory for writing", func() error {
+			_, f, _ := root.Walk([]string{"tap0"})
+			defer f.Close()
+			_, _, err := f.Open(p9.ReadWrite)
+			return err
+		}(), syscall.EISDIR},
 		{"walk to a missing file", func() error { _, _, err := tapdir.Walk([]string{"nosuch"}); return err }(), syscall.ENOENT},
 		{"walk to a missing host", func() error { _, _, err := root.Walk([]string{"tap7"}); return err }(), syscall.ENOENT},
 		{"walk below a file", func() error { _, _, err := ctl.Walk([]string{"x"}); return err }(), syscall.ENOTDIR},
