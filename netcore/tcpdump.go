@@ -1534,11 +1534,12 @@ func (p *tdPrinter) udp(off, length, iph int, fragmented bool) {
 }
 
 // udpBothPorts are the UDP ports that send a datagram to one of tcpdump's
-// application printers when either port has the number.
+// application printers when either port has the number. NetBIOS (137, 138)
+// is not among them: Debian builds tcpdump without its SMB printers.
 var udpBothPorts = map[uint16]bool{
 	53: true, 5353: true, 525: true, 69: true, 67: true, 68: true, 520: true, 654: true,
 	500: true, 4500: true, 7500: true, 8500: true, 161: true, 162: true, 123: true,
-	88: true, 750: true, 1701: true, 137: true, 138: true, 2103: true, 2104: true, 521: true,
+	88: true, 750: true, 1701: true, 2103: true, 2104: true, 521: true,
 	546: true, 547: true, 5359: true, 6696: true, 6697: true, 8231: true, 496: true,
 	1645: true, 1812: true, 1646: true, 1813: true, 1700: true, 3799: true, 921: true,
 	646: true, 698: true, 3503: true, 701: true, 1589: true, 6343: true, 12222: true,
@@ -1949,11 +1950,9 @@ func (p *tdPrinter) tcpOptions(cp, hlen int, rev bool, thseq, thack uint32, data
 			p.str(" ")
 			p.uint(uint64(uto))
 		case 30, 34, 254:
-			// MPTCP and TCP Fast Open have printers of their own; not ours.
-			datalen = olen - 2
-			if !lencheck(datalen) {
-				return bad()
-			}
+			// MPTCP and TCP Fast Open have printers of their own, which
+			// are not ours: the line stops at the option's name.
+			return false
 		default:
 			datalen = olen - 2
 			if datalen != 0 {
