@@ -116,6 +116,12 @@ func newEnv(t testing.TB) *env {
 	if err := e.st.Ctl([]byte(hostSpec)); err != nil {
 		t.Fatal(err)
 	}
+	// The host announces its address first; tests start after that.
+	select {
+	case <-e.peer("tap0").frames:
+	case <-time.After(5 * time.Second):
+		t.Fatal("tap0 sent no gratuitous ARP")
+	}
 	e.srv = NewServer(e.st, log)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
