@@ -856,3 +856,28 @@ func TestTcpdumpMutations(t *testing.T) {
 		t.Errorf("only %d of %d lines identical", same, len(cs))
 	}
 }
+
+// TestAppendTcpdumpAlone checks the stateless renderer against tcpdump
+// reading each TCP frame alone: without a conversation table, sequence
+// numbers are what tcpdump prints for a conversation's first segment.
+func TestAppendTcpdumpAlone(t *testing.T) {
+	testenv.RequireTool(t, "tcpdump", "tcpdump")
+	n := 0
+	for _, c := range allCases(t) {
+		f := c.frame
+		isTCP := len(f) > 34 && binary.BigEndian.Uint16(f[12:]) == 0x0800 && f[23] == 6 ||
+			len(f) > 54 && binary.BigEndian.Uint16(f[12:]) == 0x86dd && f[20] == 6
+		if !isTCP {
+			continue
+		}
+		n++
+		want := tcpdumpFirstLines(t, writeCasesPcap(t, []tdCase{c}))
+		got := string(AppendTcpdump(nil, c.t, c.frame, c.wireLen))
+		if len(want) != 1 || got != want[0] {
+			t.Errorf("%s alone:\n  ours:    %q\n  tcpdump: %q", c.name, got, want)
+		}
+	}
+	if n < 20 {
+		t.Fatalf("only %d TCP frames in the table", n)
+	}
+}
