@@ -142,7 +142,9 @@ type Subscription struct {
 	notify chan struct{} // a token when something was queued
 	done   chan struct{} // closed when the capture or the subscription ends
 
-	mu      sync.Mutex
+	reading sync.Mutex // serialises Take
+
+	mu      sync.Mutex // guards the ring and counters, taken by Publish
 	ring    []byte
 	head    int // read position
 	used    int // bytes queued
@@ -160,7 +162,11 @@ func (s *Subscription) push(t time.Time, dir Direction, frame []byte) bool {
 	}
 	need := recHeader + n
 	s.mu.Lock()
-	if s.closed || s.used+need > len(s.ring) {
+	if s.closed {
+		s.mu.Unlock()
+		return true // a reader that has gone misses nothing
+	}
+	if s.used+need > len(s.ring) {
 		s.pending++
 		s.dropped++
 		s.mu.Unlock()
@@ -227,14 +233,22 @@ func (s *Subscription) Wait(ctx context.Context) error {
 
 // Take hands queued frames, oldest first, to fn until fn returns false or the
 // queue is empty, and returns how many it handed over. The frame for which fn
-// returned false stays queued. Take never blocks on the host; fn runs with
-// the subscription locked, so it must be quick (format or copy, no I/O).
+// returned false stays queued. A frame's bytes are copied into buf (grown if
+// it is too small) and fn runs without the lock that the host's Publish
+// takes, so a slow reader never holds up the host; Data is valid only until
+// fn returns. Calls to Take are serialised.
 func (s *Subscription) Take(buf []byte, fn func(CapturedFrame) bool) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.reading.Lock()
+	defer s.reading.Unlock()
 	taken := 0
 	var hdr [recHeader]byte
-	for s.used > 0 {
+	for {
+		// Publish only ever writes past head+used, so the record at head
+		// is stable once read: copy it out, let go of the lock, then ask.
+		s.mu.Lock()
+		if s.used == 0 {
+			break
+		}
 		off := s.get(s.head, hdr[:])
 		n := int(binary.LittleEndian.Uint32(hdr[recLen:]))
 		if cap(buf) < n {
@@ -242,6 +256,7 @@ func (s *Subscription) Take(buf []byte, fn func(CapturedFrame) bool) int {
 		}
 		data := buf[:n]
 		s.get(off, data)
+		s.mu.Unlock()
 		f := CapturedFrame{
 			Time:          time.Unix(0, int64(binary.LittleEndian.Uint64(hdr[recTime:]))),
 			Dir:           Direction(hdr[recDir]),
@@ -252,12 +267,36 @@ func (s *Subscription) Take(buf []byte, fn func(CapturedFrame) bool) int {
 		if !fn(f) {
 			return taken
 		}
+		s.mu.Lock()
+		if s.ring == nil { // closed by another goroutine while fn ran
+			s.mu.Unlock()
+			return taken
+		}
 		s.head = (s.head + recHeader + n) % len(s.ring)
 		s.used -= recHeader + n
+		s.mu.Unlock()
 		taken++
 	}
-	if s.pending > 0 && fn(CapturedFrame{DroppedBefore: s.pending}) {
-		s.pending = 0
+	// The queue is empty: what was dropped since the last queued frame is
+	// a gap at the end.
+	gap := s.pending
+	s.mu.Unlock()
+	if gap > 0 && fn(CapturedFrame{DroppedBefore: gap}) {
+		s.mu.Lock()
+		switch {
+		case s.ring == nil: // closed by another goroutine while fn ran
+		case s.used == 0:
+			s.pending -= gap // more may have been dropped meanwhile
+		default:
+			// A frame was queued while fn ran, and took the gap into its
+			// own count: it is reported now, so take it out of there.
+			var drops [8]byte
+			at := (s.head + recDrops) % len(s.ring)
+			s.get(at, drops[:])
+			binary.LittleEndian.PutUint64(drops[:], binary.LittleEndian.Uint64(drops[:])-gap)
+			s.put(at, drops[:])
+		}
+		s.mu.Unlock()
 		taken++
 	}
 	return taken
@@ -270,13 +309,18 @@ func (s *Subscription) Dropped() uint64 {
 	return s.dropped
 }
 
-// Close unsubscribes. It is safe to call more than once and concurrently with
-// Wait, which then returns io.EOF.
+// Close unsubscribes and lets go of what was queued. It is safe to call more
+// than once and concurrently with Wait, which then returns io.EOF.
 func (s *Subscription) Close() {
 	s.c.remove(s)
 	s.end()
+	s.mu.Lock()
+	s.ring, s.head, s.used, s.pending = nil, 0, 0, 0
+	s.mu.Unlock()
 }
 
+// end marks the subscription closed: Publish skips it, and Wait returns
+// io.EOF once nothing is left to take.
 func (s *Subscription) end() {
 	s.once.Do(func() {
 		s.mu.Lock()

@@ -188,7 +188,7 @@ func parseARPLine(f []string, line int, text string) (Command, *reason) {
 }
 
 func usage(format string, args ...any) *reason {
-	return fail(syscall.EINVAL, ErrUsage, "usage: "+format, args...)
+	return fail(syscall.EINVAL, ErrUsage, format, args...)
 }
 
 // validate checks a command's values by the parser's rules, so that Exec is
@@ -490,7 +490,7 @@ func (h *HostSpec) set(key, val string) *reason {
 	switch key {
 	case "ea", "mac":
 		if !h.MAC.IsZero() {
-			return fail(syscall.EINVAL, ErrUsage, "%s given twice", key)
+			return fail(syscall.EINVAL, ErrBadOption, "%s given twice", key)
 		}
 		m, r := parseUnicastMAC(val)
 		h.MAC = m
@@ -511,7 +511,7 @@ func (h *HostSpec) set(key, val string) *reason {
 		h.Addrs = append(h.Addrs, p)
 		return nil
 	}
-	return fail(syscall.EINVAL, ErrUsage, "unknown key %q (ea, add)", key)
+	return fail(syscall.EINVAL, ErrBadOption, "unknown key %q (ea, add)", key)
 }
 
 // ParseHostFlag parses the -host flag: NAME[,ea=MAC][,ip=IP/N]...
@@ -526,7 +526,7 @@ func ParseHostFlag(s string) (HostSpec, error) {
 		}
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok {
-			r = fail(syscall.EINVAL, ErrUsage, "%q is not KEY=VALUE (ea=MAC, ip=IP/N)", kv)
+			r = fail(syscall.EINVAL, ErrBadOption, "%q is not KEY=VALUE (ea=MAC, ip=IP/N)", kv)
 			break
 		}
 		r = h.set(k, v)
@@ -544,13 +544,13 @@ func ParseHostFlag(s string) (HostSpec, error) {
 func checkHostName(name string) *reason {
 	switch {
 	case name == "" || name == "." || name == "..":
-		return fail(syscall.EINVAL, ErrUsage, "bad host name")
+		return fail(syscall.EINVAL, ErrBadHostName, "%q", name)
 	case len(name) > 15:
-		return fail(syscall.EINVAL, ErrUsage, "host name longer than 15 bytes")
+		return fail(syscall.EINVAL, ErrBadHostName, "longer than 15 bytes")
 	case strings.ContainsFunc(name, func(r rune) bool { return r <= ' ' || r == 0x7f || strings.ContainsRune("/:%", r) }):
-		return fail(syscall.EINVAL, ErrUsage, "host name may not contain / : %% spaces or control characters")
+		return fail(syscall.EINVAL, ErrBadHostName, "%q contains / : %% a space or a control character", name)
 	case name == "ctl" || name == "log":
-		return fail(syscall.EINVAL, ErrUsage, "%q is a file of the root directory", name)
+		return fail(syscall.EINVAL, ErrBadHostName, "%q is a file of the root directory", name)
 	}
 	return nil
 }

@@ -58,7 +58,9 @@ func Errno(err error) syscall.Errno {
 // Reasons shared by the command languages; CommandError wraps them.
 var (
 	ErrUnknownCommand = errors.New("unknown command")
-	ErrUsage          = errors.New("wrong number of arguments")
+	ErrUsage          = errors.New("usage") // followed by the command's synopsis
+	ErrBadHostName    = errors.New("bad host name")
+	ErrBadOption      = errors.New("bad option") // in `new NAME KEY VALUE...` or -host NAME,KEY=VALUE
 	ErrBadMAC         = errors.New("bad hardware address")
 	ErrBadIPv4        = errors.New("bad IPv4 address")
 	ErrBadPrefix      = errors.New("bad IPv4 address/prefix")

@@ -1,0 +1,321 @@
+package netcore
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"io"
+	"sync"
+	"testing"
+	"time"
+)
+
+// numbered is a 60-byte frame carrying i in its first bytes.
+func numbered(i int) []byte {
+	f := make([]byte, 60)
+	binary.BigEndian.PutUint64(f, uint64(i))
+	return f
+}
+
+// takeAll drains s.
+func takeAll(s *Subscription) []CapturedFrame {
+	var got []CapturedFrame
+	s.Take(nil, func(f CapturedFrame) bool {
+		f.Data = bytes.Clone(f.Data)
+		got = append(got, f)
+		return true
+	})
+	return got
+}
+
+// recSize is what one 60-byte frame takes in a ring.
+const recSize = recHeader + 60
+
+func TestCaptureManySubscribers(t *testing.T) {
+	var c Capture
+	c.Publish(t0, In, numbered(-1)) // nobody listens: nothing to do
+	subs := []*Subscription{c.Subscribe(0), c.Subscribe(0), c.Subscribe(4096)}
+	if c.Subscribers() != 3 {
+		t.Fatalf("%d subscribers", c.Subscribers())
+	}
+	for i := 0; i < 10; i++ {
+		c.Publish(t0.Add(time.Duration(i)*time.Microsecond), Direction(i%2), numbered(i))
+	}
+	for k, s := range subs {
+		got := takeAll(s)
+		if len(got) != 10 {
+			t.Fatalf("subscriber %d took %d frames, want 10", k, len(got))
+		}
+		for i, f := range got {
+			if !f.Time.Equal(t0.Add(time.Duration(i)*time.Microsecond)) || f.Dir != Direction(i%2) ||
+				f.OrigLen != 60 || !bytes.Equal(f.Data, numbered(i)) || f.DroppedBefore != 0 {
+				t.Errorf("subscriber %d frame %d: %+v", k, i, f)
+			}
+		}
+	}
+	if c.Dropped() != 0 {
+		t.Errorf("dropped %d", c.Dropped())
+	}
+	subs[1].Close()
+	c.Publish(t0, In, numbered(10))
+	if c.Subscribers() != 2 || len(takeAll(subs[0])) != 1 || len(takeAll(subs[1])) != 0 {
+		t.Error("a closed subscriber still receives frames")
+	}
+}
+
+func TestCaptureSlowSubscriber(t *testing.T) {
+	var c Capture
+	slow := c.Subscribe(3 * recSize)
+	fast := c.Subscribe(0)
+	for i := 0; i < 10; i++ {
+		c.Publish(t0, Out, numbered(i))
+	}
+	if slow.Dropped() != 7 || fast.Dropped() != 0 || c.Dropped() != 7 {
+		t.Errorf("dropped: slow %d, fast %d, total %d; want 7, 0, 7", slow.Dropped(), fast.Dropped(), c.Dropped())
+	}
+	if got := takeAll(fast); len(got) != 10 {
+		t.Errorf("the fast subscriber took %d frames, want all 10", len(got))
+	}
+	// The slow one gets the three that fit, then the gap.
+	got := takeAll(slow)
+	if len(got) != 4 {
+		t.Fatalf("took %d, want 3 frames and a gap", len(got))
+	}
+	for i := range 3 {
+		if !bytes.Equal(got[i].Data, numbered(i)) || got[i].DroppedBefore != 0 {
+			t.Errorf("frame %d: %+v", i, got[i])
+		}
+	}
+	if got[3].Data != nil || got[3].DroppedBefore != 7 {
+		t.Errorf("gap marker %+v, want 7 dropped", got[3])
+	}
+	if more := takeAll(slow); len(more) != 0 {
+		t.Errorf("took %+v after the gap", more)
+	}
+	// A gap between frames rides on the next frame.
+	for i := 10; i < 15; i++ {
+		c.Publish(t0, In, numbered(i)) // 10, 11, 12 fit; 13, 14 dropped
+	}
+	slow.Take(nil, func(f CapturedFrame) bool { return false }) // declines: nothing moves
+	n := slow.Take(nil, func(f CapturedFrame) bool { return !bytes.Equal(f.Data, numbered(11)) })
+	if n != 1 {
+		t.Fatalf("took %d frames before declining 11, want 1", n)
+	}
+	c.Publish(t0, In, numbered(15)) // room for one again
+	got = takeAll(slow)
+	if len(got) != 3 || !bytes.Equal(got[0].Data, numbered(11)) || !bytes.Equal(got[1].Data, numbered(12)) ||
+		!bytes.Equal(got[2].Data, numbered(15)) || got[1].DroppedBefore != 0 || got[2].DroppedBefore != 2 {
+		t.Errorf("took %+v; want 11, 12, then 15 after a gap of 2", got)
+	}
+	if slow.Dropped() != 9 || c.Dropped() != 9 {
+		t.Errorf("dropped %d, total %d; want 9", slow.Dropped(), c.Dropped())
+	}
+}
+
+// TestCaptureNeverBlocks: a subscriber that never reads costs the host
+// nothing but counted drops, also through Host.Receive.
+func TestCaptureNeverBlocks(t *testing.T) {
+	th := newHarness(t)
+	idle := th.h.Capture().Subscribe(10 * recSize)
+	defer idle.Close()
+	const n = 100000
+	req := whoHas(hostIP)
+	for range n {
+		th.out.Reset()
+		th.h.Receive(th.now, req, &th.out) // each: one frame in, one out
+	}
+	if got := idle.Dropped(); got != 2*n-10 {
+		t.Errorf("dropped %d, want %d", got, 2*n-10)
+	}
+	th.wantStats(map[Counter]uint64{CaptureDropped: 2*n - 10, RxFrames: n, TxFrames: n})
+	got := takeAll(idle)
+	if len(got) != 11 || got[0].Dir != In || got[1].Dir != Out || got[10].DroppedBefore != 2*n-10 {
+		t.Errorf("took %d: first %+v, last %+v", len(got), got[0], got[len(got)-1])
+	}
+}
+
+func TestCaptureSnaplen(t *testing.T) {
+	var c Capture
+	s := c.Subscribe(2 * (recHeader + Snaplen))
+	big := make([]byte, Snaplen+100)
+	big[Snaplen-1] = 0xaa
+	c.Publish(t0, In, big)
+	c.Publish(t0, In, make([]byte, 3*Snaplen)) // cut to Snaplen: fits
+	c.Publish(t0, In, numbered(1))             // does not fit
+	got := takeAll(s)
+	if len(got) != 3 || got[0].OrigLen != Snaplen+100 || len(got[0].Data) != Snaplen || got[0].Data[Snaplen-1] != 0xaa ||
+		got[1].OrigLen != 3*Snaplen || got[2].Data != nil || got[2].DroppedBefore != 1 {
+		for _, f := range got {
+			t.Errorf("took %d bytes of %d, %d dropped before", len(f.Data), f.OrigLen, f.DroppedBefore)
+		}
+	}
+	// A ring too small for any frame drops and counts them all.
+	tiny := c.Subscribe(recHeader)
+	c.Publish(t0, In, numbered(2))
+	if tiny.Dropped() != 1 {
+		t.Errorf("tiny ring dropped %d", tiny.Dropped())
+	}
+}
+
+func TestCaptureWrapsAround(t *testing.T) {
+	var c Capture
+	s := c.Subscribe(3*recSize + 7) // records straddle the end of the ring
+	next := 0
+	for round := 0; round < 50; round++ {
+		for range 2 {
+			f := numbered(next)
+			f = append(f, make([]byte, round%5)...) // vary the record size
+			c.Publish(t0, In, f)
+			next++
+		}
+		got := takeAll(s)
+		if len(got) != 2 {
+			t.Fatalf("round %d: took %d", round, len(got))
+		}
+		for i, f := range got {
+			if binary.BigEndian.Uint64(f.Data) != uint64(next-2+i) || f.OrigLen != 60+round%5 {
+				t.Fatalf("round %d: frame %d is %x", round, i, f.Data)
+			}
+		}
+	}
+}
+
+func TestCaptureCloseWaitEOF(t *testing.T) {
+	ctx := context.Background()
+	var c Capture
+	s := c.Subscribe(0)
+	c.Publish(t0, In, numbered(1))
+	if err := s.Wait(ctx); err != nil {
+		t.Fatalf("Wait with a frame queued: %v", err)
+	}
+	c.Close()
+	if err := s.Wait(ctx); err != nil {
+		t.Errorf("Wait after Close with a frame still queued: %v, want nil", err)
+	}
+	if got := takeAll(s); len(got) != 1 {
+		t.Errorf("took %d after Close, want the queued frame", len(got))
+	}
+	if err := s.Wait(ctx); err != io.EOF {
+		t.Errorf("Wait once drained: %v, want EOF", err)
+	}
+	c.Publish(t0, In, numbered(2))
+	if c.Dropped() != 0 || s.Dropped() != 0 {
+		t.Error("publishing after Close counted drops")
+	}
+	late := c.Subscribe(0)
+	if err := late.Wait(ctx); err != io.EOF {
+		t.Errorf("Wait on a subscription made after Close: %v, want EOF", err)
+	}
+	late.Close()
+	s.Close()
+	s.Close()
+
+	// Closing one's own subscription discards its queue.
+	var c2 Capture
+	s2 := c2.Subscribe(0)
+	c2.Publish(t0, In, numbered(1))
+	s2.Close()
+	if err := s2.Wait(ctx); err != io.EOF {
+		t.Errorf("Wait after the subscriber's Close: %v, want EOF", err)
+	}
+	if n := s2.Take(nil, func(CapturedFrame) bool { return true }); n != 0 {
+		t.Errorf("took %d after the subscriber's Close", n)
+	}
+}
+
+func TestCaptureWaitBlocksAndCancels(t *testing.T) {
+	var c Capture
+	s := c.Subscribe(0)
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error)
+	go func() { errc <- s.Wait(ctx) }()
+	cancel()
+	if err := <-errc; !errors.Is(err, context.Canceled) {
+		t.Errorf("Wait after cancel: %v", err)
+	}
+
+	go func() { errc <- s.Wait(context.Background()) }()
+	select {
+	case err := <-errc:
+		t.Fatalf("Wait returned %v with nothing queued", err)
+	case <-time.After(10 * time.Millisecond): // not a timing assertion: it must not return at all
+	}
+	c.Publish(t0, In, numbered(1))
+	if err := <-errc; err != nil {
+		t.Errorf("Wait after Publish: %v", err)
+	}
+
+	go func() { takeAll(s); errc <- s.Wait(context.Background()) }()
+	s.Close()
+	if err := <-errc; err != nil && err != io.EOF {
+		t.Errorf("Wait across Close: %v", err)
+	}
+}
+
+// TestCaptureConcurrent publishes from one goroutine (the host's driver)
+// while subscribers come and go, take and close; run it with -race. Every
+// subscriber that stays to the end accounts for every frame, in order: each
+// one taken or inside a gap.
+func TestCaptureConcurrent(t *testing.T) {
+	const frames = 20000
+	var c Capture
+	var wg sync.WaitGroup
+	reader := func(s *Subscription, slow bool) {
+		defer wg.Done()
+		defer s.Close()
+		next, declined, buf := 0, false, make([]byte, 0, 64)
+		for {
+			if err := s.Wait(context.Background()); err == io.EOF {
+				break
+			} else if err != nil {
+				t.Error(err)
+				return
+			}
+			s.Take(buf, func(f CapturedFrame) bool {
+				if slow && !declined && next%7 == 0 {
+					declined = true // leave it queued, once
+					return false
+				}
+				declined = false
+				next += int(f.DroppedBefore)
+				if f.Data != nil {
+					if got := int(binary.BigEndian.Uint64(f.Data)); got != next {
+						t.Errorf("frame %d where %d was due", got, next)
+					}
+					next++
+				}
+				return true
+			})
+			if slow {
+				time.Sleep(time.Microsecond) // fall behind on purpose
+			}
+		}
+		if next != frames {
+			t.Errorf("accounted for %d frames, want %d", next, frames)
+		}
+	}
+	for i := range 4 {
+		wg.Add(1)
+		go reader(c.Subscribe(8*recSize), i%2 == 1)
+	}
+	wg.Add(1)
+	go func() { // subscribers that come and go
+		defer wg.Done()
+		for range 200 {
+			s := c.Subscribe(4 * recSize)
+			takeAll(s)
+			s.Close()
+		}
+	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := range frames {
+			c.Publish(t0, In, numbered(i))
+		}
+		c.Close()
+	}()
+	wg.Wait()
+	t.Logf("%d frames dropped in all", c.Dropped())
+}
