@@ -256,6 +256,9 @@ func (d *Driver) receive(revents int16) error {
 				return fmt.Errorf("poll %s: %s", d.dev.Name(), pollFlags(revents))
 			}
 			return nil
+		case err == unix.EBADFD:
+			// What a tap's descriptor says once its interface is deleted.
+			return fmt.Errorf("read %s: %w: the interface was removed", d.dev.Name(), err)
 		case err != nil:
 			return fmt.Errorf("read %s: %w", d.dev.Name(), err)
 		case n == 0 && (hup || hungUp(fd)):

@@ -46,10 +46,10 @@ func echoFrame(src netcore.MAC, srcIP netip.Addr, id, seq uint16, data []byte) [
 
 // parsed is a frame the host sent, decoded as far as the tests need.
 type parsed struct {
-	eth  netcore.EthernetRepr
-	arp  netcore.ARPRepr
-	ip   netcore.IPv4Repr
-	echo netcore.ICMPEchoRepr
+	eth           netcore.EthernetRepr
+	arp           netcore.ARPRepr
+	ip            netcore.IPv4Repr
+	echo          netcore.ICMPEchoRepr
 	isARP, isEcho bool
 }
 
