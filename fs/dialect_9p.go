@@ -37,6 +37,9 @@ func parse9P(msg []byte) (fc proto.FCall, err error) {
 	if len(msg) < 7 || binary.LittleEndian.Uint32(msg) != uint32(len(msg)) {
 		return nil, errors.New("size field does not match the message")
 	}
+	if !requests9P[msg[4]] { // R-messages make proto allocate what their counts say
+		return nil, fmt.Errorf("message type %d is not a 9P2000 request", msg[4])
+	}
 	switch msg[4] {
 	case proto.Twalk: // proto would make room for nwname names first
 		if len(msg) < 17 || binary.LittleEndian.Uint16(msg[15:]) > maxWalk {
