@@ -7,6 +7,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unicode"
 )
 
 // Op is what a command does.
@@ -540,14 +541,15 @@ func ParseHostFlag(s string) (HostSpec, error) {
 // checkHostName accepts what Linux accepts as an interface name (at most 15
 // bytes; no slash, colon, space or control character) that is not a file
 // name of the root directory. % is refused too: Linux reads it as a pattern
-// ("tap%d").
+// ("tap%d"); and so is any Unicode space, which would split the name in the
+// root ctl file.
 func checkHostName(name string) *reason {
 	switch {
 	case name == "" || name == "." || name == "..":
 		return fail(syscall.EINVAL, ErrBadHostName, "%q", name)
 	case len(name) > 15:
 		return fail(syscall.EINVAL, ErrBadHostName, "longer than 15 bytes")
-	case strings.ContainsFunc(name, func(r rune) bool { return r <= ' ' || r == 0x7f || strings.ContainsRune("/:%", r) }):
+	case strings.ContainsFunc(name, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) || strings.ContainsRune("/:%", r) }):
 		return fail(syscall.EINVAL, ErrBadHostName, "%q contains / : %% a space or a control character", name)
 	case name == "ctl" || name == "log":
 		return fail(syscall.EINVAL, ErrBadHostName, "%q is a file of the root directory", name)

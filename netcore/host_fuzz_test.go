@@ -1,0 +1,286 @@
+package netcore
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net/netip"
+	"reflect"
+	"testing"
+	"time"
+)
+
+// fuzzPeer is neighbour p of 16 on 192.168.69.0/24.
+func fuzzPeer(p byte) (netip.Addr, MAC) {
+	p %= 16
+	return netip.AddrFrom4([4]byte{192, 168, 69, 10 + p}), MAC{0x02, 0, 0, 0, 1, p}
+}
+
+// fuzzTemplate makes a realistic frame for the fuzzer to start from, so
+// that it need not discover the ARP and IPv4 layouts by itself.
+func fuzzTemplate(kind, p byte) []byte {
+	ip, mac := fuzzPeer(p)
+	switch kind % 10 {
+	case 0:
+		return arpFrame(ARPRequest, BroadcastMAC, mac, ip, MAC{}, hostIP)
+	case 1:
+		return arpFrame(ARPReply, hostMAC, mac, ip, hostMAC, hostIP)
+	case 2:
+		return arpFrame(ARPRequest, BroadcastMAC, mac, ip, MAC{}, ip)
+	case 3:
+		return echoFrame(mac, hostMAC, ip, hostIP, uint16(p), uint16(kind), []byte("payload"))
+	case 4:
+		other, _ := fuzzPeer(p + 1)
+		return arpFrame(ARPRequest, BroadcastMAC, mac, ip, MAC{}, other)
+	case 5:
+		return arpFrame(ARPReply, BroadcastMAC, mac, hostIP, MAC{}, hostIP)
+	case 6:
+		return append(EthernetRepr{Dst: hostMAC, Src: mac, Type: EtherTypeIPv6}.Append(nil), make([]byte, 46)...)
+	case 7:
+		return echoFrame(mac, hostMAC, ip, hostIP, 1, 1, make([]byte, int(p)*97))
+	case 8:
+		f := echoFrame(mac, hostMAC, ip, hostIP, 1, 1, nil)
+		f[EthHeaderLen+9] = byte(ProtoUDP)
+		return f
+	default:
+		return echoFrame(mac, MAC{0x02, 0xee, 0, 0, 0, 1}, ip, netip.MustParseAddr("10.0.0.1"), 1, 1, nil)
+	}
+}
+
+var fuzzCtl = []string{
+	"down", "up", "garp", "promiscuous on", "promiscuous off", "mtu 576", "mtu 1500", "mtu 68",
+	"arptimeout 1", "arptimeout 60", "add 10.0.0.1/8", "remove 10.0.0.1/8", "remove all",
+	"remove all\nadd 192.168.69.1/24", "ea 02:00:00:00:00:02", "ea 02:00:00:00:00:01", "add 192.168.69.1/24",
+	"add 192.168.69.200/32", "add 192.168.69.13/31",
+}
+
+// fuzzScript runs a script of operations on a host and checks, after each,
+// the harness's invariants.
+func fuzzScript(t *testing.T, script []byte) {
+	th := newHarness(t, func(c *Config) { c.ARPCacheSize = 8; c.ARPPending = 2 })
+	next := func() byte {
+		if len(script) == 0 {
+			return 0
+		}
+		b := script[0]
+		script = script[1:]
+		return b
+	}
+	take := func(n int) []byte {
+		n = min(n, len(script))
+		b := script[:n]
+		script = script[n:]
+		return b
+	}
+	for steps := 0; len(script) > 0 && steps < 300; steps++ {
+		var sent [][]byte
+		switch op := next(); op % 7 {
+		case 0: // a raw frame
+			n := int(next())<<3 | int(next()&7)
+			sent = th.recv(bytes.Clone(take(n)))
+		case 1: // a template, mutated
+			f := fuzzTemplate(next(), next())
+			for k := next() % 4; k > 0; k-- {
+				f[int(next())%len(f)] = next()
+			}
+			if next()%8 == 0 {
+				f = f[:int(next())%len(f)]
+			}
+			sent = th.recv(f)
+		case 2: // time passes
+			sent = th.advance(time.Duration(next()) * 37 * time.Millisecond)
+		case 3:
+			sent, _ = th.exec("tap0/ctl", fuzzCtl[int(next())%len(fuzzCtl)])
+		case 4:
+			ip, mac := fuzzPeer(next())
+			cmd := []string{"flush", "resolve " + ip.String(), fmt.Sprintf("add %s %s", ip, mac), "del " + ip.String()}[next()%4]
+			sent, _ = th.exec("tap0/arp", cmd)
+		case 5: // free text
+			file := "tap0/ctl"
+			if next()%2 == 1 {
+				file = "tap0/arp"
+			}
+			sent, _ = th.exec(file, string(take(int(next()%64))))
+		case 6: // the clock jumps to the next deadline
+			if d := th.h.Deadline(); !d.IsZero() {
+				th.now = d
+				sent = th.poll()
+			}
+		}
+		s := th.h.Snapshot(th.now)
+		for _, f := range sent {
+			if eth, _ := ParseEthernet(f); eth.Src != s.Config.MAC {
+				t.Fatalf("sent a frame from %s, we are %s", eth.Src, s.Config.MAC)
+			}
+		}
+		if s.Config.Down && len(sent) > 0 {
+			t.Fatalf("a down host sent %d frames", len(sent))
+		}
+	}
+	// Whatever the script did, the configuration renders and replays.
+	want := th.h.Snapshot(th.now).Config
+	cmds, err := ParseCtl("tap0/ctl", AppendConfig(nil, want))
+	if err != nil {
+		t.Fatalf("rendered config does not parse: %v", err)
+	}
+	other := newHarness(t, func(c *Config) { c.ARPCacheSize = 8; c.ARPPending = 2 })
+	if err := other.h.Exec(t0, "tap0/ctl", cmds, &other.out); err != nil {
+		t.Fatalf("rendered config does not apply: %v", err)
+	}
+	if got := other.h.Snapshot(t0).Config; !reflect.DeepEqual(got, want) {
+		t.Fatalf("replayed config %+v, want %+v", got, want)
+	}
+}
+
+// script encodes a few operations for the seeds.
+func script(ops ...[]byte) []byte { return bytes.Join(ops, nil) }
+
+func FuzzHostReceive(f *testing.F) {
+	raw := func(frame []byte) []byte {
+		return append([]byte{0, byte(len(frame) >> 3), byte(len(frame) & 7)}, frame...)
+	}
+	tmpl := func(kind, p byte) []byte { return []byte{1, kind, p, 0, 1} }
+	tick := func(n byte) []byte { return []byte{2, n} }
+	f.Add(raw(whoHas(hostIP)))
+	f.Add(script(tmpl(3, 1), tmpl(3, 1), tmpl(3, 1), tick(30), tick(30), tick(30)))
+	f.Add(script(tmpl(0, 1), tmpl(0, 2), tmpl(0, 3), tmpl(3, 4), tmpl(1, 4), tmpl(2, 1), tmpl(5, 0)))
+	f.Add(script([]byte{4, 3, 1}, []byte{4, 3, 2}, tmpl(3, 3), []byte{6}, []byte{6}, []byte{6}, []byte{6}))
+	f.Add(script([]byte{3, 0}, tmpl(0, 1), []byte{3, 1}, tmpl(7, 15), []byte{3, 5}, tmpl(7, 15)))
+	f.Add(script(tmpl(3, 1), []byte{3, 12}, tick(40), tick(40), tick(40), []byte{3, 13}))
+	f.Add(script([]byte{5, 0, 20}, []byte("add 10.0.0.1/8\ngarp\n"), []byte{5, 1, 10}, []byte("resolve 19")))
+	f.Add(raw(make([]byte, 13)))
+	f.Add(script(tmpl(8, 0), tmpl(6, 0), tmpl(9, 0), tmpl(4, 0)))
+	f.Fuzz(fuzzScript)
+}
+
+// checkParsed checks what holds for any parse: an error is a *CommandError
+// with a class and a line, commands render to the spelling that parses back
+// to them.
+func checkParsed(t *testing.T, file string, cmds []Command, err error, parse func(string, []byte) ([]Command, error)) {
+	t.Helper()
+	if err != nil {
+		var ce *CommandError
+		if !errors.As(err, &ce) || ce.Errno == 0 || ce.Line < 1 || ce.File != file || ce.Err == nil {
+			t.Fatalf("error %#v (%v)", err, err)
+		}
+		if cmds != nil {
+			t.Fatalf("commands %v returned with an error", cmds)
+		}
+		return
+	}
+	var text []byte
+	for _, c := range cmds {
+		if r := c.validate(); r != nil {
+			t.Fatalf("parsed %q into an invalid command %+v: %v", c.Text, c, r)
+		}
+		text = c.Append(text)
+	}
+	again, err := parse(file, text)
+	if err != nil {
+		t.Fatalf("rendered %q does not parse: %v", text, err)
+	}
+	if len(again) != len(cmds) {
+		t.Fatalf("rendered %q parses into %d commands, want %d", text, len(again), len(cmds))
+	}
+	for i := range cmds {
+		a, b := cmds[i], again[i]
+		a.Line, a.Text, b.Line, b.Text = 0, "", 0, ""
+		if !reflect.DeepEqual(a, b) {
+			t.Fatalf("%q parses back as %+v, was %+v", cmds[i].Text, b, a)
+		}
+	}
+	// Applied to a host, a write either works or changes nothing.
+	th := newHarness(t)
+	th.recv(whoHas(hostIP))
+	before := th.h.Snapshot(th.now)
+	if err := th.h.Exec(th.now, file, cmds, &th.out); err != nil {
+		var ce *CommandError
+		if !errors.As(err, &ce) || ce.Errno == 0 {
+			t.Fatalf("Exec error %#v", err)
+		}
+		if after := th.h.Snapshot(th.now); !reflect.DeepEqual(before, after) {
+			t.Fatalf("failed Exec changed the host:\n%+v\n%+v", before, after)
+		}
+	}
+	checkInvariants(t, th.h)
+}
+
+func FuzzParseCtl(f *testing.F) {
+	for _, s := range append(fuzzCtl,
+		"ea 02-00-00-00-00-03\nmac 020000000004", "add 300.1.1.1/24", "mtu 99999999999999999999", "arptimeout 9223372037",
+		"# comment\n\n  up  \r\n", "promiscuous maybe", "add 192.168.69.0/24", "remove 10.0.0.1/8\nremove all",
+		"add 1.2.3.4/32\nadd 1.2.3.5/31", "ea ff:ff:ff:ff:ff:ff", "\x00\xff", "add 10.0.0.1/08") {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, text []byte) {
+		cmds, err := ParseCtl("tap0/ctl", text)
+		checkParsed(t, "tap0/ctl", cmds, err, ParseCtl)
+	})
+}
+
+func FuzzParseARPCommands(f *testing.F) {
+	for _, s := range []string{
+		"add 192.168.69.9 02:00:00:00:00:09", "del 192.168.69.9", "flush", "resolve 192.168.69.7",
+		"add 192.168.69.9 020000000009\ndel 192.168.69.9\nresolve 192.168.69.9", "add 192.168.69.1 02:00:00:00:00:09",
+		"resolve 10.0.0.1", "add 1.2.3.4 ff-ff-ff-ff-ff-ff", "del", "flush now",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, text []byte) {
+		cmds, err := ParseARPCommands("tap0/arp", text)
+		checkParsed(t, "tap0/arp", cmds, err, ParseARPCommands)
+	})
+}
+
+func FuzzParseRootCtl(f *testing.F) {
+	for _, s := range []string{
+		"new tap0 ea 02:00:00:00:00:01 add 192.168.69.1/24", "new tap1", "del tap1",
+		"new tap2 ip 10.0.0.1/8 mac 020000000002 add 10.1.0.1/16", "new ctl", "new a/b", "new tap0 ea",
+		"tap0,ea=02:00:00:00:00:01,ip=192.168.69.1/24", "tap0,ip=10.0.0.1/8,ip=10.0.0.1/8", "new abcdefghijklmnop",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, text []byte) {
+		check := func(err error) {
+			var ce *CommandError
+			if !errors.As(err, &ce) || ce.Errno == 0 || ce.Err == nil {
+				t.Fatalf("error %#v (%v)", err, err)
+			}
+		}
+		cmds, err := ParseRootCtl("ctl", text)
+		if err != nil {
+			check(err)
+		} else {
+			var b []byte
+			for _, c := range cmds {
+				b = c.Append(b)
+			}
+			again, err := ParseRootCtl("ctl", b)
+			if err != nil || len(again) != len(cmds) {
+				t.Fatalf("rendered %q: %v, %d commands", b, err, len(again))
+			}
+			for i := range cmds {
+				a, b := cmds[i], again[i]
+				a.Line, a.Text, b.Line, b.Text = 0, "", 0, ""
+				if !reflect.DeepEqual(a, b) {
+					t.Fatalf("%q parses back as %+v, was %+v", cmds[i].Text, b, a)
+				}
+				if a.Op == RootNew {
+					h, err := NewHost(Config{Name: a.Host.Name, MAC: hostMAC, Addrs: a.Host.Addrs})
+					if err != nil || h == nil {
+						t.Fatalf("NewHost refuses what ParseRootCtl accepts: %v", err)
+					}
+				}
+			}
+		}
+		spec, err := ParseHostFlag(string(text))
+		if err != nil {
+			check(err)
+			return
+		}
+		again, err := ParseRootCtl("ctl", spec.Append(nil))
+		if err != nil || len(again) != 1 || !reflect.DeepEqual(again[0].Host, spec) {
+			t.Fatalf("-host %q renders as %q: %v %+v", text, spec.Append(nil), err, again)
+		}
+	})
+}
