@@ -1,10 +1,10 @@
 package uring
 
 import (
-	"runtime"
 	"bytes"
 	"errors"
 	"fmt"
+	"runtime"
 	"testing"
 	"time"
 	"unsafe"

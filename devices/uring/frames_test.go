@@ -1,0 +1,352 @@
+package uring
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/smolfs/smolfs/internal/testenv"
+)
+
+// newFrames serves fd, or fails or skips as requireUring says.
+func newFrames(t testing.TB, fd int, c FramesConfig) *Frames {
+	t.Helper()
+	f, err := NewFrames(fd, c)
+	if err != nil {
+		requireUring(t, err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
+}
+
+// seqpacket is a socketpair that keeps message boundaries, a stand-in for
+// a tap that needs no root: [0] is served by Frames, [1] is the peer.
+func seqpacket(t testing.TB) [2]int {
+	t.Helper()
+	p, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Close(p[0]); unix.Close(p[1]) })
+	return [2]int{p[0], p[1]}
+}
+
+// exchangeUntil calls Exchange until cond holds, for at most 5 s.
+func exchangeUntil(t testing.TB, f *Frames, recv func([]byte), cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met within 5s; stats %+v", f.Stats())
+		}
+		if _, err := f.Exchange(50*time.Millisecond, recv); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// The driver's loop: frames in, replies queued from inside recv, written
+// by the next Exchange.
+func TestFramesEcho(t *testing.T) {
+	p := seqpacket(t)
+	f := newFrames(t, p[0], FramesConfig{RxBuffers: 16, TxBuffers: 16, WakeFd: -1})
+	const n = 100 // more than the buffers: they are recycled
+	var got []string
+	recv := func(b []byte) {
+		got = append(got, string(b))
+		reply := append([]byte("re:"), b...)
+		if err := f.Send(reply); err != nil {
+			t.Errorf("Send: %v", err)
+		}
+	}
+	for i := 0; i < n; i++ {
+		if _, err := unix.Write(p[1], []byte(fmt.Sprintf("frame %03d", i))); err != nil {
+			t.Fatal(err)
+		}
+		if i%10 == 9 {
+			exchangeUntil(t, f, recv, func() bool { return len(got) == i+1 })
+		}
+	}
+	// Flush the last replies.
+	if _, err := f.Exchange(0, recv); err != nil {
+		t.Fatal(err)
+	}
+	for i, g := range got {
+		if w := fmt.Sprintf("frame %03d", i); g != w {
+			t.Fatalf("frame %d: %q, want %q (out of order or corrupt)", i, g, w)
+		}
+	}
+	buf := make([]byte, 64)
+	for i := 0; i < n; i++ {
+		m, err := unix.Read(p[1], buf)
+		if err != nil {
+			t.Fatalf("reply %d: %v", i, err)
+		}
+		if w := fmt.Sprintf("re:frame %03d", i); string(buf[:m]) != w {
+			t.Fatalf("reply %d: %q, want %q", i, buf[:m], w)
+		}
+	}
+	st := f.Stats()
+	if st.Received != n || st.Sent != n || st.SendErrors != 0 || st.SendDropped != 0 {
+		t.Errorf("stats %+v, want %d received and sent, no errors", st, n)
+	}
+	if st.Enters >= 2*n {
+		t.Errorf("%d enters for %d frames each way: not batching", st.Enters, n)
+	}
+}
+
+// More frames arrive at once than there are receive buffers: the multishot
+// read runs dry, is re-armed, and nothing is lost.
+func TestFramesBurstBeyondBuffers(t *testing.T) {
+	p := seqpacket(t)
+	f := newFrames(t, p[0], FramesConfig{RxBuffers: 4, TxBuffers: 4, WakeFd: -1})
+	// Arm the read first so that the burst meets an armed read.
+	if _, err := f.Exchange(0, func([]byte) { t.Error("frame before any was sent") }); err != nil {
+		t.Fatal(err)
+	}
+	const n = 40
+	for i := 0; i < n; i++ {
+		if _, err := unix.Write(p[1], []byte{byte(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []byte
+	exchangeUntil(t, f, func(b []byte) { got = append(got, b...) }, func() bool { return len(got) >= n })
+	for i := range got {
+		if got[i] != byte(i) {
+			t.Fatalf("frame %d carries %d: %v", i, got[i], got)
+		}
+	}
+	if f.Stats().Rearms == 0 {
+		t.Errorf("40 frames through 4 buffers without running dry: %+v", f.Stats())
+	}
+}
+
+func TestFramesWakeAndTimeout(t *testing.T) {
+	p := seqpacket(t)
+	efd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(efd)
+	f := newFrames(t, p[0], FramesConfig{RxBuffers: 4, TxBuffers: 4, WakeFd: efd})
+	noFrame := func([]byte) { t.Error("frame on an idle socket") }
+	woken, err := f.Exchange(20*time.Millisecond, noFrame)
+	if err != nil || woken {
+		t.Fatalf("idle Exchange: woken %v, %v; want a plain timeout", woken, err)
+	}
+	go func() {
+		time.Sleep(10 * time.Millisecond)
+		unix.Write(efd, []byte{1, 0, 0, 0, 0, 0, 0, 0})
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for !woken && time.Now().Before(deadline) {
+		if woken, err = f.Exchange(time.Second, noFrame); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !woken {
+		t.Fatal("eventfd write did not wake Exchange")
+	}
+	var v [8]byte
+	unix.Read(efd, v[:]) // the owner drains it
+	// The poll stays armed for the next wake-up.
+	unix.Write(efd, []byte{1, 0, 0, 0, 0, 0, 0, 0})
+	woken = false
+	deadline = time.Now().Add(5 * time.Second)
+	for !woken && time.Now().Before(deadline) {
+		if woken, err = f.Exchange(time.Second, noFrame); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !woken {
+		t.Fatal("second eventfd write did not wake Exchange")
+	}
+}
+
+func TestFramesSendLimits(t *testing.T) {
+	p := seqpacket(t)
+	// A small send buffer on the peer's receive side makes writes wait,
+	// so send buffers stay in flight.
+	unix.SetsockoptInt(p[1], unix.SOL_SOCKET, unix.SO_RCVBUF, 1024)
+	unix.SetsockoptInt(p[0], unix.SOL_SOCKET, unix.SO_SNDBUF, 1024)
+	f := newFrames(t, p[0], FramesConfig{FrameSize: 256, RxBuffers: 4, TxBuffers: 2, WakeFd: -1})
+	if err := f.Send(make([]byte, 257)); !errors.Is(err, ErrFrameTooLong) {
+		t.Errorf("Send of 257 bytes with FrameSize 256: %v, want ErrFrameTooLong", err)
+	}
+	var full error
+	sent := 0
+	for i := 0; i < 1000 && full == nil; i++ {
+		if full = f.Send(bytes.Repeat([]byte{byte(i)}, 200)); full == nil {
+			sent++
+		}
+		if _, err := f.Exchange(0, func([]byte) {}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !errors.Is(full, ErrSendFull) {
+		t.Fatalf("1000 frames to a peer that never reads: %v, want ErrSendFull", full)
+	}
+	if st := f.Stats(); st.SendDropped != 2 { // the long frame and the refused one
+		t.Errorf("SendDropped %d, want 2", st.SendDropped)
+	}
+	// Draining the peer lets the waiting writes finish and frees buffers.
+	buf := make([]byte, 256)
+	drained := 0
+	exchangeUntil(t, f, func([]byte) {}, func() bool {
+		for {
+			if _, _, err := unix.Recvfrom(p[1], buf, unix.MSG_DONTWAIT); err != nil {
+				break
+			}
+			drained++
+		}
+		return drained == sent
+	})
+	if err := f.Send([]byte("after")); err != nil {
+		t.Errorf("Send after the peer drained: %v", err)
+	}
+}
+
+func TestFramesClose(t *testing.T) {
+	p := seqpacket(t)
+	f, err := NewFrames(p[0], FramesConfig{WakeFd: -1})
+	if err != nil {
+		requireUring(t, err)
+	}
+	if _, err := f.Exchange(0, func([]byte) {}); err != nil { // arms the read
+		t.Fatal(err)
+	}
+	f.Send([]byte("queued, never exchanged"))
+	if err := f.Close(); err != nil {
+		t.Fatalf("Close with a read armed: %v", err)
+	}
+	if err := f.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	if _, err := f.Exchange(0, func([]byte) {}); !errors.Is(err, ErrClosed) {
+		t.Errorf("Exchange after Close: %v, want ErrClosed", err)
+	}
+	// The fd is the owner's: still open.
+	if _, err := unix.Write(p[1], []byte("x")); err != nil {
+		t.Errorf("peer write after Close: %v", err)
+	}
+}
+
+// On a real tap in a test namespace: frames the kernel sends out of the
+// tap arrive through the multishot read, and frames sent with Send arrive
+// at the kernel as received on the interface.
+func TestFramesTap(t *testing.T) {
+	ns := testenv.NewNetns(t)
+	const ifname = "utap0"
+	const ethertype = 0x88b5 // IEEE local experimental: nothing else uses it
+	var tapFd, pkt, ifindex int
+	var mac net.HardwareAddr
+	err := ns.Do(func() error {
+		var err error
+		tapFd, err = openTap(ifname)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(tapFd)
+	// Up before the packet socket binds: binding to a down interface
+	// leaves ENETDOWN pending on the socket.
+	ns.Run("ip", "link", "set", ifname, "up")
+	err = ns.Do(func() error {
+		ifc, err := net.InterfaceByName(ifname)
+		if err != nil {
+			return err
+		}
+		ifindex, mac = ifc.Index, ifc.HardwareAddr
+		if pkt, err = unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, int(htons(ethertype))); err != nil {
+			return err
+		}
+		return unix.Bind(pkt, &unix.SockaddrLinklayer{Protocol: htons(ethertype), Ifindex: ifindex})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(pkt)
+	tv := unix.NsecToTimeval(int64(time.Second))
+	unix.SetsockoptTimeval(pkt, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
+
+	f := newFrames(t, tapFd, FramesConfig{RxBuffers: 8, TxBuffers: 8, WakeFd: -1})
+	frame := func(seq int, dst, src net.HardwareAddr) []byte {
+		b := make([]byte, 60)
+		copy(b[0:6], dst)
+		copy(b[6:12], src)
+		binary.BigEndian.PutUint16(b[12:14], ethertype)
+		binary.BigEndian.PutUint32(b[14:18], uint32(seq))
+		return b
+	}
+	ours := net.HardwareAddr{0x02, 0, 0, 0, 0, 0x01}
+	const n = 50
+	// Kernel -> tap fd.
+	for i := 0; i < n; i++ {
+		err := unix.Sendto(pkt, frame(i, ours, mac), 0, &unix.SockaddrLinklayer{Ifindex: ifindex, Protocol: htons(ethertype)})
+		if err != nil {
+			t.Fatalf("AF_PACKET send %d: %v", i, err)
+		}
+	}
+	var seqs []int
+	exchangeUntil(t, f, func(b []byte) {
+		// Anything else the kernel sends (IPv6 solicitations) is not ours.
+		if len(b) >= 18 && binary.BigEndian.Uint16(b[12:14]) == ethertype {
+			seqs = append(seqs, int(binary.BigEndian.Uint32(b[14:18])))
+		}
+	}, func() bool { return len(seqs) >= n })
+	for i, s := range seqs {
+		if s != i {
+			t.Fatalf("frame %d from the kernel carries sequence %d", i, s)
+		}
+	}
+	// Tap fd -> kernel, in one batch.
+	for i := 0; i < n; i++ {
+		if err := f.Send(frame(1000+i, mac, ours)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := f.Exchange(0, func([]byte) {}); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 2048)
+	for i := 0; i < n; i++ {
+		m, _, err := unix.Recvfrom(pkt, buf, 0)
+		if err != nil {
+			t.Fatalf("frame %d sent through the ring never reached the kernel: %v (stats %+v)", i, err, f.Stats())
+		}
+		if got := binary.BigEndian.Uint32(buf[14:18]); m < 18 || got != uint32(1000+i) {
+			t.Fatalf("kernel received sequence %d as frame %d, want %d", got, i, 1000+i)
+		}
+	}
+	if st := f.Stats(); st.Sent != n || st.SendErrors != 0 {
+		t.Errorf("stats %+v, want %d sent and no errors", st, n)
+	}
+}
+
+func htons(v uint16) uint16 { return v<<8 | v>>8 }
+
+func openTap(name string) (int, error) {
+	fd, err := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, fmt.Errorf("open /dev/net/tun: %w", err)
+	}
+	ifr, err := unix.NewIfreq(name)
+	if err != nil {
+		unix.Close(fd)
+		return -1, err
+	}
+	ifr.SetUint16(unix.IFF_TAP | unix.IFF_NO_PI)
+	if err := unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr); err != nil {
+		unix.Close(fd)
+		return -1, fmt.Errorf("TUNSETIFF %s: %w", name, err)
+	}
+	return fd, nil
+}
