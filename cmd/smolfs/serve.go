@@ -1,0 +1,193 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/smolfs/smolfs/devices"
+	"github.com/smolfs/smolfs/fs"
+	"github.com/smolfs/smolfs/netcore"
+	"github.com/smolfs/smolfs/stack"
+)
+
+// Defaults of smolfs serve: smoltcp's example host on tap0.
+const (
+	defaultListen = "127.0.0.1:5640"
+	defaultHost   = "tap0,ea=02:00:00:00:00:01,ip=192.168.69.1/24"
+)
+
+var serveCommand = &command{
+	name:     "serve",
+	synopsis: "serve [-listen ADDR] [-host NAME[,ea=MAC][,ip=IP/N]...]... [-log-level LEVEL]",
+	summary:  "run hosts on tap devices and serve them as a 9P file tree",
+	about: `Runs one network host per -host on a Linux tap device of that name (creating
+the tap if it does not exist; a tap it created disappears when smolfs stops) and
+serves them as a 9P file tree: /ctl, /log and a directory per host with ctl,
+addr, arp, frames, frames.pcap and stats. Mount it with 'smolfs mount' or
+'mount -t 9p -o trans=tcp,port=5640 127.0.0.1 /mnt/smol'.
+
+Without -host it runs one host: tap0 with 02:00:00:00:00:01 and 192.168.69.1/24.
+Configure the kernel's side of a tap yourself, after smolfs has it open:
+  ip addr add 192.168.69.100/24 dev tap0 && ip link set tap0 up
+
+Opening a tap needs root, or a tap made for your user beforehand:
+  sudo ip tuntap add dev tap0 mode tap user $USER
+
+Events go to standard error (and /log). SIGINT or SIGTERM shuts down cleanly:
+readers see end of file, the taps are closed, the exit status is 0.`,
+	examples: `  smolfs serve                                  # tap0, 192.168.69.1/24, 127.0.0.1:5640
+  smolfs serve -host tap0,ea=02:00:00:00:00:01,ip=192.168.69.1/24 -host tap1
+  smolfs serve -listen unix:/run/smolfs.sock -log-level debug`,
+	setup: func(flags *flag.FlagSet, stdout, stderr io.Writer) func(context.Context, []string) error {
+		o := &serveOptions{}
+		flags.StringVar(&o.listen, "listen", defaultListen, "serve 9P on `ADDR`: HOST:PORT for TCP, or unix:PATH for a unix socket (a stale\nsocket file is replaced, and removed on exit). 9P over TCP has no\nauthentication: an address other than loopback is logged as a warning")
+		flags.Func("host", "run a host on a tap device, described as `NAME[,ea=MAC][,ip=IP/N]...`:\nNAME is the tap's name, ea its hardware address (default: the first free one of\n02:00:00:00:00:01, :02, ...), and each ip=IP/N adds an IPv4 address (the first is\nprimary). Repeat -host for more hosts. Without -host: "+defaultHost, func(s string) error {
+			spec, err := netcore.ParseHostFlag(s)
+			if err != nil {
+				return errors.Unwrap(err) // the flag package names the flag and value itself
+			}
+			o.hosts = append(o.hosts, spec)
+			return nil
+		})
+		flags.TextVar(&o.level, "log-level", slog.LevelInfo, "log events at `LEVEL` and above to standard error: debug, info, warn or error")
+		return func(ctx context.Context, args []string) error {
+			if len(args) > 0 {
+				return usagef("unexpected argument %q (hosts are given with -host)", args[0])
+			}
+			if len(o.hosts) == 0 {
+				spec, err := netcore.ParseHostFlag(defaultHost)
+				if err != nil {
+					panic(err) // a constant
+				}
+				o.hosts = []netcore.HostSpec{spec}
+			}
+			return serve(ctx, o, stderr)
+		}
+	},
+}
+
+type serveOptions struct {
+	listen string
+	hosts  []netcore.HostSpec
+	level  slog.Level
+}
+
+// openTap is the stack's Opener: each host runs on the tap of its name, in
+// the network namespace smolfs runs in.
+func openTap(h *netcore.Host, onEvent func(netcore.Event)) (stack.Driver, error) {
+	tap, err := devices.OpenTap(h.Name())
+	if err != nil {
+		return nil, err
+	}
+	return devices.NewDriver(h, tap, onEvent), nil
+}
+
+func serve(ctx context.Context, o *serveOptions, stderr io.Writer) error {
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: o.level}))
+	// Listen first: a port in use is the likelier mistake, and finding it
+	// before any tap is touched leaves nothing to undo.
+	l, err := listen(o.listen, logger)
+	if err != nil {
+		return err
+	}
+	st := stack.New(openTap, logger)
+	for _, spec := range o.hosts {
+		if err := st.Add(spec); err != nil {
+			l.Close()
+			st.Close()
+			return hostError(err)
+		}
+	}
+	srv := fs.NewServer(st, logger)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(l) }()
+	// Scripts and tests wait for this line.
+	logger.Info("ready", "listen", o.listen, "hosts", strings.Join(st.HostNames(), ","))
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+		logger.Info("shutting down", "reason", context.Cause(ctx))
+	case serveErr = <-served:
+		// Serve returns only when the listener failed for good.
+		logger.Error("9P server stopped", "err", serveErr)
+	}
+	start := time.Now()
+	// The hosts go first: their capture streams and the log end, so that a
+	// blocked reader is answered with end of file rather than a dropped
+	// connection; then the connections close (a unix socket's file goes
+	// with its listener).
+	st.Close()
+	srv.Close()
+	logger.Info("stopped", "took", time.Since(start).Round(time.Microsecond))
+	if serveErr != nil {
+		return fmt.Errorf("serving 9P on %s: %w", o.listen, serveErr)
+	}
+	return nil
+}
+
+// hostError drops the "-host: SPEC:" prefix of a failed Stack.Add: the
+// device's error already names the tap and says what to do, and the default
+// host was never written as a -host flag.
+func hostError(err error) error {
+	var ce *netcore.CommandError
+	if errors.As(err, &ce) && ce.Err != nil {
+		return ce.Err
+	}
+	return err
+}
+
+// listen opens the 9P listener: unix:PATH or a TCP HOST:PORT.
+func listen(addr string, logger *slog.Logger) (net.Listener, error) {
+	if path, ok := strings.CutPrefix(addr, "unix:"); ok {
+		return listenUnix(path)
+	}
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return nil, fmt.Errorf("-listen %q: want HOST:PORT or unix:PATH", addr)
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return nil, fmt.Errorf("listen on %s: address already in use: is another smolfs serve running? stop it, or pick another address with -listen", addr)
+		}
+		return nil, fmt.Errorf("listen on %s: %w", addr, errors.Unwrap(err))
+	}
+	if ta, ok := l.Addr().(*net.TCPAddr); ok && !ta.IP.IsLoopback() {
+		logger.Warn("listening beyond loopback: 9P over TCP has no authentication, so whoever can reach this address can reconfigure the hosts", "listen", l.Addr().String())
+	}
+	return l, nil
+}
+
+// listenUnix listens on a unix socket at path, replacing a socket file that
+// no server answers on any more (left by a server that was killed).
+func listenUnix(path string) (net.Listener, error) {
+	if path == "" {
+		return nil, errors.New("-listen unix:PATH: the path is empty")
+	}
+	if fi, err := os.Lstat(path); err == nil {
+		if fi.Mode().Type() != os.ModeSocket {
+			return nil, fmt.Errorf("listen on unix:%s: the file exists and is not a socket: remove it or pick another path", path)
+		}
+		if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+			c.Close()
+			return nil, fmt.Errorf("listen on unix:%s: a server is answering on it: is another smolfs serve running? stop it, or pick another path", path)
+		}
+		if err := os.Remove(path); err != nil {
+			return nil, fmt.Errorf("listen on unix:%s: removing the stale socket: %w", path, err)
+		}
+	}
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("listen on unix:%s: %w", path, errors.Unwrap(err))
+	}
+	return l, nil
+}
