@@ -1,0 +1,272 @@
+#!/usr/bin/env bash
+# usage: scripts/e2e-v9fs.sh [-h] [-keep]
+#
+# End to end with the real Linux 9P client (v9fs): builds ./cmd/smolfs, runs
+# `smolfs serve` in a network namespace of its own on tap0 (kernel side
+# 192.168.69.100/24, pinging the host all along), and mounts the tree with
+# v9fs twice, with Linux's default options (9P2000.L) and with
+# version=9p2000, running the same shell script against each mount: ls, addr,
+# ctl writes good and bad, arp, stats, host creation, `timeout 3 cat frames`,
+# `head -n 3 frames`, and frames.pcap, which is checked on this side with
+# tcpdump against the frames lines read at the same time.
+#
+# The client is ../shared/v9fs-vm/v9fs-vm (or $V9FS_VM): a qemu guest whose
+# kernel has 9P, run inside the namespace so that the guest's 10.0.2.2 is the
+# namespace's loopback. Without it, the local kernel mounts if it has 9p;
+# otherwise the script prints SKIP and exits 0 (1 if SMOLFS_REQUIRE_ALL=1).
+# Needs root (namespaces, taps), ip, ping, arping and tcpdump.
+#
+#   SMOLFS_BIN=path   use this smolfs binary instead of building one
+#   -keep             keep the work directory (logs, captures) and say where
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$(pwd)
+
+keep=0
+case "${1:-}" in
+-h | --help)
+	sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'
+	exit 0
+	;;
+-keep) keep=1 ;;
+"") ;;
+*)
+	echo "usage: scripts/e2e-v9fs.sh [-h] [-keep]" >&2
+	exit 2
+	;;
+esac
+
+skip() {
+	if [ "${SMOLFS_REQUIRE_ALL:-}" = 1 ]; then
+		echo "FAIL (required in CI, SMOLFS_REQUIRE_ALL=1): $*" >&2
+		exit 1
+	fi
+	echo "SKIP: $*"
+	exit 0
+}
+die() {
+	echo "e2e-v9fs: FAIL: $*" >&2
+	exit 1
+}
+
+[ "$(id -u)" = 0 ] || skip "needs root: network namespaces and tap devices"
+for tool in ip ping arping tcpdump go; do
+	command -v "$tool" >/dev/null || skip "$tool not found (apt-get install iproute2 iputils-ping iputils-arping tcpdump)"
+done
+
+# The 9P client: the qemu guest, or this machine's kernel.
+vm=${V9FS_VM:-$repo/../shared/v9fs-vm/v9fs-vm}
+if [ -x "$vm" ]; then
+	client=vm
+elif grep -qw 9p /proc/filesystems 2>/dev/null || modprobe 9p 2>/dev/null; then
+	client=local
+else
+	skip "no 9P client: neither $vm (set V9FS_VM) nor a kernel with 9p"
+fi
+
+work=$(mktemp -d /tmp/smolfs-e2e.XXXXXX)
+ns=smolfs-e2e-$$
+smolfs_pid=
+pinger_pid=
+mnt=
+cleanup() {
+	set +e
+	[ -n "$mnt" ] && umount -l "$mnt" 2>/dev/null
+	[ -n "$pinger_pid" ] && kill "$pinger_pid" 2>/dev/null && wait "$pinger_pid" 2>/dev/null
+	if [ -n "$smolfs_pid" ]; then
+		kill -TERM "$smolfs_pid" 2>/dev/null
+		for _ in $(seq 50); do kill -0 "$smolfs_pid" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$smolfs_pid" 2>/dev/null
+		wait "$smolfs_pid" 2>/dev/null
+	fi
+	ip netns del "$ns" 2>/dev/null
+	if [ "$keep" = 1 ]; then
+		echo "e2e-v9fs: work directory kept: $work"
+	else
+		rm -rf "$work"
+	fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# smolfs itself.
+if [ -n "${SMOLFS_BIN:-}" ]; then
+	bin=$SMOLFS_BIN
+else
+	[ -d cmd/smolfs ] || die "cmd/smolfs does not exist yet: nothing to test"
+	bin=$work/smolfs
+	go build -o "$bin" ./cmd/smolfs
+fi
+
+# The namespace: tap0 made beforehand, its kernel side the peer.
+ip netns add "$ns"
+nsx() { ip netns exec "$ns" "$@"; }
+nsx ip link set lo up
+nsx ip tuntap add dev tap0 mode tap
+nsx sysctl -qw net.ipv6.conf.tap0.disable_ipv6=1 # only the frames the test makes
+nsx ip addr add 192.168.69.100/24 dev tap0
+nsx ip link set tap0 up
+
+port=5640
+nsx "$bin" serve -listen 127.0.0.1:$port -host tap0,ea=02:00:00:00:00:01,ip=192.168.69.1/24 \
+	>"$work/smolfs.out" 2>"$work/smolfs.log" &
+smolfs_pid=$!
+served=0
+for _ in $(seq 100); do
+	kill -0 "$smolfs_pid" 2>/dev/null || break
+	if nsx bash -c "exec 3<>/dev/tcp/127.0.0.1/$port" 2>/dev/null; then
+		served=1
+		break
+	fi
+	sleep 0.1
+done
+if [ "$served" != 1 ]; then
+	cat "$work/smolfs.log" >&2
+	die "smolfs serve does not answer on 127.0.0.1:$port in the namespace (its log is above)"
+fi
+
+# The peer: one ARP exchange, then a ping every 0.2 s for the whole run.
+nsx arping -q -c 1 -w 2 -I tap0 192.168.69.1 || die "the host does not answer arping"
+nsx ping -q -i 0.2 192.168.69.1 >/dev/null 2>&1 &
+pinger_pid=$!
+
+# The guest's script: busybox sh in cwd = the mount.
+cat >"$work/guest.sh" <<'GUEST'
+set -u
+fail() { echo "FAIL: $*" >&2; exit 1; }
+ok() { echo "ok: $*"; }
+
+ls >/tmp/ls || fail "ls failed"
+for f in ctl log tap0; do grep -qx "$f" /tmp/ls || fail "ls shows $(cat /tmp/ls | tr '\n' ' '), no $f"; done
+ls tap0 >/tmp/ls || fail "ls tap0 failed"
+for f in ctl addr arp frames frames.pcap stats; do grep -qx "$f" /tmp/ls || fail "ls tap0 lacks $f"; done
+ok "ls: $(ls | tr '\n' ' ')/ tap0: $(ls tap0 | tr '\n' ' ')"
+
+cat tap0/addr >/tmp/addr || fail "cat tap0/addr failed"
+[ "$(head -n 1 /tmp/addr)" = 02:00:00:00:00:01 ] || fail "addr starts $(head -n 1 /tmp/addr)"
+grep -qx 192.168.69.1/24 /tmp/addr || fail "addr lacks 192.168.69.1/24: $(cat /tmp/addr)"
+ok "cat tap0/addr: $(cat /tmp/addr | tr '\n' ' ')"
+
+# The same hosts serve both mounts: start from the first one's start.
+if grep -qx 192.168.69.2/24 tap0/addr; then echo 'remove 192.168.69.2/24' >tap0/ctl || fail "cleaning up"; fi
+echo 'add 192.168.69.2/24' >tap0/ctl || fail "echo 'add 192.168.69.2/24' > tap0/ctl failed"
+grep -qx 192.168.69.2/24 tap0/addr || fail "192.168.69.2/24 not in addr after adding it"
+ok "echo 'add 192.168.69.2/24' > tap0/ctl, and addr shows it"
+
+cat tap0/ctl >/tmp/before
+if echo frob >tap0/ctl 2>/tmp/err; then fail "echo frob > tap0/ctl succeeded"; fi
+grep -q 'Invalid argument' /tmp/err || fail "a bad ctl write said: $(cat /tmp/err)"
+if echo 'add 192.168.69.3/24
+add 300.1.1.1/24' >tap0/ctl 2>/tmp/err2; then fail "a write with a bad second line succeeded"; fi
+grep -q 'Invalid argument' /tmp/err2 || fail "a bad second line said: $(cat /tmp/err2)"
+cat tap0/ctl | cmp -s - /tmp/before || fail "failed writes changed ctl: $(cat tap0/ctl)"
+ok "bad ctl writes fail ($(cat /tmp/err)) and change nothing"
+
+cat tap0/ctl >/tmp/saved
+echo 'mtu 1400' >tap0/ctl || fail "mtu write failed"
+cat /tmp/saved >tap0/ctl || fail "writing the saved ctl back failed"
+cat tap0/ctl | cmp -s - /tmp/saved || fail "cat ctl > f; cat f > ctl did not restore: $(cat tap0/ctl)"
+ok "cat tap0/ctl > f; cat f > tap0/ctl restores"
+
+cat tap0/arp >/tmp/arp || fail "cat tap0/arp failed"
+grep -q '^192\.168\.69\.100 [0-9a-f:]* reachable [0-9]*$' /tmp/arp || fail "arp lacks the peer: $(cat /tmp/arp)"
+ok "cat tap0/arp: $(cat /tmp/arp)"
+
+grep -q '^icmp_echo_rx [1-9]' tap0/stats || fail "stats: $(cat tap0/stats | tr '\n' ' ')"
+ok "stats count the pings: $(grep -E '^(icmp_echo_rx|icmp_echo_tx|capture_dropped) ' tap0/stats | tr '\n' ' ')"
+
+timeout 3 cat tap0/frames >/tmp/frames.txt
+grep -q 'ICMP echo request' /tmp/frames.txt || fail "timeout 3 cat tap0/frames: $(head -n 3 /tmp/frames.txt)"
+cat tap0/addr >/dev/null || fail "the mount no longer works after timeout 3 cat tap0/frames"
+ok "timeout 3 cat tap0/frames: $(wc -l </tmp/frames.txt) lines, the mount still works"
+
+timeout 10 head -n 3 tap0/frames >/tmp/head.txt || fail "head -n 3 tap0/frames did not return"
+[ "$(wc -l </tmp/head.txt)" = 3 ] || fail "head -n 3 gave $(wc -l </tmp/head.txt) lines"
+ok "head -n 3 tap0/frames returns"
+
+echo 'new tap1' >ctl || fail "echo 'new tap1' > ctl failed"
+ls tap1 >/dev/null || fail "no tap1 directory after creating it"
+# tap1's kernel side is down: nothing arrives, and timeout must still end cat.
+start=$(date +%s)
+timeout 1 cat tap1/frames >/dev/null
+took=$(($(date +%s) - start))
+[ "$took" -le 3 ] || fail "timeout 1 cat tap1/frames on an idle host took $took s"
+cat tap1/addr >/dev/null || fail "the mount no longer works after interrupting an idle reader"
+echo 'del tap1' >ctl || fail "echo 'del tap1' > ctl failed"
+if ls tap1 >/dev/null 2>&1; then fail "tap1 still there after del"; fi
+ok "hosts created and removed through /ctl; timeout ends a reader of an idle host"
+
+timeout 1 cat log >/tmp/log
+grep -q 'tap0/ctl: line 1: "frob": unknown command' /tmp/log || fail "log lacks the failed write: $(tail -n 3 /tmp/log)"
+ok "log has the full reason of the failed write"
+
+timeout 3 cat tap0/frames.pcap >/tmp/cap.pcap &
+p1=$!
+timeout 3 cat tap0/frames >/tmp/cap.txt &
+p2=$!
+wait $p1 $p2
+[ "$(head -c 4 /tmp/cap.pcap | od -An -tx1 | tr -d ' \n')" = 4d3cb2a1 ] || fail "frames.pcap does not start with the pcap magic"
+cat tap0/stats >/dev/null || fail "the mount no longer works after reading frames.pcap"
+echo "=== frames"
+cat /tmp/cap.txt
+echo "=== pcap"
+base64 /tmp/cap.pcap
+echo "=== end"
+ok "frames.pcap and frames read together"
+echo "GUEST OK"
+GUEST
+
+# run MOUNT_NAME VM_ARGS...: the guest script against one mount; then the
+# pcap check on this side.
+run() {
+	local name=$1
+	shift
+	echo "=== e2e-v9fs: $name"
+	local out=$work/$name.out rc=0
+	if [ "$client" = vm ]; then
+		nsx "$vm" --port $port --timeout 120 --dmesg "$@" --script "$work/guest.sh" >"$out" 2>"$work/$name.err" || rc=$?
+	else
+		mnt=$work/mnt-$name
+		mkdir -p "$mnt"
+		local opts=trans=tcp,port=$port
+		[ "${1:-}" = --version ] && opts=$opts,version=$2
+		nsx mount -t 9p -o "$opts" 127.0.0.1 "$mnt" || die "$name: mount -t 9p -o $opts failed"
+		(cd "$mnt" && nsx sh "$work/guest.sh") >"$out" 2>"$work/$name.err" || rc=$?
+		umount "$mnt"
+		mnt=
+	fi
+	sed -n '/^=== frames$/q;p' "$out"
+	if [ "$rc" != 0 ] || ! grep -q '^GUEST OK$' "$out"; then
+		cat "$work/$name.err" >&2
+		die "$name: the guest script failed (status $rc)"
+	fi
+	{ grep -v '^Terminated$' "$work/$name.err" || true; } | sed 's/^/  guest stderr: /' | head -n 20
+	# frames.pcap through tcpdump must show the frames lines read at the same
+	# time: compare where both readers were open.
+	sed -n '/^=== frames$/,/^=== pcap$/p' "$out" | sed '1d;$d' >"$work/$name.frames"
+	sed -n '/^=== pcap$/,/^=== end$/p' "$out" | sed '1d;$d' | base64 -d >"$work/$name.pcap"
+	tcpdump -tt -e -n -r - <"$work/$name.pcap" >"$work/$name.tcpdump" 2>"$work/$name.tcpdump.err" ||
+		die "$name: tcpdump cannot read frames.pcap: $(cat "$work/$name.tcpdump.err")"
+	local from to
+	from=$(for f in "$work/$name.frames" "$work/$name.tcpdump"; do head -n 1 "$f" | awk '{ print $1 }'; done | sort -n | tail -n 1)
+	to=$(for f in "$work/$name.frames" "$work/$name.tcpdump"; do tail -n 1 "$f" | awk '{ print $1 }'; done | sort -n | head -n 1)
+	awk -v f="$from" -v t="$to" '$1 >= f && $1 <= t' "$work/$name.frames" >"$work/$name.frames.cut"
+	awk -v f="$from" -v t="$to" '$1 >= f && $1 <= t' "$work/$name.tcpdump" >"$work/$name.tcpdump.cut"
+	local n
+	n=$(wc -l <"$work/$name.frames.cut")
+	[ "$n" -ge 5 ] || die "$name: only $n frames seen by both frames and frames.pcap"
+	if ! diff "$work/$name.frames.cut" "$work/$name.tcpdump.cut" >"$work/$name.diff"; then
+		head -n 20 "$work/$name.diff" >&2
+		die "$name: frames and tcpdump -r frames.pcap differ (frames <, tcpdump >)"
+	fi
+	echo "ok: frames.pcap through tcpdump -r shows the same $n frames as frames"
+}
+
+run default
+run version=9p2000 --version 9p2000
+grep -q 'panic\|level=ERROR' "$work/smolfs.log" && {
+	grep 'panic\|level=ERROR' "$work/smolfs.log" | head >&2
+	die "smolfs logged errors"
+}
+kill -0 "$smolfs_pid" || die "smolfs died"
+echo "e2e-v9fs: PASS (client: $client; default mount and version=9p2000)"
