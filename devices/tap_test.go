@@ -66,11 +66,14 @@ func configure(ns *testenv.Netns, dev string) {
 	ns.Run("ip", "addr", "add", peerIP.String()+"/24", "dev", dev)
 }
 
-// pingOK runs ping in ns and checks for no loss.
+// pingOK runs ping in ns and checks for no loss. -w rather than -W: with a
+// count, ping then waits for every reply until the deadline, instead of
+// giving up on the last one after two round-trip times, which a loaded
+// machine (the race detector, parallel test binaries) easily exceeds.
 func pingOK(t *testing.T, ns *testenv.Netns) {
 	t.Helper()
 	testenv.RequireTool(t, "ping", "iputils-ping")
-	out, err := ns.Command("ping", "-c", "3", "-i", "0.2", "-W", "2", hostIP.String()).CombinedOutput()
+	out, err := ns.Command("ping", "-c", "3", "-i", "0.2", "-w", "10", hostIP.String()).CombinedOutput()
 	if err != nil || !strings.Contains(string(out), " 0% packet loss") {
 		t.Fatalf("ping: %v\n%s", err, out)
 	}
