@@ -324,6 +324,12 @@ func (d *Driver) waitWritable(fd int, until time.Time) bool {
 		{Fd: int32(fd), Events: unix.POLLOUT},
 		{Fd: int32(d.wake.fd), Events: unix.POLLIN},
 	}
+	woken := false
+	defer func() {
+		if woken {
+			d.wake.signal() // what Exec left pending is for the next round
+		}
+	}()
 	for {
 		left := time.Until(until)
 		if left <= 0 || d.closing.Load() {
@@ -336,12 +342,14 @@ func (d *Driver) waitWritable(fd int, until time.Time) bool {
 			continue
 		case err != nil:
 			return false
-		case fds[0].Revents&unix.POLLOUT != 0:
+		case fds[0].Revents != 0:
+			// Writable, or an error that the next write reports.
 			return true
-		case fds[0].Revents != 0 || fds[1].Revents != 0:
-			// An error (the write will say which), or a wakeup: Close, or
-			// Exec, whose frames wait for the next flush anyway.
-			return fds[0].Revents != 0
+		case fds[1].Revents != 0:
+			// Close (checked above), or Exec: keep waiting, and pass
+			// the wakeup on to the loop afterwards.
+			d.wake.drain()
+			woken = true
 		}
 	}
 }

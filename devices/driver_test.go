@@ -347,10 +347,17 @@ func TestDriverFullDeviceDrops(t *testing.T) {
 	expect(t, peer, 2*time.Second, "the first announcement", isGARP(hostIP))
 	req := arpFrame(netcore.ARPRequest, netcore.BroadcastMAC, peerMAC, peerIP, netcore.MAC{}, hostIP)
 	// Never read: the socket's buffer fills up with replies.
+	// Commands keep coming meanwhile: their wakeups must not cut the
+	// driver's wait for room short, nor be lost.
 	const n = 5000
-	for range n {
+	for i := range n {
 		if err := peer.WriteFrame(req); err != nil {
 			t.Fatal(err)
+		}
+		if i%500 == 0 {
+			if err := ctl(t, d, "garp"); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	deadline := time.Now().Add(20 * time.Second)
