@@ -64,7 +64,7 @@ func (p *Pair) ReadFrame(buf []byte, timeout time.Duration) (int, error) {
 	for {
 		n, err := unix.Read(p.fd, buf)
 		switch {
-		case err == nil && n == 0 && p.hungUp():
+		case err == nil && n == 0 && hungUp(p.fd):
 			return 0, fmt.Errorf("read %s: %w", p.name, ErrPeerClosed)
 		case err == nil:
 			return n, nil
@@ -85,14 +85,6 @@ func (p *Pair) ReadFrame(buf []byte, timeout time.Duration) (int, error) {
 
 // ErrPeerClosed is the error of a Pair whose other end was closed.
 var ErrPeerClosed = errors.New("the other end of the pair is closed")
-
-// hungUp reports whether the other end has closed: a zero-length read means
-// either that or an empty message, and only poll can tell them apart.
-func (p *Pair) hungUp() bool {
-	fds := []unix.PollFd{{Fd: int32(p.fd), Events: unix.POLLIN}}
-	n, err := unix.Poll(fds, 0)
-	return err == nil && n > 0 && fds[0].Revents&unix.POLLHUP != 0
-}
 
 // wait polls for events until timeout; ErrTimeout if they did not come.
 func (p *Pair) wait(events int16, timeout time.Duration) error {

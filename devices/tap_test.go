@@ -2,12 +2,17 @@ package devices
 
 import (
 	"errors"
+	"fmt"
+	"os"
 	"regexp"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/smolfs/smolfs/internal/testenv"
 	"github.com/smolfs/smolfs/netcore"
@@ -34,6 +39,52 @@ func TestTapOpenErrorWording(t *testing.T) {
 			t.Errorf("%v: errors.Is does not find the errno in %v", tc.errno, err)
 		}
 	}
+}
+
+// withoutNetAdmin runs fn in ns on a thread that has dropped CAP_NET_ADMIN.
+// Capabilities belong to a thread, and ns.Do's thread is discarded after fn,
+// so the rest of the test process keeps its own.
+func withoutNetAdmin(ns *testenv.Netns, fn func() error) error {
+	return ns.Do(func() error {
+		hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+		var data [2]unix.CapUserData
+		if err := unix.Capget(&hdr, &data[0]); err != nil {
+			return fmt.Errorf("capget: %w", err)
+		}
+		data[0].Effective &^= 1 << unix.CAP_NET_ADMIN
+		if err := unix.Capset(&hdr, &data[0]); err != nil {
+			return fmt.Errorf("capset: %w", err)
+		}
+		return fn()
+	})
+}
+
+// TestTapWithoutNetAdmin opens taps as a process without CAP_NET_ADMIN:
+// creating one fails with the advice, and following the advice (a tap made
+// for our user) works.
+func TestTapWithoutNetAdmin(t *testing.T) {
+	ns := testenv.NewNetns(t)
+	err := withoutNetAdmin(ns, func() error {
+		tap, err := OpenTap("tap0")
+		if err == nil {
+			tap.Close()
+		}
+		return err
+	})
+	want := "open tap0: operation not permitted: run as root, or create the tap for your user first: sudo ip tuntap add dev tap0 mode tap user $USER"
+	if err == nil || err.Error() != want || !errors.Is(err, syscall.EPERM) {
+		t.Fatalf("creating a tap without CAP_NET_ADMIN: %v\nwant %s", err, want)
+	}
+
+	ns.Run("ip", "tuntap", "add", "dev", "tap0", "mode", "tap", "user", strconv.Itoa(os.Getuid()))
+	configure(ns, "tap0")
+	var tap *Tap
+	if err := withoutNetAdmin(ns, func() (err error) { tap, err = OpenTap("tap0"); return err }); err != nil {
+		t.Fatalf("attaching to a tap made for our user, without CAP_NET_ADMIN: %v", err)
+	}
+	d := NewDriver(newHost(t, "tap0"), tap, nil)
+	defer d.Close()
+	pingOK(t, ns)
 }
 
 func TestTapBadNames(t *testing.T) {
