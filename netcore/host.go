@@ -487,13 +487,34 @@ func (h *Host) echoReply(now time.Time, to, from uint32, icmp ICMPPacket, out *O
 	b = IPv4Repr{Src: addrOf(from), Dst: addrOf(to), Protocol: ProtoICMP, TTL: 64, ID: h.ipID, PayloadLen: len(icmp)}.Append(b)
 	start := len(b)
 	b = append(b, icmp...)
-	// Summed afresh rather than updated incrementally (RFC 1624): an
-	// all-zero reply must carry 0xffff, which the incremental form gets
-	// wrong, and the message was just summed to verify it anyway.
 	b[start+icmpType] = byte(ICMPEchoReply)
-	binary.BigEndian.PutUint16(b[start+icmpChecksum:], 0)
-	binary.BigEndian.PutUint16(b[start+icmpChecksum:], Checksum(b[start:]))
+	binary.BigEndian.PutUint16(b[start+icmpChecksum:], echoReplyChecksum(icmp.Checksum(), b[start:]))
 	h.route(now, out, to, b)
+}
+
+// echoReplyChecksum is the checksum of reply, which differs from a valid
+// echo request only in its type (8 -> 0), found from the request's checksum
+// by RFC 1624's equation 3 instead of summing the payload again. The update
+// cannot tell a sum of +0 from -0: it yields 0x0000 where a reply of all
+// zeros needs 0xffff, so that one case is looked at.
+func echoReplyChecksum(request uint16, reply []byte) uint16 {
+	const oldWord, newWord = uint16(ICMPEchoRequest) << 8, uint16(ICMPEchoReply) << 8
+	sum := uint32(^request) + uint32(^oldWord) + uint32(newWord)
+	sum = sum&0xffff + sum>>16
+	sum = sum&0xffff + sum>>16
+	if c := ^uint16(sum); c != 0 || !allZero(reply[:icmpChecksum]) || !allZero(reply[icmpChecksum+2:]) {
+		return c
+	}
+	return 0xffff
+}
+
+func allZero(b []byte) bool {
+	for _, x := range b {
+		if x != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // route sends an IPv4 frame (Ethernet header with the destination left to

@@ -2,8 +2,10 @@ package netcore
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
+	"math/rand/v2"
 	"net/netip"
 	"slices"
 	"strings"
@@ -693,4 +695,41 @@ func TestDriverCount(t *testing.T) {
 	th := newHarness(t)
 	th.h.Count(TxDropped, 3)
 	th.wantStats(map[Counter]uint64{TxDropped: 3})
+}
+
+// TestEchoReplyChecksum compares the incremental update with a full sum over
+// messages of every kind, including those whose sums sit at +0 and -0.
+func TestEchoReplyChecksum(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	msgs := [][]byte{
+		make([]byte, 8), make([]byte, 64),
+		{8, 0, 0, 0, 0xff, 0xff, 0, 0}, // the reply's words sum to -0: checksum 0x0000
+		{8, 0, 0, 0, 0xf7, 0xff, 0x08, 0x00},
+	}
+	for range 10000 {
+		m := make([]byte, ICMPHeaderLen+rng.IntN(80))
+		for i := ICMPHeaderLen; i < len(m); i++ {
+			if rng.IntN(4) > 0 {
+				m[i] = byte(rng.Uint32())
+			}
+		}
+		binary.BigEndian.PutUint32(m[4:], rng.Uint32()&uint32(rng.IntN(2)*0xffffffff))
+		msgs = append(msgs, m)
+	}
+	for _, m := range msgs {
+		m[0], m[1] = byte(ICMPEchoRequest), 0
+		m[2], m[3] = 0, 0
+		binary.BigEndian.PutUint16(m[2:], Checksum(m))
+		reply := bytes.Clone(m)
+		reply[0] = byte(ICMPEchoReply)
+		got := echoReplyChecksum(binary.BigEndian.Uint16(m[2:]), reply)
+		binary.BigEndian.PutUint16(reply[2:], got)
+		if Checksum(reply) != 0 {
+			t.Fatalf("reply % x: checksum %04x does not verify", reply, got)
+		}
+		reply[2], reply[3] = 0, 0
+		if want := Checksum(reply); got != want {
+			t.Fatalf("reply % x: checksum %04x, a full sum gives %04x", reply, got, want)
+		}
+	}
 }
