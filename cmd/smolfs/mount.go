@@ -189,7 +189,7 @@ func (m *v9fsMount) hint(err error) string {
 	case errors.Is(err, syscall.EPERM):
 		return "mounting needs root (CAP_SYS_ADMIN): run it with sudo"
 	case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ENOENT) && strings.HasPrefix(m.addr, "unix:"):
-		return fmt.Sprintf("nothing listens on %s: start smolfs serve (with -listen %s), or point -addr at it", m.addr, m.addr)
+		return fmt.Sprintf("nothing listens on %s: is smolfs serve running, and listening there (its -listen)?", m.addr)
 	case errors.Is(err, syscall.EBUSY):
 		return "something is already mounted there: umount " + m.target + " first"
 	case errors.Is(err, syscall.EINVAL), errors.Is(err, syscall.EPROTONOSUPPORT):

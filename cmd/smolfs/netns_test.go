@@ -400,6 +400,40 @@ func TestDumpMatchesTcpdump(t *testing.T) {
 	}
 }
 
+// TestDumpStopsWhenReaderGoes: `smolfs dump tap0 | head -n 1` ends with
+// status 0 once the reader has gone, in both output formats.
+func TestDumpStopsWhenReaderGoes(t *testing.T) {
+	testenv.RequireTool(t, "ping", "iputils-ping")
+	ns, _ := running(t)
+	for _, args := range [][]string{{"dump", "tap0"}, {"dump", "-w", "-", "tap0"}} {
+		pr, pw, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd := ns.Command(smolfsBinary(t), args...)
+		cmd.Stdout = pw
+		p := start(t, "smolfs "+strings.Join(args, " "), cmd)
+		pw.Close()
+		if !waitFor(10*time.Second, func() bool { return p.done() || strings.Contains(p.stderr.String(), "listening on tap0") }) || p.done() {
+			t.Fatalf("%s did not start:\n%s", p.name, p.stderr)
+		}
+		ns.Run("ping", "-c", "1", ourIP)
+		pr.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if n, err := pr.Read(make([]byte, 100)); n == 0 {
+			t.Fatalf("%s wrote nothing for a ping: %v", p.name, err)
+		}
+		pr.Close()
+		// The next frames meet a pipe without a reader.
+		ns.Run("ping", "-c", "2", "-i", "0.2", ourIP)
+		if code, _ := p.wait(t, 10*time.Second); code != 0 {
+			t.Errorf("%s: exit %d after its reader went away, want 0:\n%s", p.name, code, p.stderr)
+		}
+		if !strings.Contains(p.stderr.String(), "frames captured") {
+			t.Errorf("%s did not say what it captured:\n%s", p.name, p.stderr)
+		}
+	}
+}
+
 // lineDiff is a unified-style diff of two line lists (longest common
 // subsequence), with two lines of context; "" when they are equal.
 func lineDiff(a, b []string) string {
