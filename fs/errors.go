@@ -1,7 +1,6 @@
 package fs
 
 import (
-	"errors"
 	"fmt"
 	"syscall"
 
@@ -75,6 +74,3 @@ func linuxString(err error) string {
 	}
 	return linuxErrstr[syscall.EIO]
 }
-
-// errFlushed marks a request whose reply must not go out.
-var errFlushed = errors.New("request flushed")

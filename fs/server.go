@@ -44,6 +44,9 @@ const (
 	// more get an error (EAGAIN) at once. A v9fs mount is one connection,
 	// and every blocked `cat frames` on it is one outstanding read.
 	maxOutstanding = 1024
+	// flushReserve more requests may be Tflush, so that a client at the
+	// bound can still interrupt a read (Linux waits for Rflush).
+	flushReserve = 64
 	// maxFids and maxStreams bound what one connection holds; every open
 	// stream holds a capture queue of streamBuffer bytes.
 	maxFids    = 8192
@@ -306,7 +309,11 @@ func (c *conn) dispatch(typ uint8, tag uint16, msg []byte) bool {
 		c.warn("tag already in use; closing the connection", "tag", tag, "type", typ)
 		return false
 	}
-	if len(c.tags) >= maxOutstanding {
+	limit := maxOutstanding
+	if typ == msgTflush {
+		limit += flushReserve
+	}
+	if len(c.tags) >= limit {
 		c.mu.Unlock()
 		c.warn("too many outstanding requests", "limit", maxOutstanding)
 		c.send(d.errorReply(c, tag, errorf(syscall.EAGAIN, "too many outstanding requests (limit %d)", maxOutstanding)))
