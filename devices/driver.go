@@ -367,12 +367,8 @@ func (d *Driver) stop(cause error) {
 	}
 	d.takePending()
 	gone := d.err != nil
-	if gone {
-		if n := len(d.out.Frames); n > 0 {
-			d.h.Count(netcore.TxDropped, uint64(n))
-		}
-		clear(d.out.Frames)
-		d.out.Frames = d.out.Frames[:0]
+	if n := len(d.out.Frames); gone && n > 0 {
+		d.h.Count(netcore.TxDropped, uint64(n)) // nowhere to send them
 	}
 	d.mu.Unlock()
 	if !gone {
