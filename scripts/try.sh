@@ -112,12 +112,6 @@ grep -q 'msg=ready' "$log" || {
 	die "smolfs serve did not get ready in 5 seconds"
 }
 
-if grep -q 'not serving 9P' "$log"; then
-	served="9P is not served yet (see the log)"
-else
-	served="with 9P on 127.0.0.1:5640 there"
-fi
-
 path=$work:$PATH
 if [ "$interactive" = 0 ]; then
 	set +e
@@ -131,7 +125,7 @@ PS1='[$ns] \w\\$ '
 cat <<'NOTE'
 
 smolfs serves tap0 (02:00:00:00:00:01, 192.168.69.1/24) in network namespace $ns,
-$served. The kernel's side of tap0 is 192.168.69.100/24.
+with 9P on 127.0.0.1:5640 there. The kernel's side of tap0 is 192.168.69.100/24.
 Things to try in this shell:
 
   ping 192.168.69.1

@@ -50,8 +50,8 @@ func main() {
 // run is main without the process: it returns the exit status.
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, "smolfs: no command given\n\n")
-		overview(stderr)
+		fmt.Fprint(stderr, "smolfs: no command given\n")
+		shortOverview(stderr)
 		return 2
 	}
 	switch args[0] {
@@ -61,8 +61,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 				c.usage(stdout, c.flagSet(stdout, stderr))
 				return 0
 			}
-			fmt.Fprintf(stderr, "smolfs help: unknown command %q\n\n", args[1])
-			overview(stderr)
+			fmt.Fprintf(stderr, "smolfs help: unknown command %q\n", args[1])
+			shortOverview(stderr)
 			return 2
 		}
 		overview(stdout)
@@ -70,8 +70,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	c := lookup(args[0])
 	if c == nil {
-		fmt.Fprintf(stderr, "smolfs: unknown command %q\n\n", args[0])
-		overview(stderr)
+		fmt.Fprintf(stderr, "smolfs: unknown command %q\n", args[0])
+		shortOverview(stderr)
 		return 2
 	}
 	flags := flag.NewFlagSet("smolfs "+c.name, flag.ContinueOnError)
@@ -83,25 +83,32 @@ func run(args []string, stdout, stderr io.Writer) int {
 			c.usage(stdout, flags)
 			return 0
 		}
-		fmt.Fprintf(stderr, "smolfs %s: %v\n\n", c.name, err)
-		c.usage(stderr, flags)
+		c.usageError(stderr, err)
 		return 2
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	// After the first signal the default action is back, so that a second
+	// Ctrl-C ends a shutdown that hangs.
+	context.AfterFunc(ctx, stop)
 	err := exec(ctx, flags.Args())
 	var ue *usageError
 	switch {
 	case err == nil:
 		return 0
 	case errors.As(err, &ue):
-		fmt.Fprintf(stderr, "smolfs %s: %v\n\n", c.name, err)
-		c.usage(stderr, flags)
+		c.usageError(stderr, err)
 		return 2
 	default:
 		fmt.Fprintf(stderr, "smolfs: %v\n", err)
 		return 1
 	}
+}
+
+// usageError reports a bad command line briefly: what is wrong, the
+// synopsis, and where the whole help is.
+func (c *command) usageError(w io.Writer, err error) {
+	fmt.Fprintf(w, "smolfs %s: %v\nUsage: smolfs %s\nRun 'smolfs %s -h' for every flag, with examples.\n", c.name, err, c.synopsis, c.name)
 }
 
 func lookup(name string) *command {
@@ -133,6 +140,14 @@ func (c *command) usage(w io.Writer, flags *flag.FlagSet) {
 		flags.SetOutput(io.Discard)
 	}
 	fmt.Fprintf(w, "\nExamples:\n%s\n", strings.TrimRight(c.examples, "\n"))
+}
+
+func shortOverview(w io.Writer) {
+	fmt.Fprint(w, "Usage:\n")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  smolfs %s\n", c.synopsis)
+	}
+	fmt.Fprint(w, "  smolfs help [COMMAND]\nRun 'smolfs -h' for what each command does, with examples.\n")
 }
 
 func overview(w io.Writer) {

@@ -88,6 +88,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"serve", "-host", "tap0,ea=zz"}, `invalid value "tap0,ea=zz" for flag -host`},
 		{[]string{"serve", "-host", "tap0,mtu=9000"}, `invalid value "tap0,mtu=9000" for flag -host`},
 		{[]string{"serve", "-log-level", "loud"}, `invalid value "loud" for flag -log-level`},
+		{[]string{"serve", "-host", "tap0", "-host", "tap0,ea=02:00:00:00:00:02"}, "host tap0 is given twice"},
 		{[]string{"dump"}, "want exactly one interface"},
 		{[]string{"dump", "a", "b"}, "want exactly one interface"},
 		{[]string{"dump", "-w"}, "flag needs an argument: -w"},
@@ -101,7 +102,7 @@ func TestUsageErrors(t *testing.T) {
 		if code != 2 || out != "" {
 			t.Errorf("smolfs %q: exit %d, stdout %q; want 2 and nothing", tc.args, code, out)
 		}
-		if !strings.Contains(errOut, tc.want) || !strings.Contains(errOut, "Usage:") {
+		if !strings.Contains(errOut, tc.want) || !strings.Contains(errOut, "Usage:") || !strings.Contains(errOut, "-h'") {
 			t.Errorf("smolfs %q: stderr lacks %q and the usage:\n%s", tc.args, tc.want, errOut)
 		}
 	}

@@ -55,6 +55,11 @@ readers see end of file, the taps are closed, the exit status is 0.`,
 			if err != nil {
 				return errors.Unwrap(err) // the flag package names the flag and value itself
 			}
+			for _, h := range o.hosts {
+				if h.Name == spec.Name {
+					return fmt.Errorf("host %s is given twice", spec.Name)
+				}
+			}
 			o.hosts = append(o.hosts, spec)
 			return nil
 		})
@@ -111,7 +116,7 @@ func serve(ctx context.Context, o *serveOptions, stderr io.Writer) error {
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(l) }()
 	// Scripts and tests wait for this line.
-	logger.Info("ready", "listen", o.listen, "hosts", strings.Join(st.HostNames(), ","))
+	logger.Info("ready", "listen", listenAddr(l), "hosts", strings.Join(st.HostNames(), ","))
 
 	var serveErr error
 	select {
@@ -165,6 +170,14 @@ func listen(addr string, logger *slog.Logger) (net.Listener, error) {
 		logger.Warn("listening beyond loopback: 9P over TCP has no authentication, so whoever can reach this address can reconfigure the hosts", "listen", l.Addr().String())
 	}
 	return l, nil
+}
+
+// listenAddr is where l listens, in -listen's syntax.
+func listenAddr(l net.Listener) string {
+	if l.Addr().Network() == "unix" {
+		return "unix:" + l.Addr().String()
+	}
+	return l.Addr().String()
 }
 
 // listenUnix listens on a unix socket at path, replacing a socket file that
