@@ -2,13 +2,34 @@
 // /ctl, /log, and per host ctl, addr, arp, frames, frames.pcap and stats.
 //
 // Snapshots and commands flow between the tree (tree.go, stream.go), which
-// knows nothing of 9P, and package stack; the server core (server.go) owns
-// the connections: framing, version negotiation, the fid and tag tables,
-// flush and the bounds that keep a slow or rude client from hanging the
-// server or slowing a host. Two dialects share one port: 9P2000.L, Linux's
-// default, with our own codec (dialect_l.go), and 9P2000 for Plan 9 style
-// clients, with the messages of github.com/knusbaum/go9p/proto
+// knows nothing of 9P, and package stack; the server core (server.go,
+// fid.go) owns the connections: framing, version negotiation, the fid and
+// tag tables, flush and the bounds that keep a slow or rude client from
+// hanging the server or slowing a host. Two dialects share one port:
+// 9P2000.L, Linux's default, with our own codec (dialect_l.go), and 9P2000
+// for Plan 9 style clients, with the messages of go9p's proto package
 // (dialect_9p.go).
+//
+// What clients see, beyond ../shared/INTERFACE.md:
+//
+//   - Versions: "9P2000.L" and "9P2000.L.*" get 9P2000.L (msize up to
+//     128 KiB + 24); "9P2000" and "9P2000.u" get plain 9P2000 (msize up to
+//     65535, go9p's limit); anything else gets "unknown".
+//   - Errors: 9P2000.L clients get the errno of the error's class. 9P2000
+//     clients get the full reason as the error string, except Linux: a
+//     9P2000 connection that attached as "nobody" (v9fs's default uname)
+//     gets the exact string of Linux's errno table (net/9p/error.c), since
+//     the kernel turns any other string into EIO-like errno 526. The full
+//     reason of a failed command always goes to /log and the log.
+//   - Stream files answer a Linux client's follow-up read with 0 bytes once
+//     after each short reply (see stream), so `cat frames` prints as frames
+//     happen and `head -n 3 frames` returns.
+//   - Files have length 0 and mtime now; directories list no "." or "..";
+//     truncation to 0 is accepted on writable files, every other metadata
+//     change, create, remove and rename is refused (EPERM, EINVAL, EROFS).
+//   - Bounds per connection: 1024 requests in progress (more get EAGAIN;
+//     Tflush has 64 more), 8192 fids, 1024 open streams; a client that does
+//     not take a reply within 10 s is disconnected.
 package fs
 
 import (

@@ -45,7 +45,6 @@ type stream struct {
 	sem     chan struct{} // one read at a time, waiting on ctx
 	src     source
 	pending []byte // rendered, not yet returned
-	scratch []byte
 
 	// the last reply, for the read loop rule above
 	lastEnd   uint64
