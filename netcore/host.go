@@ -471,8 +471,8 @@ func (h *Host) receiveIPv4(now time.Time, b []byte, out *Output) Counter {
 		return ICMPRxOther
 	}
 	src := binary.BigEndian.Uint32(p[ipSrc:])
-	if !unicastIPv4(src) || h.ourAddr(src) {
-		return ICMPEchoRx // counted, but nobody to answer
+	if h.ourAddr(src) {
+		return ICMPEchoRx // counted, but nobody else to answer
 	}
 	h.echoReply(now, src, dst, icmp, out)
 	return ICMPEchoRx

@@ -103,11 +103,7 @@ func (th *harness) sent() [][]byte {
 // checkInvariants checks what must hold after any call.
 func checkInvariants(t testing.TB, h *Host) {
 	t.Helper()
-	var sum uint64
-	for _, c := range RxFates {
-		sum += h.stats[c]
-	}
-	if sum != h.stats[RxFrames] {
+	if sum := h.stats.Fates(); sum != h.stats[RxFrames] {
 		t.Errorf("fates add up to %d, rx_frames is %d\n%s", sum, h.stats[RxFrames], h.stats.Append(nil))
 	}
 	if n := h.arp.len(); n > h.cfg.ARPCacheSize {
@@ -586,6 +582,7 @@ func TestEchoFromNowhere(t *testing.T) {
 	if n := len(th.h.Snapshot(th.now).ARP); n != 0 {
 		t.Errorf("cache holds %d entries", n)
 	}
+	th.wantStats(map[Counter]uint64{ICMPEchoRx: 7, TxNoRoute: 6, ARPTxRequest: 0})
 }
 
 func TestFramingDrops(t *testing.T) {
@@ -731,5 +728,30 @@ func TestEchoReplyChecksum(t *testing.T) {
 		if want := Checksum(reply); got != want {
 			t.Fatalf("reply % x: checksum %04x, a full sum gives %04x", reply, got, want)
 		}
+	}
+}
+
+func TestCounterNames(t *testing.T) {
+	seen := map[string]bool{}
+	for c := range numCounters {
+		name := c.String()
+		if name == "" || seen[name] || strings.ContainsAny(name, " \n") {
+			t.Errorf("counter %d is named %q", c, name)
+		}
+		seen[name] = true
+	}
+	if s := Counter(-1).String(); s != "counter(-1)" {
+		t.Errorf("Counter(-1) = %q", s)
+	}
+	if s := numCounters.String(); !strings.HasPrefix(s, "counter(") {
+		t.Errorf("numCounters = %q", s)
+	}
+	// Every fate is a distinct receive-side counter.
+	fates := map[Counter]bool{}
+	for _, c := range RxFates {
+		if fates[c] || c == RxFrames || c == RxBytes {
+			t.Errorf("fate %s listed twice or is not a fate", c)
+		}
+		fates[c] = true
 	}
 }

@@ -77,7 +77,22 @@ var RxFates = []Counter{RxMalformed, RxNotForUs, RxDown, Rx8023, RxOtherEthertyp
 	ARPRxRequest, ARPRxReply, ARPRxOther, IPv4RxBadChecksum, IPv4RxFragment, IPv4RxOther,
 	ICMPEchoRx, ICMPRxOther}
 
-func (c Counter) String() string { return counterNames[c] }
+func (c Counter) String() string {
+	if c < 0 || c >= numCounters {
+		return "counter(" + strconv.Itoa(int(c)) + ")"
+	}
+	return counterNames[c]
+}
+
+// Fates is the sum of the RxFates counters, which equals RxFrames when every
+// received frame was accounted for exactly once.
+func (s *Stats) Fates() uint64 {
+	var sum uint64
+	for _, c := range RxFates {
+		sum += s[c]
+	}
+	return sum
+}
 
 // Stats holds every counter of a host, indexed by Counter.
 type Stats [numCounters]uint64
