@@ -68,10 +68,8 @@ work=$(mktemp -d /tmp/smolfs-e2e.XXXXXX)
 ns=smolfs-e2e-$$
 smolfs_pid=
 pinger_pid=
-mnt=
 cleanup() {
 	set +e
-	[ -n "$mnt" ] && umount -l "$mnt" 2>/dev/null
 	[ -n "$pinger_pid" ] && kill "$pinger_pid" 2>/dev/null && wait "$pinger_pid" 2>/dev/null
 	if [ -n "$smolfs_pid" ]; then
 		kill -TERM "$smolfs_pid" 2>/dev/null
@@ -226,14 +224,15 @@ run() {
 	if [ "$client" = vm ]; then
 		nsx "$vm" --port $port --timeout 120 --dmesg "$@" --script "$work/guest.sh" >"$out" 2>"$work/$name.err" || rc=$?
 	else
-		mnt=$work/mnt-$name
-		mkdir -p "$mnt"
-		local opts=trans=tcp,port=$port
+		# ip netns exec gives the command a mount namespace of its own: mount,
+		# run and unmount inside one.
+		local dir=$work/mnt-$name opts=trans=tcp,port=$port
+		mkdir -p "$dir"
 		[ "${1:-}" = --version ] && opts=$opts,version=$2
-		nsx mount -t 9p -o "$opts" 127.0.0.1 "$mnt" || die "$name: mount -t 9p -o $opts failed"
-		(cd "$mnt" && nsx sh "$work/guest.sh") >"$out" 2>"$work/$name.err" || rc=$?
-		umount "$mnt"
-		mnt=
+		nsx sh -c 'mount -t 9p -o "$1" 127.0.0.1 "$2" || exit 121
+			cd "$2" && sh "$3"; rc=$?; cd /; umount "$2"; exit $rc' sh "$opts" "$dir" "$work/guest.sh" \
+			>"$out" 2>"$work/$name.err" || rc=$?
+		[ "$rc" = 121 ] && die "$name: mount -t 9p -o $opts failed: $(cat "$work/$name.err")"
 	fi
 	sed -n '/^=== frames$/q;p' "$out"
 	if [ "$rc" != 0 ] || ! grep -q '^GUEST OK$' "$out"; then
