@@ -131,7 +131,7 @@ const maxSpare = 64
 // NewHost makes a host from cfg; missing limits take their defaults. The
 // configuration is checked by the rules of the ctl commands that would build
 // it; errors are *CommandError of class EINVAL (EEXIST for a duplicate
-// address). The host announces its addresses with gratuitous ARP at the first
+// address, ENOSPC for more than MaxAddrs). The host announces its addresses with gratuitous ARP at the first
 // Poll, which its driver makes at once.
 func NewHost(cfg Config) (*Host, error) {
 	cfg.setDefaults()
@@ -281,6 +281,12 @@ func (h *Host) neighbour(ip uint32) (src uint32, ok bool) {
 	return 0, false
 }
 
+// onLink reports whether ip is a host on one of our subnets.
+func (h *Host) onLink(ip uint32) bool {
+	_, ok := h.neighbour(ip)
+	return ok
+}
+
 func ifAddrOf(p netip.Prefix) ifAddr {
 	return ifAddr{ip: key(p.Addr()), mask: ^uint32(0) << (32 - p.Bits())}
 }
@@ -363,7 +369,7 @@ func (h *Host) receiveARP(now time.Time, b []byte, out *Output) Counter {
 	// poison the cache, and only if we could ever send to it.
 	if e := h.arp.get(spa); e != nil {
 		h.learn(now, e, sha, out)
-	} else if _, onLink := h.neighbour(spa); forUs && onLink {
+	} else if forUs && h.onLink(spa) {
 		if e := h.arp.insert(spa, Reachable); e != nil {
 			h.learn(now, e, sha, out)
 		}
@@ -521,7 +527,7 @@ func allZero(b []byte) bool {
 // fill) to ip on a connected subnet: at once if the neighbour is known,
 // otherwise after ARP resolves it.
 func (h *Host) route(now time.Time, out *Output, ip uint32, frame []byte) {
-	if _, ok := h.neighbour(ip); !ok {
+	if !h.onLink(ip) {
 		h.stats[TxNoRoute]++
 		return
 	}
@@ -542,8 +548,8 @@ func (h *Host) route(now time.Time, out *Output, ip uint32, frame []byte) {
 		h.arp.setState(e, Incomplete)
 		e.mac = MAC{}
 		e.tries = 0
-		h.arp.touch(e)
 	}
+	h.arp.touch(e)
 	if len(e.pending) >= h.cfg.ARPPending {
 		h.stats[ARPPendingDropped]++
 	} else {
@@ -783,7 +789,7 @@ func (h *Host) check(file string, cmds []Command) error {
 				r = fail(syscall.ENETDOWN, ErrHostDown, "")
 			case has(c.IP) >= 0:
 				r = fail(syscall.EINVAL, ErrBadIPv4, "%s is an address of this host", c.IP)
-			case !onLink(addrs, c.IP):
+			case !onLinkOf(addrs, c.IP):
 				r = fail(syscall.ENETUNREACH, ErrUnreachable, "")
 			case !static && statics >= h.cfg.ARPCacheSize:
 				// While every slot is static no dynamic entry exists, so
@@ -802,9 +808,9 @@ func (h *Host) check(file string, cmds []Command) error {
 	return nil
 }
 
-// onLink reports whether ip is a host on one of the subnets of addrs, by the
-// rule of Host.neighbour.
-func onLink(addrs []netip.Prefix, ip netip.Addr) bool {
+// onLinkOf reports whether ip is a host on one of the subnets of addrs, by
+// the rule of Host.neighbour.
+func onLinkOf(addrs []netip.Prefix, ip netip.Addr) bool {
 	k := key(ip)
 	return unicastIPv4(k) && slices.ContainsFunc(addrs, func(p netip.Prefix) bool { return ifAddrOf(p).holds(k) })
 }
