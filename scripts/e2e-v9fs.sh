@@ -240,6 +240,11 @@ run() {
 		die "$name: the guest script failed (status $rc)"
 	fi
 	{ grep -v '^Terminated$' "$work/$name.err" || true; } | sed 's/^/  guest stderr: /' | head -n 20
+	# The guest kernel complains about a misbehaving server in its log
+	# (v9fs-vm --dmesg): a reply to a flushed tag, an unknown error string.
+	if grep -Ei '^dmesg: .*(9p|p9_)' "$work/$name.err" >&2; then
+		die "$name: the guest kernel logged 9P errors (above)"
+	fi
 	# frames.pcap through tcpdump must show the frames lines read at the same
 	# time: compare where both readers were open.
 	sed -n '/^=== frames$/,/^=== pcap$/p' "$out" | sed '1d;$d' >"$work/$name.frames"
