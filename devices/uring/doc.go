@@ -7,8 +7,9 @@
 // the driver in devices/: Frames keeps a multishot read armed on the tap,
 // receiving into provided buffers, and writes the frames the host returns
 // in the same io_uring_enter that waits for the next ones. On a busy tap
-// that measured about 4x the replies/s of a blocking read/write loop at a
-// quarter of its CPU per frame (see the package README for the figures).
+// that measured 2.4-3.7x the replies/s of a blocking read/write loop at a
+// fifth to a third of its CPU per frame (see the package README for the
+// figures).
 //
 // Ring is the low level: New, GetSQE and the Prep* methods, Submit /
 // SubmitAndWait / SubmitAndWaitTimeout, Completions, registered buffers

@@ -38,6 +38,7 @@ type FramesStats struct {
 	SendDropped uint64 // Send calls refused: every send buffer in flight
 	Enters      uint64 // io_uring_enter calls
 	Rearms      uint64 // multishot reads re-armed after running out of buffers
+	RxTooLong   uint64 // frames longer than FrameSize, dropped
 	LastSendErr error
 }
 
@@ -117,7 +118,9 @@ func NewFrames(fd int, c FramesConfig) (*Frames, error) {
 		r.Close()
 		return nil, fmt.Errorf("uring: frames: wait with timeout (Linux 5.11): %w", errors.ErrUnsupported)
 	}
-	if f.rx, err = r.NewBufRing(rxGroup, c.RxBuffers, c.FrameSize); err != nil {
+	// One byte more than the largest frame: a tap silently truncates a
+	// frame to the buffer, so a full buffer means a frame too long.
+	if f.rx, err = r.NewBufRing(rxGroup, c.RxBuffers, c.FrameSize+1); err != nil {
 		r.Close()
 		return nil, err
 	}
@@ -285,8 +288,12 @@ func (f *Frames) complete(c CQE, recv func([]byte)) (woken bool) {
 			return false
 		}
 		id := c.BufferID()
-		f.stats.Received++
-		recv(f.rx.Buf(id)[:c.Res])
+		if int(c.Res) > f.size {
+			f.stats.RxTooLong++
+		} else {
+			f.stats.Received++
+			recv(f.rx.Buf(id)[:c.Res])
+		}
 		f.rx.Recycle(id)
 	case tagTx:
 		f.sent(c)

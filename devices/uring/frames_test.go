@@ -128,6 +128,25 @@ func TestFramesBurstBeyondBuffers(t *testing.T) {
 	}
 }
 
+// A frame longer than FrameSize is counted and dropped, never handed over
+// truncated (a tap, like this socket, cuts it to the buffer silently).
+func TestFramesTooLong(t *testing.T) {
+	p := seqpacket(t)
+	f := newFrames(t, p[0], FramesConfig{FrameSize: 64, RxBuffers: 4, TxBuffers: 4, WakeFd: -1})
+	for _, n := range []int{64, 65, 1000, 60} {
+		if _, err := unix.Write(p[1], bytes.Repeat([]byte{byte(n)}, n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var lens []int
+	exchangeUntil(t, f, func(b []byte) { lens = append(lens, len(b)) },
+		func() bool { return len(lens)+int(f.Stats().RxTooLong) >= 4 })
+	if fmt.Sprint(lens) != "[64 60]" || f.Stats().RxTooLong != 2 {
+		t.Errorf("frames of 64, 65, 1000, 60 bytes with FrameSize 64: handed over %v, %d dropped; want [64 60] and 2",
+			lens, f.Stats().RxTooLong)
+	}
+}
+
 func TestFramesWakeAndTimeout(t *testing.T) {
 	p := seqpacket(t)
 	efd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
