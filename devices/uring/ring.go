@@ -235,7 +235,8 @@ func (r *Ring) SubmitAndWait(want uint32) (int, error) {
 }
 
 // SubmitAndWaitTimeout is SubmitAndWait that gives up after d: a timeout
-// is not an error, Completions then simply returns fewer than want.
+// is not an error, Completions then simply returns fewer than want. A wait
+// interrupted by a signal starts over with the whole of d.
 func (r *Ring) SubmitAndWaitTimeout(want uint32, d time.Duration) (int, error) {
 	if r.features&FeatExtArg == 0 {
 		return 0, errors.New("uring: wait with timeout needs IORING_FEAT_EXT_ARG (Linux 5.11)")
