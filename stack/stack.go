@@ -95,9 +95,11 @@ func (s *Stack) Ctl(text []byte) error {
 }
 
 // exec checks every command against the table (and the lines before it),
-// then applies them; if starting a host fails, the hosts this write already
-// created are removed again and the deleted ones are not yet touched, so
-// nothing is half-applied.
+// then applies them in order. Nothing is half-applied: if starting a host
+// fails, the hosts this write created are closed again, and hosts it deleted
+// are still running, except one deleted to be recreated under the same name
+// (its tap had to be released first), which is started again with its
+// configuration.
 func (s *Stack) exec(file string, cmds []netcore.RootCommand) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -119,61 +121,95 @@ func (s *Stack) exec(file string, cmds []netcore.RootCommand) error {
 		}
 		exists[c.Host.Name] = c.Op == netcore.RootNew
 	}
-	var created []*Host
-	var deleted []string
-	for _, c := range cmds {
+
+	var (
+		created  []*Host                       // started by this write, in order
+		deleted  = map[string]*Host{}          // running hosts this write deletes, closed at the end
+		replaced = map[string]netcore.Config{} // deleted hosts already closed to free their tap
+	)
+	recreatedLater := func(i int, name string) bool {
+		return slices.ContainsFunc(cmds[i+1:], func(c netcore.RootCommand) bool {
+			return c.Op == netcore.RootNew && c.Host.Name == name
+		})
+	}
+	for i, c := range cmds {
+		name := c.Host.Name
 		if c.Op == netcore.RootDel {
-			if i := slices.IndexFunc(created, func(h *Host) bool { return h.name == c.Host.Name }); i >= 0 {
-				created[i].drv.Close()
-				created = slices.Delete(created, i, i+1)
-				delete(s.hosts, c.Host.Name)
+			h := s.hosts[name]
+			delete(s.hosts, name)
+			if j := slices.Index(created, h); j >= 0 {
+				created = slices.Delete(created, j, j+1)
+				h.drv.Close()
 				continue
 			}
-			deleted = append(deleted, c.Host.Name)
+			if recreatedLater(i, name) {
+				replaced[name] = h.drv.Snapshot().Config
+				h.drv.Close()
+				continue
+			}
+			deleted[name] = h
 			continue
 		}
-		h, err := s.start(c.Host)
+		cfg := netcore.Config{Name: name, MAC: c.Host.MAC, Addrs: c.Host.Addrs}
+		h, err := s.start(cfg)
 		if err != nil {
-			for _, h := range created {
-				h.drv.Close()
-				delete(s.hosts, h.name)
-			}
+			s.rollback(created, deleted, replaced)
 			return &netcore.CommandError{File: file, Line: c.Line, Text: c.Text, Errno: netcore.Errno(err), Err: err}
 		}
 		created = append(created, h)
-		s.hosts[h.name] = h
+		s.hosts[name] = h
+	}
+	for name, h := range deleted {
+		h.drv.Close()
+		s.log.Addf("%s: removed", name)
+		s.logger.Info("host removed", "host", name)
+	}
+	for name := range replaced {
+		s.log.Addf("%s: removed", name)
+		s.logger.Info("host removed", "host", name)
 	}
 	for _, h := range created {
 		s.log.Addf("%s: created (%s)", h.name, h.Snapshot().Config.MAC)
 		s.logger.Info("host created", "host", h.name)
 	}
-	for _, name := range deleted {
-		h := s.hosts[name]
-		delete(s.hosts, name)
-		h.drv.Close()
-		s.log.Addf("%s: removed", name)
-		s.logger.Info("host removed", "host", name)
-	}
 	return nil
 }
 
-// start opens a host's device and runs it. s.mu is held.
-func (s *Stack) start(spec netcore.HostSpec) (*Host, error) {
-	mac := spec.MAC
-	if mac.IsZero() {
-		mac = s.freeMAC()
+// rollback undoes a root ctl write that failed part way. s.mu is held.
+func (s *Stack) rollback(created []*Host, deleted map[string]*Host, replaced map[string]netcore.Config) {
+	for _, h := range created {
+		h.drv.Close()
+		delete(s.hosts, h.name)
 	}
-	nh, err := netcore.NewHost(netcore.Config{Name: spec.Name, MAC: mac, Addrs: spec.Addrs})
+	for name, h := range deleted {
+		s.hosts[name] = h
+	}
+	for name, cfg := range replaced {
+		h, err := s.start(cfg)
+		if err != nil {
+			s.log.Addf("%s: could not be restarted after a failed write: %v", name, err)
+			s.logger.Error("host lost", "host", name, "err", err)
+			continue
+		}
+		s.hosts[name] = h
+	}
+}
+
+// start makes a host from cfg (picking a MAC if it has none), opens its
+// device and runs it. s.mu is held.
+func (s *Stack) start(cfg netcore.Config) (*Host, error) {
+	if cfg.MAC.IsZero() {
+		cfg.MAC = s.freeMAC()
+	}
+	nh, err := netcore.NewHost(cfg)
 	if err != nil {
 		return nil, err
 	}
-	h := &Host{name: spec.Name, stack: s}
 	drv, err := s.open(nh, s.event)
 	if err != nil {
 		return nil, err
 	}
-	h.drv = drv
-	return h, nil
+	return &Host{name: cfg.Name, drv: drv, stack: s}, nil
 }
 
 // freeMAC picks the first of 02:00:00:00:00:01, :02, ... that no host uses.
@@ -212,11 +248,7 @@ func (s *Stack) CtlText() []byte {
 			continue
 		}
 		cfg := h.Snapshot().Config
-		b = fmt.Appendf(b, "new %s ea %s", name, cfg.MAC)
-		for _, p := range cfg.Addrs {
-			b = fmt.Appendf(b, " add %s", p)
-		}
-		b = append(b, '\n')
+		b = netcore.HostSpec{Name: name, MAC: cfg.MAC, Addrs: cfg.Addrs}.Append(b)
 	}
 	return b
 }

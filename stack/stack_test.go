@@ -158,3 +158,36 @@ func TestLogFollowAndGap(t *testing.T) {
 		t.Errorf("Wait after Close = %v, want EOF", err)
 	}
 }
+
+func TestRootCtlDelThenNewSameName(t *testing.T) {
+	s, drivers := newTestStack(t)
+	if err := s.Ctl([]byte("new tap0 ea 02:00:00:00:00:07 add 10.0.0.1/8\n")); err != nil {
+		t.Fatal(err)
+	}
+	old := drivers["tap0"]
+	if err := s.Ctl([]byte("del tap0\nnew tap0 ea 02:00:00:00:00:08\n")); err != nil {
+		t.Fatal(err)
+	}
+	if !old.closed || drivers["tap0"] == old || drivers["tap0"].closed {
+		t.Fatalf("del+new: old closed %v, new is old %v, new closed %v", old.closed, drivers["tap0"] == old, drivers["tap0"].closed)
+	}
+	if got, want := string(s.CtlText()), "new tap0 ea 02:00:00:00:00:08\n"; got != want {
+		t.Errorf("ctl reads %q, want %q", got, want)
+	}
+
+	// The same, but a later line fails: tap0 must come back as it was.
+	second := drivers["tap0"]
+	err := s.Ctl([]byte("del tap0\nnew tap0 ea 02:00:00:00:00:09\nnew busy1\n"))
+	if !errors.Is(err, syscall.EBUSY) {
+		t.Fatalf("Ctl = %v, want EBUSY", err)
+	}
+	if got, want := string(s.CtlText()), "new tap0 ea 02:00:00:00:00:08\n"; got != want {
+		t.Errorf("after the failed write ctl reads %q, want %q", got, want)
+	}
+	if !second.closed {
+		t.Error("the host replaced by the failed write was not closed before being restarted")
+	}
+	if h, ok := s.Host("tap0"); !ok || h.drv == Driver(second) || h.drv.(*fakeDriver).closed {
+		t.Errorf("tap0 was not restarted after the failed write")
+	}
+}
