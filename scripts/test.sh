@@ -28,6 +28,23 @@ esac
 
 step() { printf '\n=== %s\n' "$*"; }
 
+# sudo's secure_path usually leaves out Go's default install location.
+command -v go >/dev/null || PATH=$PATH:/usr/local/go/bin
+
+# The kernel peers the tests talk to. As root on Debian or Ubuntu, install
+# the missing ones; elsewhere the tests that need them say what is missing.
+need=()
+command -v ip >/dev/null || need+=(iproute2)
+command -v ping >/dev/null || need+=(iputils-ping)
+command -v arping >/dev/null || need+=(iputils-arping)
+command -v tcpdump >/dev/null || need+=(tcpdump)
+command -v tshark >/dev/null || need+=(tshark)
+if [ ${#need[@]} -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+	step "installing ${need[*]}"
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}"
+fi
+
 step "gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
 if [ -n "$unformatted" ]; then
