@@ -3,6 +3,7 @@ package uring
 import (
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -59,6 +60,13 @@ const (
 )
 
 const rxGroup = 0
+
+// stalledWriteWait bounds an Exchange's wait while it has writes queued:
+// it waits for one completion more than it submitted writes, which counts
+// on every write completing during the submission, as a tap's do. A
+// write to a full socket does not, and the wait would then outlast the
+// frame or wake-up that should end it (for ever, without a timeout).
+const stalledWriteWait = 10 * time.Millisecond
 
 // Frames moves Ethernet frames between one tap fd and its owner through a
 // ring. One multishot read stays armed on the tap, receiving into a group
@@ -210,7 +218,10 @@ func (f *Frames) sent(c CQE) {
 // negative: without limit) for frames to arrive, and calls recv with each
 // received frame in order. The frame is only valid during the call; recv
 // may call Send. woken reports that WakeFd became readable. Every frame
-// that is ready is handed over, so one call may return many.
+// that is ready is handed over, so one call may return many. With writes
+// queued it waits at most stalledWriteWait, in case some do not complete
+// at once. A socket whose peer has closed ends the Frames with an error
+// wrapping io.EOF; a deleted tap, with one wrapping EBADFD.
 func (f *Frames) Exchange(timeout time.Duration, recv func(frame []byte)) (woken bool, err error) {
 	if f.err != nil {
 		return false, f.err
@@ -235,6 +246,9 @@ func (f *Frames) Exchange(timeout time.Duration, recv func(frame []byte)) (woken
 	// (or the wake fd, or the timeout) comes, rather than return at once
 	// with nothing but write completions.
 	want := f.txQueue + 1
+	if f.txQueue > 0 && (timeout < 0 || timeout > stalledWriteWait) {
+		timeout = stalledWriteWait
+	}
 	f.txQueue = 0
 	f.stats.Enters++
 	if len(f.stash) > 0 || timeout == 0 {
@@ -272,6 +286,22 @@ func (f *Frames) complete(c CQE, recv func([]byte)) (woken bool) {
 		if !c.More() {
 			f.rxArmed = false
 		}
+		if c.Res == 0 {
+			// A zero-length read ends a multishot read. A tap never
+			// has one; on a socket it is an empty message, handed over
+			// as an empty frame, or the peer's close, which only poll
+			// tells apart. Re-arming after a close would spin.
+			if c.Flags&CQEFBuffer != 0 {
+				f.rx.Recycle(c.BufferID())
+			}
+			if hungUp(f.fd) {
+				f.err = fmt.Errorf("uring: read: %w (the other side closed)", io.EOF)
+				return false
+			}
+			f.stats.Received++
+			recv(f.rx.Buf(0)[:0])
+			return false
+		}
 		if c.Res < 0 {
 			switch {
 			case c.Res == -int32(unix.ENOBUFS):
@@ -304,6 +334,13 @@ func (f *Frames) complete(c CQE, recv func([]byte)) (woken bool) {
 		return c.Res >= 0
 	}
 	return false
+}
+
+// hungUp reports whether fd's other side has closed.
+func hungUp(fd int) bool {
+	fds := [1]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	n, err := unix.Poll(fds[:], 0)
+	return err == nil && n > 0 && fds[0].Revents&(unix.POLLHUP|unix.POLLERR) != 0
 }
 
 // Close cancels the reads in flight, waits (up to a second) until the

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"testing"
 	"time"
@@ -368,4 +369,85 @@ func openTap(name string) (int, error) {
 		return -1, fmt.Errorf("TUNSETIFF %s: %w", name, err)
 	}
 	return fd, nil
+}
+
+// A zero-length read ends the multishot read: an empty message is handed
+// over as an empty frame, and the peer's close stops the Frames with
+// io.EOF rather than re-arming the read for ever.
+func TestFramesEmptyMessageAndPeerClose(t *testing.T) {
+	p := seqpacket(t)
+	f := newFrames(t, p[0], FramesConfig{RxBuffers: 4, TxBuffers: 4, WakeFd: -1})
+	for _, m := range []string{"before", "", "after"} {
+		if _, err := unix.Write(p[1], []byte(m)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []string
+	exchangeUntil(t, f, func(b []byte) { got = append(got, string(b)) }, func() bool { return len(got) >= 3 })
+	if fmt.Sprintf("%q", got) != `["before" "" "after"]` {
+		t.Errorf("frames %q, want before, an empty one, after", got)
+	}
+	unix.Close(p[1])
+	var err error
+	for i := 0; i < 100 && err == nil; i++ {
+		_, err = f.Exchange(time.Second, func(b []byte) { t.Errorf("frame %q after the peer closed", b) })
+	}
+	if !errors.Is(err, io.EOF) {
+		t.Fatalf("Exchange after the peer closed: %v, want io.EOF", err)
+	}
+	if st := f.Stats(); st.Enters > 10 {
+		t.Errorf("%d enters to notice a closed peer: spinning", st.Enters)
+	}
+}
+
+// A write that cannot complete at once (a full socket) must not hold up
+// the wake-up of the Exchange that submitted it.
+func TestFramesStalledWriteDoesNotHideWake(t *testing.T) {
+	p := seqpacket(t)
+	unix.SetsockoptInt(p[1], unix.SOL_SOCKET, unix.SO_RCVBUF, 1024)
+	unix.SetsockoptInt(p[0], unix.SOL_SOCKET, unix.SO_SNDBUF, 1024)
+	efd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(efd)
+	f := newFrames(t, p[0], FramesConfig{FrameSize: 256, RxBuffers: 4, TxBuffers: 16, WakeFd: efd})
+	// Fill the socket until writes stay in flight.
+	for i := 0; i < 100 && f.Stats().Sent+f.Stats().SendErrors == uint64(i); i++ {
+		if err := f.Send(make([]byte, 200)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.Exchange(0, func([]byte) {}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 4 {
+		if err := f.Send(make([]byte, 200)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	unix.Write(efd, []byte{1, 0, 0, 0, 0, 0, 0, 0})
+	done := make(chan bool, 1)
+	go func() {
+		woken := false
+		for range 100 {
+			w, err := f.Exchange(-1, func([]byte) {})
+			if err != nil {
+				t.Error(err)
+				break
+			}
+			if woken = w; woken {
+				break
+			}
+		}
+		done <- woken
+	}()
+	select {
+	case woken := <-done:
+		if !woken {
+			t.Error("the wake-up was not reported")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Exchange without a timeout never returned for a wake-up while writes were stalled")
+	}
 }
