@@ -1,7 +1,8 @@
 // Command smolfs runs the smolfs network stack and its tools: serve runs
 // hosts on tap devices and serves them as a 9P file tree, dump prints the
-// frames on any interface as tcpdump does, and mount attaches the kernel's
-// 9P client to a running server.
+// frames on any interface as tcpdump does, mount attaches the kernel's 9P
+// client to a running server, and 9p is a 9P client of its own, for kernels
+// without one.
 //
 // Exit status: 0 on success (and after SIGINT or SIGTERM), 1 when the command
 // failed (the message on standard error says what to do), 2 for a usage error.
@@ -31,7 +32,7 @@ type command struct {
 }
 
 // commands are the subcommands, in the order the overview lists them.
-var commands = []*command{serveCommand, dumpCommand, mountCommand}
+var commands = []*command{serveCommand, dumpCommand, mountCommand, ninepCommand}
 
 // usageError is a bad command line: the command's usage follows the message
 // and the exit status is 2.
