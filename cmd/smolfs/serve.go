@@ -27,7 +27,7 @@ const (
 
 var serveCommand = &command{
 	name:     "serve",
-	synopsis: "serve [-listen ADDR] [-host NAME[,ea=MAC][,ip=IP/N]...]... [-log-level LEVEL]",
+	synopsis: "serve [-listen ADDR] [-host NAME[,ea=MAC][,ip=IP/N]...]... [-log-level LEVEL] [-debug ADDR]",
 	summary:  "run hosts on tap devices and serve them as a 9P file tree",
 	about: `Runs one network host per -host on a Linux tap device of that name (creating
 the tap if it does not exist; a tap it created disappears when smolfs stops) and
@@ -64,6 +64,13 @@ readers see end of file, the taps are closed, the exit status is 0.`,
 			return nil
 		})
 		flags.TextVar(&o.level, "log-level", slog.LevelInfo, "log events at `LEVEL` and above to standard error: debug, info, warn or error")
+		flags.Func("debug", "answer each TCP connection to `ADDR`, a loopback HOST:PORT such as\n127.0.0.1:6060, with the goroutine and heap profiles as text (nc 127.0.0.1 6060)", func(s string) error {
+			if err := checkDebugAddr(s); err != nil {
+				return err
+			}
+			o.debug = s
+			return nil
+		})
 		return func(ctx context.Context, args []string) error {
 			if len(args) > 0 {
 				return usagef("unexpected argument %q (hosts are given with -host)", args[0])
@@ -84,6 +91,7 @@ type serveOptions struct {
 	listen string
 	hosts  []netcore.HostSpec
 	level  slog.Level
+	debug  string // loopback HOST:PORT for the profiles, or ""
 }
 
 // openTap is the stack's Opener: each host runs on the tap of its name, in
@@ -103,6 +111,14 @@ func serve(ctx context.Context, o *serveOptions, stderr io.Writer) error {
 	l, err := listen(o.listen, logger)
 	if err != nil {
 		return err
+	}
+	if o.debug != "" {
+		d, err := serveDebug(o.debug, logger)
+		if err != nil {
+			l.Close()
+			return err
+		}
+		defer d.Close()
 	}
 	st := stack.New(openTap, logger)
 	for _, spec := range o.hosts {
