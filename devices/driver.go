@@ -3,6 +3,8 @@ package devices
 import (
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -10,6 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/smolfs/smolfs/devices/uring"
 	"github.com/smolfs/smolfs/netcore"
 )
 
@@ -30,13 +33,43 @@ const (
 	// txWait is how long one flush waits for a full device to take frames
 	// before it drops the rest; the loop never blocks longer than this.
 	txWait = 10 * time.Millisecond
+	// ringFrameSize is the largest frame the io_uring loop receives: a
+	// 1500-byte MTU, the Ethernet header and a VLAN tag fit, and so does
+	// anything a host (MTU at most netcore.MaxMTU) would not refuse as too
+	// big anyway. Longer frames, from a tap whose kernel side has a larger
+	// MTU, are counted as rx_frames and rx_too_big without being captured.
+	ringFrameSize = 2048
 )
+
+// Option changes how NewDriver sets a driver up.
+type Option func(*options)
+
+type options struct {
+	logger   *slog.Logger
+	pollLoop bool
+}
+
+// pollOnly makes every new driver run the poll loop, as on a kernel without
+// io_uring, so that tests can cover both loops on any kernel.
+var pollOnly bool
+
+// WithLogger sends the driver's debug messages (which loop it runs, and why
+// not the io_uring one) to l rather than to slog.Default().
+func WithLogger(l *slog.Logger) Option {
+	return func(o *options) { o.logger = l }
+}
 
 // Driver runs a netcore.Host on a Device with the real clock. One goroutine
 // owns the fd: it reads frames, hands them to the host, writes the frames the
 // host answers with and runs its timers. The host is not safe for concurrent
 // use, so a mutex serialises the loop's calls with Snapshot and Exec, which
 // the file server makes from many goroutines.
+//
+// The loop moves frames through an io_uring (uring.Frames) where the kernel
+// has multishot reads (Linux 6.7): a busy device then costs one system call
+// per batch of frames each way, rather than a read and a write per frame,
+// and the lock and the clock are taken once per batch. Elsewhere it polls
+// and reads until EAGAIN, as any event loop does.
 type Driver struct {
 	name    string
 	h       *netcore.Host
@@ -44,6 +77,8 @@ type Driver struct {
 	onEvent func(netcore.Event)
 	wake    *waker
 	done    chan struct{} // closed when the loop has ended
+	opts    options
+	ring    atomic.Bool // the loop runs on io_uring
 
 	mu      sync.Mutex      // guards h and the fields below
 	pending *netcore.Output // what Exec produced, for the loop to send
@@ -56,14 +91,23 @@ type Driver struct {
 
 	// Owned by the loop goroutine.
 	out  *netcore.Output
-	rbuf []byte
+	rbuf []byte // the poll loop's
+
+	// The io_uring loop's, also owned by the loop goroutine.
+	fr     *uring.Frames
+	recvFn func([]byte)      // d.recv, made once: no allocation per batch
+	locked bool              // the loop holds mu for the batch under way
+	now    time.Time         // the batch's time
+	events []netcore.Event   // reported after the batch, outside mu
+	unsent uint64            // frames Send refused, counted at the batch's end
+	seen   uring.FramesStats // fr's counters as already accounted
 }
 
 // NewDriver starts a driver for h on dev. onEvent (which may be nil) gets
 // the host's events, in order, on the driver's goroutine, outside the lock:
 // it may call Snapshot or Exec, but not Close, and should not block long, as
 // the host waits for it.
-func NewDriver(h *netcore.Host, dev Device, onEvent func(netcore.Event)) *Driver {
+func NewDriver(h *netcore.Host, dev Device, onEvent func(netcore.Event), opts ...Option) *Driver {
 	d := &Driver{
 		name:    h.Name(),
 		h:       h,
@@ -72,8 +116,15 @@ func NewDriver(h *netcore.Host, dev Device, onEvent func(netcore.Event)) *Driver
 		done:    make(chan struct{}),
 		pending: new(netcore.Output),
 		out:     new(netcore.Output),
-		rbuf:    make([]byte, maxFrameLen),
+		opts:    options{pollLoop: pollOnly},
 	}
+	for _, o := range opts {
+		o(&d.opts)
+	}
+	if d.opts.logger == nil {
+		d.opts.logger = slog.Default()
+	}
+	d.recvFn = d.recv
 	if d.name == "" {
 		d.name = dev.Name()
 	}
@@ -168,9 +219,31 @@ func (d *Driver) Close() error {
 	return d.closeErr
 }
 
-// loop is the driver's goroutine.
+// loop is the driver's goroutine: the io_uring loop if the kernel has what
+// it needs, else the poll loop.
 func (d *Driver) loop() {
 	defer close(d.done)
+	log := d.opts.logger
+	if d.opts.pollLoop {
+		log.Debug("driver: poll loop (forced)", "dev", d.dev.Name())
+		d.pollLoop()
+		return
+	}
+	fr, err := uring.NewFrames(d.dev.Fd(), uring.FramesConfig{FrameSize: ringFrameSize, WakeFd: d.wake.fd})
+	if err != nil {
+		log.Debug("driver: io_uring unavailable, using the poll loop", "dev", d.dev.Name(), "err", err)
+		d.pollLoop()
+		return
+	}
+	log.Debug("driver: io_uring loop", "dev", d.dev.Name())
+	d.ring.Store(true)
+	d.ringLoop(fr)
+}
+
+// pollLoop waits in poll(2) and moves frames with one read(2) or write(2)
+// each.
+func (d *Driver) pollLoop() {
+	d.rbuf = make([]byte, maxFrameLen)
 	fd := d.dev.Fd()
 	fds := [2]unix.PollFd{
 		{Fd: int32(fd), Events: unix.POLLIN},
@@ -377,6 +450,180 @@ func (d *Driver) stop(cause error) {
 	}
 	d.report(d.out.Events)
 	d.out.Reset()
+}
+
+// ringLoop moves frames through fr until the device fails or Close. Each
+// turn is one Exchange: it writes what the last turn queued, waits for
+// frames, the wake-up or the next timer, and hands every frame that has
+// come to recv. The lock taken for the first frame is held for the rest of
+// the batch and the timers, and the clock is read once per batch.
+func (d *Driver) ringLoop(fr *uring.Frames) {
+	d.fr = fr
+	now := time.Now()
+	d.mu.Lock()
+	d.h.Poll(now, d.out) // the first announcement
+	deadline := d.h.Deadline()
+	d.mu.Unlock()
+	d.queue()
+
+	var cause error
+	for !d.closing.Load() {
+		timeout := time.Duration(-1)
+		if !deadline.IsZero() {
+			if timeout = deadline.Sub(now); timeout <= 0 {
+				// Poll ran and left a timer in the past: wait a little
+				// rather than spin.
+				timeout = time.Millisecond
+			}
+		}
+		woken, err := fr.Exchange(timeout, d.recvFn)
+		if err != nil {
+			cause = d.ringError(err)
+		}
+		if cause != nil || d.closing.Load() {
+			if d.locked {
+				d.mu.Unlock()
+				d.locked = false
+			}
+			break
+		}
+		if woken {
+			d.wake.drain() // before takePending: a later Exec wakes us again
+		}
+		if !d.locked {
+			d.mu.Lock()
+			d.locked = true
+			d.now = time.Now()
+		}
+		now = d.now
+		d.takePending()
+		if dl := d.h.Deadline(); !dl.IsZero() && !now.Before(dl) {
+			d.h.Poll(now, d.out)
+		}
+		deadline = d.h.Deadline()
+		cause = d.account()
+		d.locked = false
+		d.mu.Unlock()
+		d.queue()
+		if cause != nil {
+			break
+		}
+	}
+	d.stopRing(cause)
+}
+
+// recv hands one frame of a batch to the host and queues its replies. The
+// frame's buffer goes back to the kernel after the call.
+func (d *Driver) recv(frame []byte) {
+	if !d.locked {
+		d.mu.Lock()
+		d.locked = true
+		d.now = time.Now()
+	}
+	d.h.Receive(d.now, frame, d.out)
+	for _, f := range d.out.Frames {
+		if d.fr.Send(f) != nil {
+			d.unsent++ // every send buffer in flight: a full device
+		}
+	}
+	if len(d.out.Events) > 0 {
+		d.events = append(d.events, d.out.Events...)
+	}
+	// Reset at once, so that one reply buffer serves the whole batch.
+	d.out.Reset()
+}
+
+// queue hands the loop's output to fr, to be written by the next Exchange,
+// and reports the batch's events.
+func (d *Driver) queue() {
+	for _, f := range d.out.Frames {
+		if d.fr.Send(f) != nil {
+			d.unsent++
+		}
+	}
+	d.events = append(d.events, d.out.Events...)
+	d.out.Reset()
+	d.report(d.events)
+	clear(d.events)
+	d.events = d.events[:0]
+}
+
+// account brings fr's counters into the host's, with mu held: frames that
+// could not be sent, and frames too long to receive. It returns why the
+// device is gone if a write said so.
+func (d *Driver) account() error {
+	st := d.fr.Stats()
+	if n := d.unsent + st.SendErrors - d.seen.SendErrors; n > 0 {
+		d.h.Count(netcore.TxDropped, n)
+	}
+	d.unsent = 0
+	if n := st.RxTooLong - d.seen.RxTooLong; n > 0 {
+		d.h.Count(netcore.RxFrames, n)
+		d.h.Count(netcore.RxTooBig, n)
+	}
+	var cause error
+	if st.SendErrors != d.seen.SendErrors {
+		cause = d.writeGone(st.LastSendErr)
+	}
+	d.seen = st
+	return cause
+}
+
+// writeGone returns why the device is gone if a write's error says it is,
+// or nil. (Apart from account, whose every call it would cost an
+// allocation: errors.As moves its target to the heap.)
+func (d *Driver) writeGone(err error) error {
+	var errno syscall.Errno
+	if errors.As(err, &errno) && isGone(errno) {
+		return fmt.Errorf("write %s: %w", d.dev.Name(), errno)
+	}
+	return nil
+}
+
+// ringError says why fr stopped, in the words of the poll loop.
+func (d *Driver) ringError(err error) error {
+	var errno syscall.Errno
+	switch {
+	case errors.Is(err, io.EOF):
+		return fmt.Errorf("read %s: end of file (the other side closed)", d.dev.Name())
+	case errors.As(err, &errno) && errno == unix.EBADFD:
+		// What a tap's descriptor says once its interface is deleted.
+		return fmt.Errorf("read %s: %w: the interface was removed", d.dev.Name(), errno)
+	}
+	return fmt.Errorf("%s: %w", d.dev.Name(), err)
+}
+
+// discard takes the frames that arrive during the last Exchange at Close,
+// as a closed device would have left them unread.
+func discard([]byte) {}
+
+// stopRing is stop for the io_uring loop; it closes fr.
+func (d *Driver) stopRing(cause error) {
+	now := time.Now()
+	d.mu.Lock()
+	d.stopped = true
+	if cause != nil && !d.closing.Load() {
+		d.err = fmt.Errorf("%w: %w", ErrDeviceGone, cause)
+		d.h.SetDown(now, d.err.Error(), d.pending)
+	}
+	d.takePending()
+	gone := d.err != nil
+	if n := len(d.out.Frames); gone && n > 0 {
+		d.h.Count(netcore.TxDropped, uint64(n)) // nowhere to send them
+		clear(d.out.Frames)
+		d.out.Frames = d.out.Frames[:0]
+	}
+	d.mu.Unlock()
+	d.queue()
+	if !gone {
+		d.fr.Exchange(0, discard) // Close: a last try, without waiting
+	}
+	if err := d.fr.Close(); err != nil {
+		d.opts.logger.Debug("driver: closing the ring", "dev", d.dev.Name(), "err", err)
+	}
+	d.mu.Lock()
+	d.account() // writes that failed on the way out
+	d.mu.Unlock()
 }
 
 // report hands events to onEvent.

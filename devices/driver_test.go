@@ -4,8 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"flag"
+	"fmt"
 	"io"
+	"log/slog"
 	"net/netip"
+	"os"
 	"runtime"
 	"slices"
 	"strings"
@@ -16,8 +20,85 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/smolfs/smolfs/devices/uring"
+	"github.com/smolfs/smolfs/internal/testenv"
 	"github.com/smolfs/smolfs/netcore"
 )
+
+var loops = flag.String("loops", "ring,poll", "run the package's tests with each of these driver `loops`: ring (io_uring where the kernel has it), poll")
+
+// TestMain runs every test (and benchmark) once per driver loop, so that
+// the poll loop, which only kernels without io_uring would otherwise use,
+// is kept honest.
+func TestMain(m *testing.M) {
+	flag.Parse()
+	if f := flag.Lookup("test.fuzz"); f != nil && f.Value.String() != "" {
+		os.Exit(m.Run()) // fuzzing once is enough
+	}
+	code := 0
+	for _, l := range strings.Split(*loops, ",") {
+		switch l {
+		case "ring":
+			pollOnly = false
+		case "poll":
+			pollOnly = true
+		default:
+			fmt.Fprintf(os.Stderr, "-loops: unknown loop %q: want ring or poll\n", l)
+			os.Exit(2)
+		}
+		fmt.Printf("=== driver loop: %s\n", l)
+		if c := m.Run(); c != 0 {
+			code = c
+		}
+	}
+	os.Exit(code)
+}
+
+// TestDriverLoop checks that a driver runs the loop it should: io_uring
+// where the kernel has it (else the requirement is missing, and CI fails),
+// the poll loop when forced. The debug log says which.
+func TestDriverLoop(t *testing.T) {
+	var log bytes.Buffer
+	var logMu sync.Mutex
+	a, b, err := NewPair()
+	if err != nil {
+		t.Fatal(err)
+	}
+	logger := slog.New(slog.NewTextHandler(lockedWriter{&logMu, &log}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	d := NewDriver(newHost(t, a.Name()), a, nil, WithLogger(logger))
+	defer func() { d.Close(); b.Close() }()
+	expect(t, b, 2*time.Second, "the first announcement", isGARP(hostIP))
+	logMu.Lock()
+	text := log.String()
+	logMu.Unlock()
+	t.Logf("log: %s", text)
+	switch {
+	case pollOnly:
+		if d.ring.Load() || !strings.Contains(text, "poll loop (forced)") {
+			t.Errorf("forced poll loop: ring %v, log %q", d.ring.Load(), text)
+		}
+	case !d.ring.Load():
+		if f, err := uring.NewFrames(b.Fd(), uring.FramesConfig{WakeFd: -1}); err == nil {
+			f.Close()
+			t.Fatalf("the driver runs the poll loop where io_uring works; log %q", text)
+		} else {
+			testenv.Missing(t, "io_uring loop: "+err.Error())
+		}
+	case !strings.Contains(text, "io_uring loop"):
+		t.Errorf("the io_uring loop runs, the log does not say so: %q", text)
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
 
 // events collects what a driver reports.
 type events struct {
