@@ -116,9 +116,14 @@ func (s *stream) write([]byte) error { return errorf(syscall.EACCES, "read-only 
 func (s *stream) close() { s.src.close() }
 
 // frameSource renders captured frames as tcpdump lines, and gaps as
-// "# dropped N frames".
+// "# dropped N frames". Each reader has its own Tcpdump: like a tcpdump
+// process started at the reader's open, it prints a TCP conversation's
+// sequence numbers relative to the first segment this reader saw, so that
+// its lines and those of `tcpdump -r` on a frames.pcap opened at the same
+// moment are the same.
 type frameSource struct {
 	sub  *netcore.Subscription
+	td   netcore.Tcpdump
 	buf  []byte
 	data []byte
 }
@@ -135,7 +140,7 @@ func (f *frameSource) next(b []byte) ([]byte, bool) {
 		b = fmt.Appendf(b, "# dropped %d frames\n", cf.DroppedBefore)
 	}
 	if cf.Data != nil {
-		b = netcore.AppendTcpdump(b, cf.Time, cf.Data, cf.OrigLen)
+		b = f.td.Append(b, cf.Time, cf.Data, cf.OrigLen)
 		b = append(b, '\n')
 	}
 	return b, true

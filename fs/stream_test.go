@@ -4,6 +4,10 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +15,7 @@ import (
 	"github.com/hugelgupf/p9/p9"
 	"github.com/knusbaum/go9p/proto"
 
+	"github.com/smolfs/smolfs/internal/testenv"
 	"github.com/smolfs/smolfs/netcore"
 )
 
@@ -270,4 +275,131 @@ func TestLogStream(t *testing.T) {
 	readUntil("tap0: created")
 	writeL(root, "frob\n", "tap0", "arp")
 	readUntil(cmdErr(t, "tap0/arp", "frob\n"))
+}
+
+// tcpSegment is a TCP segment between the peer (192.168.69.100.40000) and
+// the host (192.168.69.1.7), in the direction fromPeer says.
+func tcpSegment(fromPeer bool, seq, ack uint32, flags uint8, payload string) []byte {
+	srcMAC, dstMAC, src, dst, sport, dport := peerMAC, hostMAC, peerIP, hostIP, uint16(40000), uint16(7)
+	if !fromPeer {
+		srcMAC, dstMAC, src, dst, sport, dport = hostMAC, peerMAC, hostIP, peerIP, dport, sport
+	}
+	b := netcore.EthernetRepr{Dst: dstMAC, Src: srcMAC, Type: netcore.EtherTypeIPv4}.Append(nil)
+	b = netcore.IPv4Repr{Src: src, Dst: dst, Protocol: netcore.ProtoTCP, TTL: 64, PayloadLen: 20 + len(payload)}.Append(b)
+	b = binary.BigEndian.AppendUint16(b, sport)
+	b = binary.BigEndian.AppendUint16(b, dport)
+	b = binary.BigEndian.AppendUint32(b, seq)
+	b = binary.BigEndian.AppendUint32(b, ack)
+	b = append(b, 5<<4, flags)
+	b = binary.BigEndian.AppendUint16(b, 64240)
+	b = append(b, 0, 0, 0, 0) // checksum (tcpdump checks it only with -v), urgent pointer
+	return netcore.PadFrame(append(b, payload...))
+}
+
+// captureMarker is a frame the host ignores whose tcpdump line differs for
+// each i.
+func captureMarker(i byte) []byte {
+	src := peerMAC
+	src[5] = i
+	return netcore.PadFrame(netcore.EthernetRepr{Dst: netcore.BroadcastMAC, Src: src, Type: 0x88b5}.Append(nil))
+}
+
+const (
+	tcpFIN = 0x01
+	tcpSYN = 0x02
+	tcpPSH = 0x08
+	tcpACK = 0x10
+)
+
+// captureReader is a frames and a frames.pcap reader opened together.
+type captureReader struct {
+	t                *testing.T
+	frames, pcap     p9.File
+	text             []byte
+	pcapBytes        []byte
+	textOff, pcapOff int64
+}
+
+func openCapture(t *testing.T, root p9.File) *captureReader {
+	c := &captureReader{t: t, frames: walkOpen(t, root, p9.ReadOnly, "tap0", "frames"), pcap: walkOpen(t, root, p9.ReadOnly, "tap0", "frames.pcap")}
+	t.Cleanup(func() { c.frames.Close(); c.pcap.Close() })
+	return c
+}
+
+// readUntil reads both files until each shows the frame marker.
+func (c *captureReader) readUntil(marker []byte) {
+	c.t.Helper()
+	line := tcpdumpBody(marker)
+	buf := make([]byte, 8192)
+	for !strings.Contains(string(c.text), line) {
+		n, err := c.frames.ReadAt(buf, c.textOff)
+		if n == 0 && err != nil && err != io.EOF {
+			c.t.Fatalf("frames: %v", err)
+		}
+		c.text = append(c.text, buf[:n]...)
+		c.textOff += int64(n)
+	}
+	for !bytes.Contains(c.pcapBytes, marker) {
+		n, err := c.pcap.ReadAt(buf, c.pcapOff)
+		if n == 0 && err != nil && err != io.EOF {
+			c.t.Fatalf("frames.pcap: %v", err)
+		}
+		c.pcapBytes = append(c.pcapBytes, buf[:n]...)
+		c.pcapOff += int64(n)
+	}
+}
+
+// TestFramesTCPMatchTcpdump: each frames reader prints TCP sequence numbers
+// as a tcpdump started at its open does: relative to the first segment of
+// each conversation that reader saw. A reader opened in the middle of a
+// conversation starts from absolute numbers again, as `tcpdump -r` of the
+// frames.pcap opened with it does.
+func TestFramesTCPMatchTcpdump(t *testing.T) {
+	testenv.RequireTool(t, "tcpdump", "tcpdump")
+	e := newEnv(t)
+	_, root := e.dialL(t)
+	first := openCapture(t, root)
+	for _, f := range [][]byte{
+		tcpSegment(true, 1000, 0, tcpSYN, ""),
+		tcpSegment(false, 5000, 1001, tcpSYN|tcpACK, ""),
+		tcpSegment(true, 1001, 5001, tcpACK, ""),
+		captureMarker(1),
+	} {
+		e.inject("tap0", f)
+	}
+	first.readUntil(captureMarker(1))
+	second := openCapture(t, root)
+	for _, f := range [][]byte{
+		tcpSegment(true, 1001, 5001, tcpPSH|tcpACK, "ping"),
+		tcpSegment(false, 5001, 1005, tcpACK, ""),
+		tcpSegment(false, 5001, 1005, tcpPSH|tcpACK, "pong"),
+		tcpSegment(true, 1005, 5005, tcpFIN|tcpACK, ""),
+		captureMarker(2),
+	} {
+		e.inject("tap0", f)
+	}
+	for i, c := range []*captureReader{first, second} {
+		c.readUntil(captureMarker(2))
+		file := filepath.Join(t.TempDir(), "frames.pcap")
+		if err := os.WriteFile(file, c.pcapBytes, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Command("tcpdump", "-tt", "-e", "-n", "-r", file).Output()
+		if err != nil {
+			t.Fatalf("tcpdump -r %s: %v", file, err)
+		}
+		got := strings.Split(strings.TrimSuffix(string(c.text), "\n"), "\n")
+		var want []string // tcpdump's first lines: frames has no hex dump lines
+		for _, l := range strings.Split(strings.TrimSuffix(string(out), "\n"), "\n") {
+			if !strings.HasPrefix(l, "\t") {
+				want = append(want, l)
+			}
+		}
+		if !slicesEqual(got, want) {
+			t.Errorf("reader %d: frames printed\n%s\ntcpdump -r of its frames.pcap printed\n%s", i+1, strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+		if !strings.Contains(string(c.text), ", ack 1,") && i == 0 {
+			t.Errorf("reader 1 printed no relative acknowledgement number:\n%s", c.text)
+		}
+	}
 }
