@@ -204,6 +204,30 @@ func (f *Frames) reapSends() {
 	}
 }
 
+// WaitSendable waits until a send buffer is free (a device that was full
+// has taken a frame), or until deadline, and reports whether one is. It
+// submits the queued writes; completions of other kinds that come
+// meanwhile (frames, the wake fd) are kept for the next Exchange. It lets
+// a caller hold back before Send drops, as a blocking write would.
+func (f *Frames) WaitSendable(deadline time.Time) bool {
+	for f.err == nil {
+		f.reapSends()
+		if len(f.txFree) > 0 {
+			return true
+		}
+		left := time.Until(deadline)
+		if left <= 0 || f.err != nil {
+			return false
+		}
+		// reapSends took every completion there was: wait for the next.
+		f.stats.Enters++
+		if _, err := f.r.SubmitAndWaitTimeout(f.r.Ready()+1, left); err != nil {
+			f.err = err
+		}
+	}
+	return false
+}
+
 func (f *Frames) sent(c CQE) {
 	f.txFree = append(f.txFree, uint16(c.UserData))
 	if c.Res < 0 {
@@ -262,11 +286,12 @@ func (f *Frames) Exchange(timeout time.Duration, recv func(frame []byte)) (woken
 		f.err = err
 		return false, err
 	}
-	for len(f.stash) > 0 {
-		c := f.stash[0]
-		f.stash = f.stash[1:]
-		woken = f.complete(c, recv) || woken
+	// By index, and emptied in place: recv may stash more (Send), and
+	// reslicing from the front would make the stash allocate anew.
+	for i := 0; i < len(f.stash); i++ {
+		woken = f.complete(f.stash[i], recv) || woken
 	}
+	f.stash = f.stash[:0]
 	for {
 		n := f.r.Completions(f.cq[:])
 		if n == 0 {

@@ -451,3 +451,52 @@ func TestFramesStalledWriteDoesNotHideWake(t *testing.T) {
 		t.Fatal("Exchange without a timeout never returned for a wake-up while writes were stalled")
 	}
 }
+
+// WaitSendable holds back until a full peer takes frames again, or gives
+// up at its deadline; frames that arrive meanwhile wait for Exchange.
+func TestFramesWaitSendable(t *testing.T) {
+	p := seqpacket(t)
+	unix.SetsockoptInt(p[1], unix.SOL_SOCKET, unix.SO_RCVBUF, 1024)
+	unix.SetsockoptInt(p[0], unix.SOL_SOCKET, unix.SO_SNDBUF, 1024)
+	f := newFrames(t, p[0], FramesConfig{FrameSize: 256, RxBuffers: 4, TxBuffers: 2, WakeFd: -1})
+	if _, err := f.Exchange(0, func([]byte) {}); err != nil { // arms the read
+		t.Fatal(err)
+	}
+	var full error
+	for i := 0; i < 1000 && full == nil; i++ {
+		full = f.Send(make([]byte, 200))
+		if _, err := f.Exchange(0, func([]byte) {}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !errors.Is(full, ErrSendFull) {
+		t.Fatalf("a peer that never reads: %v, want ErrSendFull", full)
+	}
+	if f.WaitSendable(time.Now().Add(30 * time.Millisecond)) {
+		t.Fatal("a send buffer came free though the peer reads nothing")
+	}
+	// The peer sends a frame, then starts reading.
+	if _, err := unix.Write(p[1], []byte("meanwhile")); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		time.Sleep(20 * time.Millisecond)
+		buf := make([]byte, 256)
+		for {
+			if _, err := unix.Read(p[1], buf); err != nil {
+				return
+			}
+		}
+	}()
+	if !f.WaitSendable(time.Now().Add(5 * time.Second)) {
+		t.Fatalf("no send buffer free after the peer drained: %+v", f.Stats())
+	}
+	if err := f.Send([]byte("after")); err != nil {
+		t.Errorf("Send after WaitSendable: %v", err)
+	}
+	var got []string
+	exchangeUntil(t, f, func(b []byte) { got = append(got, string(b)) }, func() bool { return len(got) > 0 })
+	if got[0] != "meanwhile" {
+		t.Errorf("frame received during the wait: %q, want \"meanwhile\"", got)
+	}
+}
