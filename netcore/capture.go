@@ -33,6 +33,7 @@ type Capture struct {
 	mu      sync.Mutex // serialises Subscribe, Close and unsubscribe
 	subs    atomic.Pointer[[]*Subscription]
 	dropped atomic.Uint64
+	held    atomic.Bool // Hold: wake-ups wait for Release
 	closed  bool
 }
 
@@ -96,6 +97,28 @@ func (c *Capture) Publish(t time.Time, dir Direction, frame []byte) {
 	}
 }
 
+// Hold makes Publish queue frames without waking their readers, until
+// Release wakes every reader that got one, once. A driver that hands the
+// host frames in batches holds the wake-ups for a batch, so that a reader
+// wakes once a batch rather than once a frame: making the reader's
+// goroutine (and often a thread) runnable costs the host more than copying
+// the frame, and a reader that wakes to one frame renders and sends it
+// alone. Frames are queued (or dropped) at once as ever; only the wake-up
+// waits. Hold and Release come from one goroutine, which must Release.
+func (c *Capture) Hold() { c.held.Store(true) }
+
+// Release ends Hold and wakes the readers that got frames meanwhile.
+func (c *Capture) Release() {
+	c.held.Store(false)
+	p := c.subs.Load()
+	if p == nil {
+		return
+	}
+	for _, s := range *p {
+		s.wakeHeld()
+	}
+}
+
 // Close ends every subscription: their readers see io.EOF once they have
 // taken what was queued. Later subscriptions are born closed.
 func (c *Capture) Close() {
@@ -141,8 +164,13 @@ type Subscription struct {
 	c      *Capture
 	notify chan struct{} // a token when something was queued
 	done   chan struct{} // closed when the capture or the subscription ends
+	held   atomic.Bool   // queued while the capture held wake-ups: Release wakes
 
 	reading sync.Mutex // serialises Take
+
+	paceMu     sync.Mutex // serialises pace, and guards:
+	lastReturn time.Time  // when Wait last returned with frames
+	paceTimer  *time.Timer
 
 	mu      sync.Mutex // guards the ring and counters, taken by Publish
 	ring    []byte
@@ -184,11 +212,37 @@ func (s *Subscription) push(t time.Time, dir Direction, frame []byte) bool {
 	s.put(tail, frame[:n])
 	s.used += need
 	s.mu.Unlock()
+	if !s.c.held.Load() {
+		s.wake()
+		return true
+	}
+	s.deferWake()
+	return true
+}
+
+// deferWake leaves the wake-up of a frame queued while held to Release.
+func (s *Subscription) deferWake() {
+	s.held.Store(true)
+	// Release may have cleared the capture's hold and looked at this
+	// subscriber since push saw the hold: then the wake-up is ours.
+	if !s.c.held.Load() {
+		s.wakeHeld()
+	}
+}
+
+// wake makes a waiting reader's Wait return (or the next one).
+func (s *Subscription) wake() {
 	select {
 	case s.notify <- struct{}{}:
 	default:
 	}
-	return true
+}
+
+// wakeHeld wakes the reader if a frame came while wake-ups were held.
+func (s *Subscription) wakeHeld() {
+	if s.held.Load() && s.held.Swap(false) {
+		s.wake()
+	}
 }
 
 // put copies b into the ring at off, wrapping, and returns the next offset.
@@ -209,15 +263,28 @@ func (s *Subscription) get(off int, b []byte) int {
 	return (off + len(b)) % len(s.ring)
 }
 
+// readerPace is the least time between two returns of Wait while frames
+// keep coming. A reader that keeps up with a busy host would otherwise be
+// woken for every batch the host handles, each wake-up costing the host a
+// thread wake-up and the reader a reply that carries a frame or two; paced,
+// frames gather and one wake-up and one reply carry many. A frame after a
+// quiet spell is handed over at once, and a queue half full is never held.
+const readerPace = time.Millisecond
+
 // Wait blocks until a frame or a gap is queued (nil), the subscription or its
 // capture has ended and nothing is left (io.EOF), or ctx is done (its error).
+// While frames keep coming it returns at most once per readerPace.
 func (s *Subscription) Wait(ctx context.Context) error {
 	for {
 		s.mu.Lock()
 		ready, closed := s.used > 0 || s.pending > 0, s.closed
+		filling := s.used < len(s.ring)/2
 		s.mu.Unlock()
 		switch {
 		case ready:
+			if !closed && filling {
+				s.pace(ctx)
+			}
 			return nil
 		case closed:
 			return io.EOF
@@ -229,6 +296,30 @@ func (s *Subscription) Wait(ctx context.Context) error {
 			return ctx.Err()
 		}
 	}
+}
+
+// pace sleeps until readerPace has passed since Wait last returned with
+// frames, or ctx is done, or the subscription ends.
+func (s *Subscription) pace(ctx context.Context) {
+	s.paceMu.Lock()
+	defer s.paceMu.Unlock()
+	now := time.Now()
+	if wait := readerPace - now.Sub(s.lastReturn); wait > 0 && wait <= readerPace {
+		if s.paceTimer == nil {
+			s.paceTimer = time.NewTimer(wait)
+		} else {
+			s.paceTimer.Reset(wait)
+		}
+		select {
+		case <-s.paceTimer.C:
+		case <-ctx.Done():
+			s.paceTimer.Stop()
+		case <-s.done:
+			s.paceTimer.Stop()
+		}
+		now = time.Now()
+	}
+	s.lastReturn = now
 }
 
 // Take hands queued frames, oldest first, to fn until fn returns false or the

@@ -319,3 +319,96 @@ func TestCaptureConcurrent(t *testing.T) {
 	wg.Wait()
 	t.Logf("%d frames dropped in all", c.Dropped())
 }
+
+// While wake-ups are held, frames are queued but a waiting reader sleeps on;
+// Release wakes it once, and it finds the whole batch.
+func TestCaptureHoldRelease(t *testing.T) {
+	var c Capture
+	s := c.Subscribe(0)
+	defer s.Close()
+	woke := make(chan error, 1)
+	go func() { woke <- s.Wait(context.Background()) }()
+	time.Sleep(20 * time.Millisecond) // let the reader block in Wait
+	c.Hold()
+	for i := range 3 {
+		c.Publish(t0, In, numbered(i))
+	}
+	select {
+	case err := <-woke:
+		t.Fatalf("the reader woke (%v) while wake-ups were held", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	c.Release()
+	select {
+	case err := <-woke:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Release did not wake the reader")
+	}
+	if got := takeAll(s); len(got) != 3 {
+		t.Errorf("took %d frames after Release, want the batch of 3", len(got))
+	}
+	// Not held: Publish wakes at once, as before.
+	go func() { woke <- s.Wait(context.Background()) }()
+	c.Publish(t0, Out, numbered(3))
+	select {
+	case <-woke:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Publish without Hold did not wake the reader")
+	}
+}
+
+// A Publish from another goroutine that races with Release (the driver's
+// Exec path) must not lose its wake-up.
+func TestCaptureReleaseRace(t *testing.T) {
+	var c Capture
+	s := c.Subscribe(0)
+	defer s.Close()
+	for i := range 2000 {
+		woke := make(chan error, 1)
+		go func() { woke <- s.Wait(context.Background()) }()
+		c.Hold()
+		published := make(chan struct{})
+		go func() { c.Publish(t0, In, numbered(i)); close(published) }()
+		c.Release()
+		<-published
+		select {
+		case err := <-woke:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("round %d: a frame published during Release never woke the reader", i)
+		}
+		if got := takeAll(s); len(got) != 1 {
+			t.Fatalf("round %d: took %d frames, want 1", i, len(got))
+		}
+	}
+}
+
+// The interleaving TestCaptureReleaseRace hunts for, replayed step by step:
+// push sees the hold, Release clears it and finds nothing to wake, and only
+// then does push mark the subscriber. The wake-up must not be lost.
+func TestCaptureReleaseBetweenPushSteps(t *testing.T) {
+	var c Capture
+	s := c.Subscribe(0)
+	defer s.Close()
+	woke := make(chan error, 1)
+	go func() { woke <- s.Wait(context.Background()) }()
+	time.Sleep(20 * time.Millisecond) // let the reader block in Wait
+	c.Hold()
+	c.Publish(t0, In, numbered(1)) // queued; its wake-up deferred
+	s.held.Store(false)            // as if push had not marked s yet
+	c.Release()                    // nothing marked: nothing woken
+	s.deferWake()                  // push's last step
+	select {
+	case err := <-woke:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a frame queued while Release ran never woke the reader")
+	}
+}
