@@ -94,13 +94,14 @@ type Driver struct {
 	rbuf []byte // the poll loop's
 
 	// The io_uring loop's, also owned by the loop goroutine.
-	fr     *uring.Frames
-	recvFn func([]byte)      // d.recv, made once: no allocation per batch
-	locked bool              // the loop holds mu for the batch under way
-	now    time.Time         // the batch's time
-	events []netcore.Event   // reported after the batch, outside mu
-	unsent uint64            // frames Send refused, counted at the batch's end
-	seen   uring.FramesStats // fr's counters as already accounted
+	fr        *uring.Frames
+	recvFn    func([]byte)      // d.recv, made once: no allocation per batch
+	locked    bool              // the loop holds mu for the batch under way
+	now       time.Time         // the batch's time
+	events    []netcore.Event   // reported after the batch, outside mu
+	unsent    uint64            // frames Send refused, counted at the batch's end
+	sendUntil time.Time         // the batch's limit for waiting on a full device
+	seen      uring.FramesStats // fr's counters as already accounted
 }
 
 // NewDriver starts a driver for h on dev. onEvent (which may be nil) gets
@@ -287,7 +288,9 @@ func (d *Driver) pollLoop() {
 		d.takePending()
 		d.mu.Unlock()
 		if fds[0].Revents != 0 {
+			d.h.Capture().Hold() // capture readers wake once a batch
 			cause = d.receive(fds[0].Revents)
+			d.h.Capture().Release()
 		}
 		now = time.Now()
 		d.mu.Lock()
@@ -482,6 +485,7 @@ func (d *Driver) ringLoop(fr *uring.Frames) {
 		}
 		if cause != nil || d.closing.Load() {
 			if d.locked {
+				d.h.Capture().Release()
 				d.mu.Unlock()
 				d.locked = false
 			}
@@ -502,9 +506,11 @@ func (d *Driver) ringLoop(fr *uring.Frames) {
 		}
 		deadline = d.h.Deadline()
 		cause = d.account()
+		d.h.Capture().Release() // capture readers wake once a batch
 		d.locked = false
 		d.mu.Unlock()
 		d.queue()
+		d.sendUntil = time.Time{}
 		if cause != nil {
 			break
 		}
@@ -519,12 +525,11 @@ func (d *Driver) recv(frame []byte) {
 		d.mu.Lock()
 		d.locked = true
 		d.now = time.Now()
+		d.h.Capture().Hold()
 	}
 	d.h.Receive(d.now, frame, d.out)
 	for _, f := range d.out.Frames {
-		if d.fr.Send(f) != nil {
-			d.unsent++ // every send buffer in flight: a full device
-		}
+		d.send(f)
 	}
 	if len(d.out.Events) > 0 {
 		d.events = append(d.events, d.out.Events...)
@@ -533,13 +538,37 @@ func (d *Driver) recv(frame []byte) {
 	d.out.Reset()
 }
 
+// send queues one frame on fr. When every send buffer is in flight (a
+// device that does not take frames as fast as they come) it waits, as the
+// poll loop does, up to txWait per batch for the device to take one, so
+// that the host slows down with its device before it drops; what is still
+// refused then is counted as dropped.
+func (d *Driver) send(frame []byte) {
+	err := d.fr.Send(frame)
+	if err == uring.ErrSendFull && !d.closing.Load() {
+		if d.sendUntil.IsZero() {
+			d.sendUntil = time.Now().Add(txWait)
+		}
+		if d.locked {
+			d.mu.Unlock() // Snapshot and Exec need not wait for the device
+		}
+		if d.fr.WaitSendable(d.sendUntil) {
+			err = d.fr.Send(frame)
+		}
+		if d.locked {
+			d.mu.Lock()
+		}
+	}
+	if err != nil {
+		d.unsent++
+	}
+}
+
 // queue hands the loop's output to fr, to be written by the next Exchange,
 // and reports the batch's events.
 func (d *Driver) queue() {
 	for _, f := range d.out.Frames {
-		if d.fr.Send(f) != nil {
-			d.unsent++
-		}
+		d.send(f)
 	}
 	d.events = append(d.events, d.out.Events...)
 	d.out.Reset()
