@@ -364,9 +364,8 @@ func TestCaptureHoldRelease(t *testing.T) {
 // Exec path) must not lose its wake-up.
 func TestCaptureReleaseRace(t *testing.T) {
 	var c Capture
-	s := c.Subscribe(0)
-	defer s.Close()
 	for i := range 2000 {
+		s := c.Subscribe(0) // a fresh one each round: no pacing from the last
 		woke := make(chan error, 1)
 		go func() { woke <- s.Wait(context.Background()) }()
 		c.Hold()
@@ -385,6 +384,7 @@ func TestCaptureReleaseRace(t *testing.T) {
 		if got := takeAll(s); len(got) != 1 {
 			t.Fatalf("round %d: took %d frames, want 1", i, len(got))
 		}
+		s.Close()
 	}
 }
 
@@ -410,5 +410,59 @@ func TestCaptureReleaseBetweenPushSteps(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("a frame queued while Release ran never woke the reader")
+	}
+}
+
+// While frames keep coming, Wait returns at most once per readerPace; a
+// queue half full is handed over at once, and a cancelled context ends the
+// pause.
+func TestCaptureWaitPace(t *testing.T) {
+	var c Capture
+	s := c.Subscribe(20 * recSize)
+	defer s.Close()
+	c.Publish(t0, In, numbered(0))
+	if err := s.Wait(context.Background()); err != nil { // after a quiet spell: no pause
+		t.Fatal(err)
+	}
+	takeAll(s)
+	first := time.Now()
+	c.Publish(t0, In, numbered(1))
+	if err := s.Wait(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if gap := time.Since(first); gap < readerPace/2 {
+		t.Errorf("Wait returned again after %v with frames coming, want a pause of about %v", gap, readerPace)
+	}
+	takeAll(s)
+
+	// Half full: no pause (lastReturn is left alone, pace did not run).
+	for i := range 11 {
+		c.Publish(t0, In, numbered(i))
+	}
+	last := s.lastReturn
+	if err := s.Wait(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if s.lastReturn != last {
+		t.Error("a queue half full was paced")
+	}
+	takeAll(s)
+
+	// A cancelled context ends the pause; the frame is still there.
+	c.Publish(t0, In, numbered(2))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	done := make(chan error, 1)
+	go func() { done <- s.Wait(ctx) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Wait with frames and a cancelled context: %v, want nil", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a cancelled context did not end the pause")
+	}
+	if got := takeAll(s); len(got) != 1 {
+		t.Errorf("took %d frames after the cancelled pause, want 1", len(got))
 	}
 }
