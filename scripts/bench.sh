@@ -1,0 +1,344 @@
+#!/usr/bin/env bash
+# usage: scripts/bench.sh [-rounds N] [-count N] [-no-readers] [-keep]
+#
+# How fast smolfs answers on a tap, beside the kernel answering on a veth,
+# in one run, with tools you have: ping, iproute2 and this checkout's
+# binaries (smolfs, and internal/cmd/arpflood for ARP, built with go unless
+# SMOLFS_BIN and ARPFLOOD_BIN name them). Nothing touches this machine's
+# own interfaces: each target lives in namespaces the script makes and
+# removes.
+#
+#   kernel   192.168.69.1 is Linux itself, in a namespace of its own across a
+#            veth pair: the baseline. It answers inside the sender's system
+#            call (no process, no wake-up): out of reach of any tap stack.
+#   smolfs   `smolfs serve` on a tap whose kernel side is 192.168.69.100/24
+#   readers  the same with one `frames` and one `frames.pcap` reader attached
+#            over 9P (their CPU is counted with the server's)
+#
+# Tests, each of -count requests, the targets in turn, their order reversed
+# every round so that drift cancels (medians shown):
+#   icmp K=64  ping -f -l 64: at most 64 echo requests outstanding
+#   icmp K=1   ping -f: one at a time (the round trip is ping's average)
+#   arp K=64   arpflood -window 64: ARP who-has, 64 outstanding
+# then, with the readers attached, ARP at a fixed 5,000 requests/s (10,000
+# frames/s captured) for 10 s: the readers must drop nothing (capture_dropped
+# in stats); the exit status is 1 if they do.
+#
+# CPU per reply is utime+stime from /proc/PID/stat (the server's and its
+# readers') over the test, in 10 ms ticks. netbench (../shared/netbench in
+# the development setup) measures more carefully and also against its
+# reflector and gVisor; if it is there, the command to run is printed.
+#
+#   -rounds N    rounds (default 3)
+#   -count N     requests per test (default 100000)
+#   -no-readers  leave out the readers target and the drop check
+#   -keep        keep the work directory (logs, captures) and say where
+#
+# Needs root (namespaces, a tap) and ping from iputils.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+top=$(pwd)
+
+rounds=3
+count=100000
+readers=1
+keep=0
+usage() {
+	echo "usage: scripts/bench.sh [-rounds N] [-count N] [-no-readers] [-keep]" >&2
+	exit 2
+}
+while [ $# -gt 0 ]; do
+	case $1 in
+	-rounds)
+		[ $# -ge 2 ] || usage
+		rounds=$2
+		shift 2
+		;;
+	-count)
+		[ $# -ge 2 ] || usage
+		count=$2
+		shift 2
+		;;
+	-no-readers)
+		readers=0
+		shift
+		;;
+	-keep)
+		keep=1
+		shift
+		;;
+	-h | --help)
+		sed -n '2,37p' "$0" | sed 's/^# \{0,1\}//'
+		exit 0
+		;;
+	*) usage ;;
+	esac
+done
+case $rounds$count in *[!0-9]*) usage ;; esac
+[ "$rounds" -ge 1 ] && [ "$count" -ge 1000 ] || {
+	echo "bench.sh: -rounds at least 1, -count at least 1000" >&2
+	exit 2
+}
+
+die() {
+	echo "bench.sh: $*" >&2
+	exit 1
+}
+[ "$(id -u)" = 0 ] || die "needs root for network namespaces and a tap: sudo $0"
+command -v ip >/dev/null || die "ip not found: apt-get install iproute2"
+command -v ping >/dev/null || die "ping not found: apt-get install iputils-ping"
+
+work=$(mktemp -d /tmp/smolfs-bench.XXXXXX)
+tag=$$
+ns_client_k=sbench-kc-$tag # the kernel baseline's client side
+ns_host_k=sbench-kh-$tag   # the kernel baseline: 192.168.69.1
+ns_smolfs=sbench-s-$tag
+ns_readers=sbench-r-$tag
+made=()
+pids=()
+
+cleanup() {
+	local status=$? p
+	trap - EXIT INT TERM
+	for p in "${pids[@]}"; do
+		kill -TERM "$p" 2>/dev/null || true
+	done
+	for p in "${pids[@]}"; do
+		wait "$p" 2>/dev/null || true
+	done
+	for p in "${made[@]}"; do
+		ip netns del "$p" 2>/dev/null || true
+	done
+	if [ "$keep" = 1 ]; then
+		echo "bench.sh: work directory $work" >&2
+	else
+		rm -rf "$work"
+	fi
+	exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# The binaries.
+if [ -n "${SMOLFS_BIN:-}" ]; then
+	[ -x "$SMOLFS_BIN" ] || die "SMOLFS_BIN=$SMOLFS_BIN is not an executable"
+	cp "$SMOLFS_BIN" "$work/smolfs"
+else
+	command -v go >/dev/null || die "go not found: install Go, or set SMOLFS_BIN=/path/to/smolfs"
+	go build -o "$work/smolfs" ./cmd/smolfs || die "building smolfs failed"
+fi
+if [ -n "${ARPFLOOD_BIN:-}" ]; then
+	[ -x "$ARPFLOOD_BIN" ] || die "ARPFLOOD_BIN=$ARPFLOOD_BIN is not an executable"
+	cp "$ARPFLOOD_BIN" "$work/arpflood"
+else
+	command -v go >/dev/null || die "go not found: install Go, or set ARPFLOOD_BIN=/path/to/arpflood"
+	go build -o "$work/arpflood" ./internal/cmd/arpflood || die "building arpflood failed"
+fi
+smolfs=$work/smolfs
+arpflood=$work/arpflood
+
+newns() {
+	ip netns add "$1"
+	made+=("$1")
+	ip -n "$1" link set lo up
+	# No IPv6: the interfaces carry only the test's traffic.
+	ip netns exec "$1" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+}
+
+# The kernel baseline: veth0 (the client) in one namespace, veth1 with the
+# server's address and MAC in another.
+newns "$ns_client_k"
+newns "$ns_host_k"
+ip -n "$ns_client_k" link add veth0 type veth peer name veth1 netns "$ns_host_k"
+ip -n "$ns_client_k" link set veth0 address 02:00:00:00:00:02
+ip -n "$ns_client_k" addr add 192.168.69.100/24 dev veth0
+ip -n "$ns_host_k" link set veth1 address 02:00:00:00:00:01
+ip -n "$ns_host_k" addr add 192.168.69.1/24 dev veth1
+ip -n "$ns_host_k" link set veth1 up
+ip -n "$ns_client_k" link set veth0 up
+
+# start_smolfs NAMESPACE: a persistent tap configured first, then smolfs on
+# it, serving 9P on a unix socket in the work directory. Sets started_pid.
+start_smolfs() {
+	local ns=$1 i
+	newns "$ns"
+	ip -n "$ns" tuntap add dev tap0 mode tap
+	ip -n "$ns" link set tap0 address 02:00:00:00:00:02
+	ip -n "$ns" addr add 192.168.69.100/24 dev tap0
+	ip -n "$ns" link set tap0 up
+	ip netns exec "$ns" "$smolfs" serve -listen "unix:$work/$ns.sock" \
+		-host tap0,ea=02:00:00:00:00:01,ip=192.168.69.1/24 2>"$work/$ns.log" &
+	started_pid=$!
+	pids+=("$started_pid")
+	for i in $(seq 100); do
+		grep -q 'msg=ready' "$work/$ns.log" && return 0
+		kill -0 "$started_pid" 2>/dev/null || {
+			cat "$work/$ns.log" >&2
+			die "smolfs serve exited"
+		}
+		sleep 0.05
+	done
+	cat "$work/$ns.log" >&2
+	die "smolfs serve did not get ready in 5 seconds"
+}
+
+start_smolfs "$ns_smolfs"
+targets=(kernel smolfs)
+declare -A client=([kernel]=$ns_client_k [smolfs]=$ns_smolfs)
+declare -A ifname=([kernel]=veth0 [smolfs]=tap0)
+declare -A cpupids=([kernel]="" [smolfs]=$started_pid)
+
+if [ "$readers" = 1 ]; then
+	start_smolfs "$ns_readers"
+	rpids=$started_pid
+	for f in frames frames.pcap; do
+		ip netns exec "$ns_readers" "$smolfs" 9p -addr "unix:$work/$ns_readers.sock" read "tap0/$f" \
+			>"$work/readers.$f" 2>>"$work/readers.err" &
+		pids+=("$!")
+		rpids="$rpids $!"
+	done
+	targets+=(readers)
+	client[readers]=$ns_readers
+	ifname[readers]=tap0
+	cpupids[readers]=$rpids
+fi
+
+# Every target answers before anything is measured.
+for t in "${targets[@]}"; do
+	ok=0
+	for _ in $(seq 50); do
+		if ip netns exec "${client[$t]}" ping -c 1 -W 1 -q 192.168.69.1 >/dev/null 2>&1; then
+			ok=1
+			break
+		fi
+		sleep 0.1
+	done
+	[ "$ok" = 1 ] || die "$t does not answer ping"
+done
+
+# ticks PID...: utime+stime in clock ticks, summed.
+ticks() {
+	local p sum=0 v
+	for p in "$@"; do
+		v=$(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)
+		sum=$((sum + v))
+	done
+	echo "$sum"
+}
+hz=$(getconf CLK_TCK)
+
+# run TARGET TEST: one test; appends "TARGET TEST rate cpu-µs/reply rtt-µs"
+# to the results.
+results=$work/results
+: >"$results"
+run() {
+	local t=$1 test=$2 ns=${client[$1]} out rate replies secs t0 t1 cpu="-" rtt="-"
+	# shellcheck disable=SC2086 # a list of pids
+	t0=$(ticks ${cpupids[$t]})
+	case $test in
+	icmp64 | icmp1)
+		local preload=()
+		[ "$test" = icmp64 ] && preload=(-l 64)
+		out=$(ip netns exec "$ns" ping -f "${preload[@]}" -c "$count" -w 60 -q 192.168.69.1 2>&1 || true)
+		replies=$(sed -n 's/.* \([0-9]*\) received.*/\1/p' <<<"$out")
+		secs=$(sed -n 's/.* time \([0-9]*\)ms.*/\1/p' <<<"$out")
+		[ -n "$replies" ] && [ -n "$secs" ] && [ "$secs" -gt 0 ] || die "$t $test: ping said: $out"
+		rate=$((replies * 1000 / secs))
+		rtt=$(sed -n 's|^rtt .* = [0-9.]*/\([0-9.]*\)/.*|\1|p' <<<"$out" | awk '{printf "%.0f", $1 * 1000}')
+		;;
+	arp64)
+		out=$(ip netns exec "$ns" "$arpflood" -i "${ifname[$t]}" -target 192.168.69.1 -senders 1 \
+			-count "$count" -duration 60s -window 64 2>&1) || die "$t $test: arpflood: $out"
+		replies=$(sed -n 's/.*replies=\([0-9]*\).*/\1/p' <<<"$out")
+		rate=$(sed -n 's/.*reply_rate=\([0-9]*\).*/\1/p' <<<"$out")
+		;;
+	esac
+	# shellcheck disable=SC2086
+	t1=$(ticks ${cpupids[$t]})
+	if [ -n "${cpupids[$t]}" ] && [ "$replies" -gt 0 ]; then
+		cpu=$(awk -v d=$((t1 - t0)) -v hz="$hz" -v n="$replies" 'BEGIN {printf "%.2f", d / hz * 1e6 / n}')
+	fi
+	echo "$t $test $rate $cpu $rtt" >>"$results"
+}
+
+tests=(icmp64 icmp1 arp64)
+echo "bench.sh: targets ${targets[*]}; $rounds rounds of ${#tests[@]} tests of $count requests; load average $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+order=("${targets[@]}")
+for r in $(seq "$rounds"); do
+	for test in "${tests[@]}"; do
+		for t in "${order[@]}"; do
+			run "$t" "$test"
+		done
+	done
+	echo "bench.sh: round $r of $rounds done" >&2
+	rev=()
+	for ((i = ${#order[@]} - 1; i >= 0; i--)); do
+		rev+=("${order[$i]}")
+	done
+	order=("${rev[@]}")
+done
+
+# median COLUMN TARGET TEST: the median of a results column ("-" if none).
+median() {
+	awk -v c="$1" -v t="$2" -v x="$3" '$1 == t && $2 == x && $c != "-" {print $c}' "$results" | sort -g |
+		awk '{a[NR] = $1} END {if (NR == 0) print "-"; else if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2}'
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (a != "-" && b != "-" && b > 0) printf "%.2f", a / b; else print "-"}'; }
+# commas N: N with thousands separators, whatever the locale.
+commas() { awk -v n="$1" 'BEGIN {n = sprintf("%d", n); s = ""; while (length(n) > 3) {s = "," substr(n, length(n) - 2) s; n = substr(n, 1, length(n) - 3)}; print n s}'; }
+
+echo
+echo "smolfs bench: medians over $rounds round(s) of $count requests per test; CPU: the server's (and its readers') per reply"
+echo "test       target      replies/s  :kernel  CPU µs/reply  rtt µs"
+for test in "${tests[@]}"; do
+	case $test in
+	icmp64) label="icmp K=64" ;;
+	icmp1) label="icmp K=1" ;;
+	arp64) label="arp K=64" ;;
+	esac
+	base=$(median 3 kernel "$test")
+	for t in "${targets[@]}"; do
+		rate=$(median 3 "$t" "$test")
+		rtt="-"
+		[ "$test" = icmp1 ] && rtt=$(median 5 "$t" "$test")
+		printf '%-10s %-8s %12s %8s %13s %7s\n' "$label" "$t" "$(commas "$rate")" \
+			"$(ratio "$rate" "$base")" "$(median 4 "$t" "$test")" "$rtt"
+	done
+done
+
+status=0
+if [ "$readers" = 1 ]; then
+	echo
+	for test in icmp64 arp64; do
+		echo "with two readers attached, $test: $(ratio "$(median 3 readers "$test")" "$(median 3 smolfs "$test")") of the rate without"
+	done
+	# Capture drops at a rate a reader must keep up with.
+	counter() {
+		ip netns exec "$ns_readers" "$smolfs" 9p -addr "unix:$work/$ns_readers.sock" read tap0/stats |
+			awk -v k="$1" '$1 == k {print $2}'
+	}
+	d0=$(counter capture_dropped)
+	out=$(ip netns exec "$ns_readers" "$arpflood" -i tap0 -target 192.168.69.1 -senders 1 \
+		-window 0 -rate 5000 -count 50000 -duration 12s 2>&1) || die "drop check: arpflood: $out"
+	sleep 0.1
+	d1=$(counter capture_dropped)
+	echo "capture at 10,000 frames/s for 10 s ($out):"
+	if [ "$((d1 - d0))" = 0 ]; then
+		echo "  capture_dropped +0 with a frames and a frames.pcap reader: ok"
+	else
+		echo "  capture_dropped +$((d1 - d0)) with a frames and a frames.pcap reader: FAIL"
+		status=1
+	fi
+fi
+
+nb=$(cd .. && pwd)/shared/netbench
+if [ -x "$nb/run" ]; then
+	cat <<EOF
+
+For the full table (netbench's reflector and gVisor too), as root:
+  go build -o /tmp/smolfs $top/cmd/smolfs
+  cd $nb && ./run -wait-idle 30s -rounds 3 -target '/tmp/smolfs serve -host "\$TAP",ea=02:00:00:00:00:01,ip=192.168.69.1/24' -target-name smolfs
+EOF
+fi
+exit "$status"
