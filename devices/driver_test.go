@@ -593,3 +593,30 @@ func BenchmarkPairEchoBaseline(b *testing.B) {
 	defer func() { stop.signal(); <-done; stop.close(); a.Close(); peer.Close() }()
 	echoRoundTrips(b, peer)
 }
+
+// A frame longer than any the host accepts (a tap whose kernel side has a
+// larger MTU) is counted as received and too big by both loops; the io_uring
+// loop never hands it over cut short.
+func TestDriverOversizeFrame(t *testing.T) {
+	d, peer, _ := pairDriver(t)
+	expect(t, peer, 2*time.Second, "the first announcement", isGARP(hostIP))
+	big := make([]byte, 3000)
+	copy(big, arpFrame(netcore.ARPRequest, netcore.BroadcastMAC, peerMAC, peerIP, netcore.MAC{}, hostIP))
+	if err := peer.WriteFrame(big); err != nil {
+		t.Fatal(err)
+	}
+	// A normal frame after it is answered.
+	if err := peer.WriteFrame(echoFrame(peerMAC, peerIP, 9, 9, nil)); err != nil {
+		t.Fatal(err)
+	}
+	isReply9 := func(f parsed) bool { return f.isEcho && f.echo.Seq == 9 }
+	if err := peer.WriteFrame(arpFrame(netcore.ARPRequest, netcore.BroadcastMAC, peerMAC, peerIP, netcore.MAC{}, hostIP)); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, peer, 2*time.Second, "the echo reply after the oversize frame", isReply9)
+	s := d.Snapshot().Stats
+	if s[netcore.RxTooBig] != 1 || s[netcore.RxFrames] != 3 || s[netcore.ARPTxReply] != 1 {
+		t.Errorf("rx_too_big %d, rx_frames %d, arp_tx_reply %d: want 1, 3, 1 (the oversize request must not be answered)",
+			s[netcore.RxTooBig], s[netcore.RxFrames], s[netcore.ARPTxReply])
+	}
+}
