@@ -1,8 +1,11 @@
 package fs
 
 import (
+	"bufio"
+	"encoding/binary"
 	"fmt"
-
+	"io"
+	"net"
 	"sync"
 	"testing"
 	"time"
@@ -84,4 +87,125 @@ func BenchmarkPingReply(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkServerOps is walk+open+read+clunk of tap0/addr as
+// internal/cmd/bench9p does it (pre-encoded requests, one at a time per
+// connection, 9P2000.L), so that a profile shows the server rather than a
+// client library: go test -bench ServerOps -cpuprofile cpu.out ./fs
+func BenchmarkServerOps(b *testing.B) {
+	for _, conns := range []int{1, 8} {
+		b.Run(fmt.Sprintf("conns=%d", conns), func(b *testing.B) {
+			e := newEnv(b)
+			clients := make([]*leanClient, conns)
+			for i := range clients {
+				clients[i] = e.dialLean(b)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			start := time.Now()
+			var wg sync.WaitGroup
+			for i, c := range clients {
+				n := b.N / conns
+				if i < b.N%conns {
+					n++
+				}
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for range n {
+						if err := c.op(); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "ops/s")
+		})
+	}
+}
+
+// leanClient is one 9P2000.L connection with walk, open, read and clunk of
+// tap0/addr pre-encoded.
+type leanClient struct {
+	nc                      net.Conn
+	r                       *bufio.Reader
+	in                      []byte
+	walk, open, read, clunk []byte
+}
+
+func (e *env) dialLean(t testing.TB) *leanClient {
+	t.Helper()
+	nc, err := net.Dial("tcp", e.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	c := &leanClient{nc: nc, r: bufio.NewReader(nc), in: make([]byte, 8192+24)}
+	msg := func(typ uint8, tag uint16, fields ...any) []byte {
+		b := []byte{0, 0, 0, 0, typ, byte(tag), byte(tag >> 8)}
+		for _, f := range fields {
+			switch v := f.(type) {
+			case uint16:
+				b = binary.LittleEndian.AppendUint16(b, v)
+			case uint32:
+				b = binary.LittleEndian.AppendUint32(b, v)
+			case uint64:
+				b = binary.LittleEndian.AppendUint64(b, v)
+			case string:
+				b = appendString(b, v)
+			}
+		}
+		binary.LittleEndian.PutUint32(b, uint32(len(b)))
+		return b
+	}
+	if _, err := c.call(msg(msgTversion, noTag, uint32(8192+24), "9P2000.L"), msgRversion); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.call(msg(lTattach, 1, uint32(0), uint32(noFid), "root", "", uint32(0)), lRattach); err != nil {
+		t.Fatal(err)
+	}
+	c.walk = msg(lTwalk, 1, uint32(0), uint32(1), uint16(2), "tap0", "addr")
+	c.open = msg(lTlopen, 1, uint32(1), uint32(0))
+	c.read = msg(lTread, 1, uint32(1), uint64(0), uint32(8192))
+	c.clunk = msg(lTclunk, 1, uint32(1))
+	return c
+}
+
+func (c *leanClient) call(req []byte, want uint8) ([]byte, error) {
+	if _, err := c.nc.Write(req); err != nil {
+		return nil, err
+	}
+	if _, err := io.ReadFull(c.r, c.in[:4]); err != nil {
+		return nil, err
+	}
+	size := binary.LittleEndian.Uint32(c.in)
+	if size < 7 || size > uint32(len(c.in)) {
+		return nil, fmt.Errorf("reply of %d bytes", size)
+	}
+	if _, err := io.ReadFull(c.r, c.in[4:size]); err != nil {
+		return nil, err
+	}
+	if c.in[4] != want {
+		return nil, fmt.Errorf("request type %d: reply type %d: % x", req[4], c.in[4], c.in[:size])
+	}
+	return c.in[7:size], nil
+}
+
+func (c *leanClient) op() error {
+	for _, s := range []struct {
+		req  []byte
+		want uint8
+	}{{c.walk, lRwalk}, {c.open, lRlopen}, {c.read, lRread}, {c.clunk, lRclunk}} {
+		body, err := c.call(s.req, s.want)
+		if err != nil {
+			return err
+		}
+		if s.want == lRread && len(body) <= 4 {
+			return fmt.Errorf("empty read")
+		}
+	}
+	return nil
 }

@@ -71,7 +71,20 @@ var requests9P = map[uint8]bool{proto.Tauth: true, proto.Tattach: true, proto.Tw
 	proto.Tcreate: true, proto.Tread: true, proto.Twrite: true, proto.Tclunk: true, proto.Tremove: true,
 	proto.Tstat: true, proto.Twstat: true}
 
-func (d *dialect9P) handle(ctx context.Context, c *conn, typ uint8, tag uint16, msg []byte) []byte {
+// blocks: as in 9P2000.L, reads of streams and writes may wait.
+func (d *dialect9P) blocks(c *conn, typ uint8, msg []byte) bool {
+	switch typ {
+	case proto.Twrite:
+		return true
+	case proto.Tread:
+		return len(msg) >= 11 && c.streamFid(binary.LittleEndian.Uint32(msg[7:]))
+	}
+	return false
+}
+
+// handle answers a request; go9p's proto composes replies in storage of its
+// own, so out is not used.
+func (d *dialect9P) handle(ctx context.Context, c *conn, _ []byte, typ uint8, tag uint16, msg []byte) []byte {
 	if !requests9P[typ] {
 		c.warn("not a 9P2000 request", "type", typ)
 		return d.errorReply(c, tag, errorf(syscall.EOPNOTSUPP, "message type %d is not a 9P2000 request", typ))

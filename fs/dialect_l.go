@@ -220,13 +220,13 @@ func (d *dialectL) errorReply(c *conn, tag uint16, err error) []byte {
 	return end(b)
 }
 
-func (d *dialectL) handle(ctx context.Context, c *conn, typ uint8, tag uint16, msg []byte) []byte {
+func (d *dialectL) handle(ctx context.Context, c *conn, out []byte, typ uint8, tag uint16, msg []byte) []byte {
 	m, err := decodeL(msg)
 	if err != nil {
 		c.warn("malformed 9P2000.L message", "type", typ, "err", err)
 		return d.errorReply(c, tag, errorf(syscall.EBADMSG, "malformed message type %d: %v", typ, err))
 	}
-	reply, err := d.do(ctx, c, &m)
+	reply, err := d.do(ctx, c, out, &m)
 	if err != nil {
 		if ctx.Err() == nil {
 			c.log.Debug("9P2000.L request failed", "type", typ, "err", err)
@@ -236,7 +236,21 @@ func (d *dialectL) handle(ctx context.Context, c *conn, typ uint8, tag uint16, m
 	return end(reply)
 }
 
-func (d *dialectL) do(ctx context.Context, c *conn, m *lmsg) ([]byte, error) {
+// blocks: a read of a stream waits for data, and a write applies commands
+// (creating a host opens a tap); everything else is answered at once.
+func (d *dialectL) blocks(c *conn, typ uint8, msg []byte) bool {
+	switch typ {
+	case lTwrite:
+		return true
+	case lTread:
+		return len(msg) >= 11 && c.streamFid(binary.LittleEndian.Uint32(msg[7:]))
+	}
+	return false
+}
+
+// do carries out m and returns its reply (size not yet set), built on out's
+// storage.
+func (d *dialectL) do(ctx context.Context, c *conn, out []byte, m *lmsg) ([]byte, error) {
 	switch m.typ {
 	case lTattach:
 		if m.afid != noFid {
@@ -246,13 +260,13 @@ func (d *dialectL) do(ctx context.Context, c *conn, m *lmsg) ([]byte, error) {
 		if _, err := c.addFid(m.fid, root); err != nil {
 			return nil, err
 		}
-		return appendQid(begin(lRattach, m.tag), root.qid()), nil
+		return appendQid(beginTo(out, lRattach, m.tag), root.qid()), nil
 	case lTwalk:
 		qids, err := c.walk(m.fid, m.newfid, m.names)
 		if err != nil {
 			return nil, err
 		}
-		b := binary.LittleEndian.AppendUint16(begin(lRwalk, m.tag), uint16(len(qids)))
+		b := binary.LittleEndian.AppendUint16(beginTo(out, lRwalk, m.tag), uint16(len(qids)))
 		for _, q := range qids {
 			b = appendQid(b, q)
 		}
@@ -262,7 +276,7 @@ func (d *dialectL) do(ctx context.Context, c *conn, m *lmsg) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		return appendGetattr(begin(lRgetattr, m.tag), f.node), nil
+		return appendGetattr(beginTo(out, lRgetattr, m.tag), f.node), nil
 	case lTsetattr:
 		f, err := c.getFid(m.fid)
 		if err != nil {
@@ -271,7 +285,7 @@ func (d *dialectL) do(ctx context.Context, c *conn, m *lmsg) ([]byte, error) {
 		if err := d.t.setattr(f.node, setattrChanges(f.node, m)); err != nil {
 			return nil, err
 		}
-		return begin(lRsetattr, m.tag), nil
+		return beginTo(out, lRsetattr, m.tag), nil
 	case lTlopen:
 		f, err := c.getFid(m.fid)
 		if err != nil {
@@ -289,7 +303,7 @@ func (d *dialectL) do(ctx context.Context, c *conn, m *lmsg) ([]byte, error) {
 		if err := c.open(f, om); err != nil {
 			return nil, err
 		}
-		b := appendQid(begin(lRlopen, m.tag), f.node.qid())
+		b := appendQid(beginTo(out, lRlopen, m.tag), f.node.qid())
 		return binary.LittleEndian.AppendUint32(b, 0), nil
 	case lTread:
 		f, err := c.getFid(m.fid)
@@ -306,7 +320,7 @@ func (d *dialectL) do(ctx context.Context, c *conn, m *lmsg) ([]byte, error) {
 				return nil, err
 			}
 		}
-		b := binary.LittleEndian.AppendUint32(begin(lRread, m.tag), uint32(len(data)))
+		b := binary.LittleEndian.AppendUint32(beginTo(out, lRread, m.tag), uint32(len(data)))
 		return append(b, data...), nil
 	case lTwrite:
 		f, err := c.getFid(m.fid)
@@ -316,12 +330,12 @@ func (d *dialectL) do(ctx context.Context, c *conn, m *lmsg) ([]byte, error) {
 		if err := c.writeFid(f, m.data); err != nil {
 			return nil, err
 		}
-		return binary.LittleEndian.AppendUint32(begin(lRwrite, m.tag), m.count), nil
+		return binary.LittleEndian.AppendUint32(beginTo(out, lRwrite, m.tag), m.count), nil
 	case lTclunk:
 		if err := c.clunk(m.fid); err != nil {
 			return nil, err
 		}
-		return begin(lRclunk, m.tag), nil
+		return beginTo(out, lRclunk, m.tag), nil
 	case lTremove:
 		f, err := c.getFid(m.fid)
 		if err != nil {
@@ -338,13 +352,13 @@ func (d *dialectL) do(ctx context.Context, c *conn, m *lmsg) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		b := binary.LittleEndian.AppendUint32(begin(lRreaddir, m.tag), uint32(len(data)))
+		b := binary.LittleEndian.AppendUint32(beginTo(out, lRreaddir, m.tag), uint32(len(data)))
 		return append(b, data...), nil
 	case lTstatfs:
 		if _, err := c.getFid(m.fid); err != nil {
 			return nil, err
 		}
-		b := begin(lRstatfs, m.tag)
+		b := beginTo(out, lRstatfs, m.tag)
 		b = binary.LittleEndian.AppendUint32(b, v9fsMagic)
 		b = binary.LittleEndian.AppendUint32(b, 4096) // bsize
 		for range 6 {                                 // blocks bfree bavail files ffree fsid
@@ -362,12 +376,12 @@ func (d *dialectL) do(ctx context.Context, c *conn, m *lmsg) ([]byte, error) {
 		if _, err := c.addFid(m.newfid, node{kind: kXattr}); err != nil {
 			return nil, err
 		}
-		return binary.LittleEndian.AppendUint64(begin(lRxattrwalk, m.tag), 0), nil
+		return binary.LittleEndian.AppendUint64(beginTo(out, lRxattrwalk, m.tag), 0), nil
 	case lTfsync:
 		if _, err := c.getFid(m.fid); err != nil {
 			return nil, err
 		}
-		return begin(lRfsync, m.tag), nil
+		return beginTo(out, lRfsync, m.tag), nil
 	case lTlock, lTgetlock:
 		return nil, errorf(syscall.EOPNOTSUPP, "locks are not supported")
 	case lTxattrcreate:

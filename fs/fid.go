@@ -36,6 +36,18 @@ func (c *conn) getFid(n uint32) (*fid, error) {
 	return nil, errorf(syscall.EBADF, "unknown fid %d", n)
 }
 
+// streamFid reports whether fid n is an open stream, whose reads wait for
+// data.
+func (c *conn) streamFid(n uint32) bool {
+	f, err := c.getFid(n)
+	if err != nil {
+		return false
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.opened && f.stream && !f.closed
+}
+
 // addFid makes fid n point at nd; n must be free.
 func (c *conn) addFid(n uint32, nd node) (*fid, error) {
 	c.mu.Lock()
@@ -78,10 +90,43 @@ func (c *conn) release(f *fid) {
 		f.h.close()
 	}
 	if f.stream {
+		c.streamDone()
+	}
+}
+
+// streamStart counts a stream about to be opened, within the bounds of the
+// connection and of the server; streamDone counts it closed.
+func (c *conn) streamStart(path string) error {
+	c.mu.Lock()
+	if c.streams >= maxStreams {
+		c.mu.Unlock()
+		return errorf(syscall.EMFILE, "%s: too many open streams on this connection (limit %d)", path, maxStreams)
+	}
+	c.streams++
+	c.mu.Unlock()
+	s := c.srv
+	s.mu.Lock()
+	full := s.streams >= maxServerStreams
+	if !full {
+		s.streams++
+	}
+	s.mu.Unlock()
+	if full {
 		c.mu.Lock()
 		c.streams--
 		c.mu.Unlock()
+		return errorf(syscall.EMFILE, "%s: too many open streams on this server (limit %d)", path, maxServerStreams)
 	}
+	return nil
+}
+
+func (c *conn) streamDone() {
+	c.mu.Lock()
+	c.streams--
+	c.mu.Unlock()
+	c.srv.mu.Lock()
+	c.srv.streams--
+	c.srv.mu.Unlock()
 }
 
 // walk walks fid along names into newfid (which may be fid itself). As in
@@ -148,22 +193,14 @@ func (c *conn) open(f *fid, m openMode) error {
 	} else {
 		stream := isStream(f.node.kind)
 		if stream {
-			c.mu.Lock()
-			full := c.streams >= maxStreams
-			if !full {
-				c.streams++
-			}
-			c.mu.Unlock()
-			if full {
-				return errorf(syscall.EMFILE, "%s: too many open streams on this connection (limit %d)", f.node.path(), maxStreams)
+			if err := c.streamStart(f.node.path()); err != nil {
+				return err
 			}
 		}
 		h, err := c.srv.tree.open(f.node, m)
 		if err != nil {
 			if stream {
-				c.mu.Lock()
-				c.streams--
-				c.mu.Unlock()
+				c.streamDone()
 			}
 			return err
 		}

@@ -27,13 +27,20 @@
 //   - Files have length 0 and mtime now; directories list no "." or "..";
 //     truncation to 0 is accepted on writable files, every other metadata
 //     change, create, remove and rename is refused (EPERM, EINVAL, EROFS).
-//   - Bounds per connection: 1024 requests in progress (more get EAGAIN;
-//     Tflush has 64 more), 8192 fids, 1024 open streams; a client that does
-//     not take a reply within 10 s is disconnected.
+//   - Requests that cannot wait (all but reads of streams, writes and
+//     Tflush) are answered in the connection's read loop, in order; the
+//     others run in goroutines of their own. Replies that are ready together
+//     go out in one write.
+//   - Bounds per connection: 1024 requests waiting (more get EAGAIN; Tflush
+//     has 64 more) holding at most 4 MiB of messages, 8192 fids, 1024 open
+//     streams; a client that does not take a reply within 10 s is
+//     disconnected. Per server: 512 connections (more are closed at once)
+//     and 2048 open streams (each holds a 128 KiB capture queue).
 package fs
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -68,10 +75,26 @@ const (
 	// flushReserve more requests may be Tflush, so that a client at the
 	// bound can still interrupt a read (Linux waits for Rflush).
 	flushReserve = 64
+	// maxHeld bounds the bytes of the requests in progress on one
+	// connection (a Twrite may be as long as msize); more get EAGAIN.
+	maxHeld = 4 << 20
 	// maxFids and maxStreams bound what one connection holds; every open
-	// stream holds a capture queue of streamBuffer bytes.
-	maxFids    = 8192
-	maxStreams = 1024
+	// stream holds a capture queue of streamBuffer bytes, so the server as a
+	// whole holds at most maxServerStreams of them (256 MiB).
+	maxFids          = 8192
+	maxStreams       = 1024
+	maxServerStreams = 2048
+	// maxConns bounds the connections of a server; one more is closed at
+	// once (and logged).
+	maxConns = 512
+	// readBuffer is the read loop's buffer; a longer message is read
+	// straight into a buffer of its own.
+	readBuffer = 16 << 10
+	// smallMessage is the longest message read into the connection's
+	// reusable buffer; longer ones (Twrite) get one of their own.
+	smallMessage = 8 << 10
+	// maxPending bounds the replies held back for one write (see serve).
+	maxPending = 64 << 10
 	// writeTimeout drops a connection whose client stopped reading replies,
 	// so that its handlers do not wait forever.
 	writeTimeout = 10 * time.Second
@@ -103,6 +126,8 @@ type Server struct {
 	listeners map[net.Listener]struct{}
 	conns     map[*conn]struct{}
 	closed    bool
+	streams   int            // open streams of all connections
+	refused   int            // connections refused over maxConns, for the log
 	wg        sync.WaitGroup // connections
 }
 
@@ -214,6 +239,17 @@ func (s *Server) serveConn(nc net.Conn) {
 		cancel()
 		return
 	}
+	if len(s.conns) >= maxConns {
+		s.refused++
+		n := s.refused
+		s.mu.Unlock()
+		nc.Close()
+		cancel()
+		if n&(n-1) == 0 { // 1, 2, 4, 8, ...: a flood does not flood the log
+			s.logger.Warn("9P connection refused: too many connections", "client", nc.RemoteAddr().String(), "limit", maxConns, "refused", n)
+		}
+		return
+	}
 	s.conns[c] = struct{}{}
 	s.wg.Add(1)
 	s.mu.Unlock()
@@ -229,10 +265,14 @@ func (s *Server) serveConn(nc net.Conn) {
 // dialect is one of the two 9P languages spoken after Tversion.
 type dialect interface {
 	// handle carries out one request (anything but Tversion and Tflush)
-	// and returns the reply. msg is the whole message, size checked.
-	handle(ctx context.Context, c *conn, typ uint8, tag uint16, msg []byte) []byte
+	// and returns the reply, which it may build on out's storage (out may
+	// be nil). msg is the whole message, size checked.
+	handle(ctx context.Context, c *conn, out []byte, typ uint8, tag uint16, msg []byte) []byte
 	// errorReply is err as this dialect's error message.
 	errorReply(c *conn, tag uint16, err error) []byte
+	// blocks reports whether a request may wait for long: a read of a
+	// stream, a write. Only those run in goroutines of their own.
+	blocks(c *conn, typ uint8, msg []byte) bool
 }
 
 // conn is one client connection.
@@ -243,8 +283,14 @@ type conn struct {
 	cancel context.CancelFunc
 	log    *slog.Logger
 
-	wmu  sync.Mutex // serialises replies; held before mu, never after
-	dead bool       // a write failed: nothing more goes out
+	wmu      sync.Mutex // serialises replies; held before mu, never after
+	dead     bool       // a write failed: nothing more goes out
+	pending  []byte     // replies not yet written (see serve)
+	deadline time.Time  // the write deadline set last
+
+	// Owned by the read loop.
+	rbuf    []byte // messages up to smallMessage bytes
+	scratch []byte // replies answered in the loop are built here
 
 	mu       sync.Mutex
 	msize    uint32
@@ -252,6 +298,7 @@ type conn struct {
 	linux    bool    // the client loops on short reads (see stream)
 	fids     map[uint32]*fid
 	tags     map[uint16]*request
+	held     int // bytes of the messages in tags
 	streams  int
 	warnings int
 	handlers sync.WaitGroup
@@ -260,6 +307,7 @@ type conn struct {
 // request is one message in progress.
 type request struct {
 	tag     uint16
+	size    int // of the message
 	ctx     context.Context
 	cancel  context.CancelFunc
 	done    chan struct{} // closed when the handler has finished, reply sent or dropped
@@ -268,20 +316,34 @@ type request struct {
 
 // serve is the connection's read loop. Each message's size is checked
 // (7 <= size <= msize) and the message read whole before anything parses
-// it; then it runs in a goroutine of its own, so that a blocked read never
-// holds up the messages behind it.
+// it.
+//
+// A request that cannot wait (everything but Tflush, writes and reads of
+// streams) is answered right here, in order: a walk, an open or a clunk
+// then costs no goroutine, no context and no request table entry, which
+// was most of its cost besides the system calls. A request that may wait
+// runs in a goroutine of its own, so that a blocked read never holds up the
+// messages behind it.
+//
+// Replies answered here are held back while the next message is already
+// whole in the read buffer, and written together before the loop waits for
+// more input: a client that sends several requests at once gets their
+// replies in one write.
 func (c *conn) serve() {
 	defer c.shutdown()
-	r := bufio.NewReaderSize(c.nc, 64<<10)
-	var hdr [4]byte
+	r := bufio.NewReaderSize(c.nc, readBuffer)
+	c.rbuf = make([]byte, 4, 512)
 	for {
-		if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		if !nextWhole(r) {
+			c.flushReplies()
+		}
+		if _, err := io.ReadFull(r, c.rbuf[:4]); err != nil {
 			if err != io.EOF && c.ctx.Err() == nil {
 				c.log.Debug("9P connection read failed", "err", err)
 			}
 			return
 		}
-		size := binary.LittleEndian.Uint32(hdr[:])
+		size := binary.LittleEndian.Uint32(c.rbuf)
 		c.mu.Lock()
 		limit := c.msize
 		c.mu.Unlock()
@@ -289,8 +351,16 @@ func (c *conn) serve() {
 			c.warn("message size out of range; closing the connection", "size", size, "min", 7, "max", limit)
 			return
 		}
-		msg := make([]byte, size)
-		copy(msg, hdr[:])
+		var msg []byte
+		if size <= smallMessage {
+			if cap(c.rbuf) < int(size) {
+				c.rbuf = append(c.rbuf[:4], make([]byte, int(size)-4)...)
+			}
+			msg = c.rbuf[:size]
+		} else {
+			msg = make([]byte, size)
+			copy(msg, c.rbuf[:4])
+		}
 		slow := r.Buffered() < len(msg)-4
 		if slow {
 			c.nc.SetReadDeadline(time.Now().Add(bodyTimeout))
@@ -315,14 +385,25 @@ func (c *conn) serve() {
 	}
 }
 
-// dispatch starts a request's handler; false closes the connection.
+// nextWhole reports whether r holds the whole of the next message, so that
+// reading it will not wait.
+func nextWhole(r *bufio.Reader) bool {
+	if r.Buffered() < 4 {
+		return false
+	}
+	hdr, _ := r.Peek(4)
+	return uint32(r.Buffered()) >= binary.LittleEndian.Uint32(hdr)
+}
+
+// dispatch answers a request or starts its handler; false closes the
+// connection. msg may be the read loop's buffer: a handler gets a copy.
 func (c *conn) dispatch(typ uint8, tag uint16, msg []byte) bool {
 	c.mu.Lock()
 	d := c.d
 	if d == nil {
 		c.mu.Unlock()
 		c.warn("message before Tversion", "type", typ)
-		c.send(rerror(tag, "Tversion must come first"))
+		c.queue(rerror(tag, "Tversion must come first"))
 		return true
 	}
 	if _, busy := c.tags[tag]; busy || tag == noTag {
@@ -330,23 +411,52 @@ func (c *conn) dispatch(typ uint8, tag uint16, msg []byte) bool {
 		c.warn("tag already in use; closing the connection", "tag", tag, "type", typ)
 		return false
 	}
+	c.mu.Unlock()
+	if typ != msgTflush && !d.blocks(c, typ, msg) {
+		c.answer(d, typ, tag, msg)
+		return true
+	}
+	c.mu.Lock()
 	limit := maxOutstanding
 	if typ == msgTflush {
 		limit += flushReserve
 	}
-	if len(c.tags) >= limit {
+	if len(c.tags) >= limit || c.held+len(msg) > maxHeld {
 		c.mu.Unlock()
-		c.warn("too many outstanding requests", "limit", maxOutstanding)
-		c.send(d.errorReply(c, tag, errorf(syscall.EAGAIN, "too many outstanding requests (limit %d)", maxOutstanding)))
+		c.warn("too many outstanding requests", "limit", maxOutstanding, "bytes", maxHeld)
+		c.queue(d.errorReply(c, tag, errorf(syscall.EAGAIN, "too many outstanding requests (limit %d, or %d bytes)", maxOutstanding, maxHeld)))
 		return true
 	}
-	req := &request{tag: tag, done: make(chan struct{})}
+	if len(msg) <= smallMessage {
+		msg = bytes.Clone(msg)
+	}
+	req := &request{tag: tag, size: len(msg), done: make(chan struct{})}
 	req.ctx, req.cancel = context.WithCancel(c.ctx)
 	c.tags[tag] = req
+	c.held += req.size
 	c.handlers.Add(1)
 	c.mu.Unlock()
 	go c.run(req, d, typ, msg)
 	return true
+}
+
+// answer carries out a request that does not wait, in the read loop, and
+// queues its reply.
+func (c *conn) answer(d dialect, typ uint8, tag uint16, msg []byte) {
+	var reply []byte
+	func() {
+		defer func() {
+			if p := recover(); p != nil {
+				c.log.Error("9P handler panicked", "type", typ, "panic", p, "stack", string(debug.Stack()))
+				reply = d.errorReply(c, tag, errorf(syscall.EIO, "internal error handling message type %d", typ))
+			}
+		}()
+		reply = d.handle(c.ctx, c, c.scratch[:0], typ, tag, msg)
+	}()
+	c.queue(reply)
+	if cap(reply) <= smallMessage {
+		c.scratch = reply[:0] // queue copied it: the storage is free again
+	}
 }
 
 // run carries out one request and sends its reply, unless it was flushed.
@@ -363,7 +473,7 @@ func (c *conn) run(req *request, d dialect, typ uint8, msg []byte) {
 		if typ == msgTflush {
 			reply = c.flush(req, d, msg)
 		} else {
-			reply = d.handle(req.ctx, c, typ, req.tag, msg)
+			reply = d.handle(req.ctx, c, nil, typ, req.tag, msg)
 		}
 	}()
 	c.finish(req, reply)
@@ -373,17 +483,18 @@ func (c *conn) run(req *request, d dialect, typ uint8, msg []byte) {
 // the write lock, before the reply goes out (the client may reuse it as
 // soon as it sees the reply), and a Tflush that finds the tag gone sends
 // its Rflush only after this reply: Rflush never overtakes the reply to the
-// request it flushed.
+// request it flushed. Replies held back by the read loop go out first.
 func (c *conn) finish(req *request, reply []byte) {
 	c.wmu.Lock()
 	c.mu.Lock()
 	flushed := req.flushed
 	if c.tags[req.tag] == req {
 		delete(c.tags, req.tag)
+		c.held -= req.size
 	}
 	c.mu.Unlock()
 	if !flushed && reply != nil {
-		c.write(reply)
+		c.sendLocked(reply)
 	}
 	c.wmu.Unlock()
 	req.cancel()
@@ -450,6 +561,7 @@ func (c *conn) version(tag uint16, msg []byte) bool {
 	fids := c.fids
 	c.fids = map[uint32]*fid{}
 	c.tags = map[uint16]*request{}
+	c.held = 0
 	c.d, c.linux = nd, linux
 	if nd != nil {
 		c.msize = msize
@@ -469,23 +581,76 @@ func (c *conn) version(tag uint16, msg []byte) bool {
 	return true
 }
 
-// send writes a message outside any request (the request table is not
-// involved).
-func (c *conn) send(b []byte) {
+// queue adds a reply of the read loop to those held back; the loop writes
+// them before it waits for input (or here, once they are many).
+func (c *conn) queue(b []byte) {
 	c.wmu.Lock()
-	c.write(b)
+	defer c.wmu.Unlock()
+	if c.dead {
+		return
+	}
+	c.pending = append(c.pending, b...)
+	if len(c.pending) >= maxPending {
+		c.flushLocked()
+	}
+}
+
+// flushReplies writes the replies held back.
+func (c *conn) flushReplies() {
+	c.wmu.Lock()
+	c.flushLocked()
 	c.wmu.Unlock()
 }
 
+func (c *conn) flushLocked() {
+	if len(c.pending) == 0 {
+		return
+	}
+	c.write(c.pending)
+	c.pending = c.pending[:0]
+	if cap(c.pending) > maxPending {
+		c.pending = nil // a long reply went through: do not keep its room
+	}
+}
+
+// send writes a message now, after any held back.
+func (c *conn) send(b []byte) {
+	c.wmu.Lock()
+	c.sendLocked(b)
+	c.wmu.Unlock()
+}
+
+// sendLocked writes the held-back replies and b, in one write when they
+// are short; c.wmu is held.
+func (c *conn) sendLocked(b []byte) {
+	switch {
+	case len(c.pending) == 0:
+		c.write(b)
+	case len(b) <= smallMessage:
+		c.pending = append(c.pending, b...)
+		c.flushLocked()
+	default:
+		c.flushLocked()
+		c.write(b)
+	}
+}
+
 // write sends b whole; c.wmu is held. A client that does not take its
-// replies within the write timeout is disconnected.
+// replies within the write timeout is disconnected. The deadline is moved
+// only when it has come an eighth of the timeout closer, not for every
+// reply: setting it costs a timer update.
 func (c *conn) write(b []byte) {
 	if c.dead {
 		return
 	}
-	c.nc.SetWriteDeadline(time.Now().Add(c.srv.writeTimeout))
+	timeout := c.srv.writeTimeout
+	if d := time.Now().Add(timeout); d.Sub(c.deadline) > timeout/8 {
+		c.nc.SetWriteDeadline(d)
+		c.deadline = d
+	}
 	if _, err := c.nc.Write(b); err != nil {
 		c.dead = true
+		c.pending = nil
 		if c.ctx.Err() == nil {
 			c.log.Debug("9P reply not sent; closing the connection", "err", err)
 		}
@@ -579,11 +744,11 @@ func rflush(tag uint16) []byte { return end(begin(msgRflush, tag)) }
 func rerror(tag uint16, msg string) []byte { return end(appendString(begin(msgRerror, tag), msg)) }
 
 // begin starts a message: room for the size, the type and the tag.
-func begin(typ uint8, tag uint16) []byte {
-	b := make([]byte, 7, 64)
-	b[4] = typ
-	binary.LittleEndian.PutUint16(b[5:], tag)
-	return b
+func begin(typ uint8, tag uint16) []byte { return beginTo(make([]byte, 0, 64), typ, tag) }
+
+// beginTo starts a message on out's storage.
+func beginTo(out []byte, typ uint8, tag uint16) []byte {
+	return append(out[:0], 0, 0, 0, 0, typ, byte(tag), byte(tag>>8))
 }
 
 // end fills in the size.
