@@ -116,8 +116,8 @@ func parseFlood(out string) (floodResult, error) {
 	return r, nil
 }
 
-// session is a 9P2000.L session that reports errors rather than failing
-// the test, for use from many goroutines.
+// session is a 9P2000.L session whose calls return errors rather than
+// fail the test, so that they can be polled (waitFor) and tried to fail.
 type session struct {
 	c    *p9.Client
 	root p9.File
@@ -539,21 +539,6 @@ func startServeBinary(t *testing.T, ns *testenv.Netns, bin string, args ...strin
 	return p
 }
 
-// checkContent wants a whole stats or arp file.
-func checkContent(path, text string) error {
-	switch {
-	case strings.HasSuffix(path, "/stats"):
-		_, err := parseStats(text)
-		return err
-	case strings.HasSuffix(path, "/arp"):
-		n := strings.Count(text, "\n")
-		if n == 0 || n > netcore.DefaultARPCacheSize || !strings.HasSuffix(text, "\n") {
-			return fmt.Errorf("%s has %d lines", path, n)
-		}
-	}
-	return nil
-}
-
 func median(v []float64) float64 {
 	s := slices.Clone(v)
 	slices.Sort(s)
@@ -561,4 +546,43 @@ func median(v []float64) float64 {
 		return s[len(s)/2]
 	}
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// TestServeDebug: -debug serves the goroutine and heap profiles as text on
+// loopback, which the soak script reads, and nowhere else.
+func TestServeDebug(t *testing.T) {
+	for _, addr := range []string{"0.0.0.0:6060", "192.168.69.1:6060", "6060"} {
+		code, _, errOut := runCapture("serve", "-debug", addr)
+		if code != 2 || !strings.Contains(errOut, `invalid value "`+addr+`" for flag -debug`) {
+			t.Errorf("serve -debug %s: exit %d, stderr:\n%s\nwant 2 and the flag named", addr, code, errOut)
+		}
+	}
+	ns := newNetns(t)
+	startServe(t, ns, "-debug", "127.0.0.1:6060")
+	var dump []byte
+	err := ns.Do(func() error {
+		c, err := net.DialTimeout("tcp", "127.0.0.1:6060", 5*time.Second)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		dump, err = io.ReadAll(c)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("reading the debug endpoint: %v", err)
+	}
+	m := regexp.MustCompile(`^goroutine profile: total (\d+)\n`).FindSubmatch(dump)
+	if m == nil {
+		t.Fatalf("the debug endpoint does not start with the goroutine count:\n%.500s", dump)
+	}
+	if n, _ := strconv.Atoi(string(m[1])); n < 3 {
+		t.Errorf("the debug endpoint counts %d goroutines, fewer than the server runs", n)
+	}
+	for _, want := range []string{"\nheap profile: ", "\n# MaxRSS = "} {
+		if !strings.Contains(string(dump), want) {
+			t.Errorf("the debug endpoint lacks %q", want)
+		}
+	}
 }
