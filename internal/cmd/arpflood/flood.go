@@ -245,7 +245,7 @@ func flood(ctx context.Context, cfg *config) (result, error) {
 			if err != nil {
 				return r, err
 			}
-			next = (next - (n - took) + cfg.senders) % cfg.senders // the ones not taken go again
+			next = ((next-(n-took))%cfg.senders + cfg.senders) % cfg.senders // the ones not taken go again
 			if took > 0 && cfg.window > 0 && outstanding() == 0 {
 				progress = now // the loss clock starts with the first unanswered request
 			}
