@@ -31,8 +31,11 @@ const (
 	rxBatch = 64
 	// maxFrameLen covers a tap with the largest MTU (65535) and its header.
 	maxFrameLen = 1<<16 + 64
-	// txWait is how long one flush waits for a full device to take frames
-	// before it drops the rest; the loop never blocks longer than this.
+	// txWait is how long the loop waits for a full device to take a frame
+	// before it drops the rest of what it has to send: a device that takes
+	// nothing for this long is stuck, one that is slow but moving slows the
+	// loop (and, as the loop stops reading, its peer) rather than losing
+	// frames. Close and commands never wait for it.
 	txWait = 10 * time.Millisecond
 	// ringFrameSize is the largest frame the io_uring loop receives: a
 	// 1500-byte MTU, the Ethernet header and a VLAN tag fit, and so does
@@ -74,7 +77,7 @@ func WithLogger(l *slog.Logger) Option {
 // EAGAIN, as any event loop does. Both keep the same promises: Exec wakes
 // the loop, Close ends it at once, a device that goes away takes the host
 // down with an event and Err set, a full device drops and counts what it
-// will not take (tx_dropped) after waiting up to 10 ms per batch, and
+// will not take (tx_dropped) once it has taken nothing for 10 ms, and
 // nothing is allocated per frame.
 type Driver struct {
 	name    string
@@ -106,7 +109,7 @@ type Driver struct {
 	now       time.Time         // the batch's time
 	events    []netcore.Event   // reported after the batch, outside mu
 	unsent    uint64            // frames Send refused, counted at the batch's end
-	sendUntil time.Time         // the batch's limit for waiting on a full device
+	sendUntil time.Time         // when to give up on a full device; zero: not waiting
 	seen      uring.FramesStats // fr's counters as already accounted
 }
 
@@ -376,6 +379,7 @@ func (d *Driver) flush() error {
 		switch {
 		case err == nil:
 			i++
+			waitUntil = time.Time{} // it moves: the next wait starts afresh
 			continue
 		case err == unix.EINTR:
 			continue
@@ -558,9 +562,10 @@ func (d *Driver) recv(frame []byte) {
 
 // send queues one frame on fr. When every send buffer is in flight (a
 // device that does not take frames as fast as they come) it waits, as the
-// poll loop does, up to txWait per batch for the device to take one, so
-// that the host slows down with its device before it drops; what is still
-// refused then is counted as dropped.
+// poll loop does, up to txWait for the device to take one, so that the host
+// slows down with its device rather than drop; once the device has taken
+// nothing for txWait, the rest of the batch is dropped without waiting, and
+// counted.
 func (d *Driver) send(frame []byte) {
 	err := d.fr.Send(frame)
 	if err == uring.ErrSendFull && !d.closing.Load() {
@@ -572,6 +577,7 @@ func (d *Driver) send(frame []byte) {
 		}
 		if d.fr.WaitSendable(d.sendUntil) {
 			err = d.fr.Send(frame)
+			d.sendUntil = time.Time{} // it moves: the next wait starts afresh
 		}
 		if d.locked {
 			d.mu.Lock()
