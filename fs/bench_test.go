@@ -93,10 +93,27 @@ func BenchmarkPingReply(b *testing.B) {
 // internal/cmd/bench9p does it (pre-encoded requests, one at a time per
 // connection, 9P2000.L), so that a profile shows the server rather than a
 // client library: go test -bench ServerOps -cpuprofile cpu.out ./fs
+//
+// With arp=1024 the host's ARP cache is full, as on a busy network: every
+// snapshot copies and sorts it, even for addr.
 func BenchmarkServerOps(b *testing.B) {
-	for _, conns := range []int{1, 8} {
-		b.Run(fmt.Sprintf("conns=%d", conns), func(b *testing.B) {
+	for _, tc := range []struct{ conns, arp int }{{1, 0}, {8, 0}, {1, 1024}} {
+		conns := tc.conns
+		b.Run(fmt.Sprintf("conns=%d/arp=%d", conns, tc.arp), func(b *testing.B) {
 			e := newEnv(b)
+			if tc.arp > 0 {
+				h, _ := e.st.Host("tap0")
+				if err := h.Ctl([]byte("add 10.0.0.1/8\n")); err != nil {
+					b.Fatal(err)
+				}
+				var cmds []byte
+				for i := range tc.arp {
+					cmds = fmt.Appendf(cmds, "add 10.0.%d.%d 02:00:00:00:%02x:%02x\n", 1+i/250, 1+i%250, i>>8, i&0xff)
+				}
+				if err := h.ARP(cmds); err != nil {
+					b.Fatal(err)
+				}
+			}
 			clients := make([]*leanClient, conns)
 			for i := range clients {
 				clients[i] = e.dialLean(b)

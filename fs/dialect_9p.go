@@ -121,7 +121,8 @@ func (d *dialect9P) do(ctx context.Context, c *conn, fc proto.FCall, typ uint8, 
 		}
 		return &proto.RAttach{Header: hdr(proto.Rattach, tag), Qid: qid9P(root.qid())}, nil
 	case *proto.TWalk:
-		qids, err := c.walk(m.Fid, m.Newfid, m.Wname)
+		var buf [maxWalk]qid
+		qids, err := c.walk(m.Fid, m.Newfid, m.Wname, &buf)
 		if err != nil {
 			return nil, err
 		}

@@ -161,12 +161,12 @@ func (d *dec) err() error {
 	return nil
 }
 
-// decodeL decodes a 9P2000.L request whose size the server core checked.
-func decodeL(msg []byte) (lmsg, error) {
+// decodeL decodes a 9P2000.L request whose size the server core checked
+// into m, which must be zero.
+func decodeL(msg []byte, m *lmsg) error {
 	d := dec{b: msg}
-	var m lmsg
 	if size := d.u32(); size != uint32(len(msg)) {
-		return m, fmt.Errorf("size field %d does not match the message (%d bytes)", size, len(msg))
+		return fmt.Errorf("size field %d does not match the message (%d bytes)", size, len(msg))
 	}
 	m.typ, m.tag = d.u8(), d.u16()
 	switch m.typ {
@@ -176,8 +176,9 @@ func decodeL(msg []byte) (lmsg, error) {
 		m.fid, m.newfid = d.u32(), d.u32()
 		n := d.u16()
 		if n > maxWalk {
-			return m, fmt.Errorf("Twalk of %d names (limit %d)", n, maxWalk)
+			return fmt.Errorf("Twalk of %d names (limit %d)", n, maxWalk)
 		}
+		m.names = make([]string, 0, n)
 		for range n {
 			m.names = append(m.names, d.str())
 		}
@@ -206,7 +207,7 @@ func decodeL(msg []byte) (lmsg, error) {
 	default:
 		d.b = nil // answered by type alone
 	}
-	return m, d.err()
+	return d.err()
 }
 
 // dialectL speaks 9P2000.L, Linux's default, with this file's codec.
@@ -221,8 +222,8 @@ func (d *dialectL) errorReply(c *conn, tag uint16, err error) []byte {
 }
 
 func (d *dialectL) handle(ctx context.Context, c *conn, out []byte, typ uint8, tag uint16, msg []byte) []byte {
-	m, err := decodeL(msg)
-	if err != nil {
+	var m lmsg
+	if err := decodeL(msg, &m); err != nil {
 		c.warn("malformed 9P2000.L message", "type", typ, "err", err)
 		return d.errorReply(c, tag, errorf(syscall.EBADMSG, "malformed message type %d: %v", typ, err))
 	}
@@ -262,7 +263,8 @@ func (d *dialectL) do(ctx context.Context, c *conn, out []byte, m *lmsg) ([]byte
 		}
 		return appendQid(beginTo(out, lRattach, m.tag), root.qid()), nil
 	case lTwalk:
-		qids, err := c.walk(m.fid, m.newfid, m.names)
+		var buf [maxWalk]qid
+		qids, err := c.walk(m.fid, m.newfid, m.names, &buf)
 		if err != nil {
 			return nil, err
 		}

@@ -133,7 +133,8 @@ func (c *conn) streamDone() {
 // 9P, a walk that fails at the first name is an error; one that fails
 // later returns the qids of the names it got through and leaves newfid
 // alone.
-func (c *conn) walk(fidn, newfidn uint32, names []string) ([]qid, error) {
+// The qids go to qids' storage.
+func (c *conn) walk(fidn, newfidn uint32, names []string, qids *[maxWalk]qid) ([]qid, error) {
 	if len(names) > maxWalk {
 		return nil, errorf(syscall.EINVAL, "walk of %d names (limit %d)", len(names), maxWalk)
 	}
@@ -144,16 +145,16 @@ func (c *conn) walk(fidn, newfidn uint32, names []string) ([]qid, error) {
 	f.mu.Lock()
 	n := f.node
 	f.mu.Unlock()
-	qids := make([]qid, 0, len(names))
+	got := qids[:0]
 	for i, name := range names {
 		next, err := c.srv.tree.walk(n, name)
 		if err != nil {
 			if i == 0 {
 				return nil, err
 			}
-			return qids, nil
+			return got, nil
 		}
-		qids = append(qids, next.qid())
+		got = append(got, next.qid())
 		n = next
 	}
 	if newfidn == fidn {
@@ -163,12 +164,12 @@ func (c *conn) walk(fidn, newfidn uint32, names []string) ([]qid, error) {
 			return nil, errorf(syscall.EBADF, "fid %d is open and cannot be walked in place", fidn)
 		}
 		f.node = n
-		return qids, nil
+		return got, nil
 	}
 	if _, err := c.addFid(newfidn, n); err != nil {
 		return nil, err
 	}
-	return qids, nil
+	return got, nil
 }
 
 // open opens f: a directory is listed now, a file opened in the tree.

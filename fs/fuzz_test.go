@@ -33,8 +33,8 @@ func FuzzDecodeL(f *testing.F) {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, msg []byte) {
-		m, err := decodeL(msg)
-		if err != nil {
+		var m lmsg
+		if err := decodeL(msg, &m); err != nil {
 			return
 		}
 		if uint32(len(msg)) != binary.LittleEndian.Uint32(msg) {

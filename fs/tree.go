@@ -297,10 +297,12 @@ func (t *tree) open(n node, m openMode) (handle, error) {
 		return s, nil
 	case kAddr:
 		snap := h.Snapshot()
-		return &snapshot{buf: snap.AppendAddr(nil)}, nil
+		s := &snapshot{}
+		s.buf = snap.AppendAddr(s.small[:0])
+		return s, nil
 	case kStats:
 		snap := h.Snapshot()
-		return &snapshot{buf: snap.AppendStats(nil)}, nil
+		return &snapshot{buf: snap.AppendStats(make([]byte, 0, 1024))}, nil
 	case kLog:
 		return newStream(&logSource{r: t.st.Log().Subscribe()}, nil), nil
 	case kFrames:
@@ -343,6 +345,7 @@ func (t *tree) setattr(n node, a setAttr) error {
 type snapshot struct {
 	buf   []byte
 	apply func([]byte) error
+	small [128]byte // room for a short file (addr) in the same allocation
 }
 
 func (s *snapshot) read(_ context.Context, off uint64, count uint32, _ bool) ([]byte, error) {
