@@ -106,7 +106,7 @@ func (c *conn) streamStart(path string) error {
 	c.mu.Unlock()
 	s := c.srv
 	s.mu.Lock()
-	full := s.streams >= maxServerStreams
+	full, limit := s.streams >= s.maxStreams, s.maxStreams
 	if !full {
 		s.streams++
 	}
@@ -115,9 +115,27 @@ func (c *conn) streamStart(path string) error {
 		c.mu.Lock()
 		c.streams--
 		c.mu.Unlock()
-		return errorf(syscall.EMFILE, "%s: too many open streams on this server (limit %d)", path, maxServerStreams)
+		return errorf(syscall.EMFILE, "%s: too many open streams on this server (limit %d)", path, limit)
 	}
 	return nil
+}
+
+// endStreams ends every open stream of the connection: blocked and later
+// reads of it return end of file. The fids stay until clunked.
+func (c *conn) endStreams() {
+	c.mu.Lock()
+	var streams []*fid
+	for _, f := range c.fids {
+		streams = append(streams, f)
+	}
+	c.mu.Unlock()
+	for _, f := range streams {
+		f.mu.Lock()
+		if f.stream && f.h != nil {
+			f.h.close()
+		}
+		f.mu.Unlock()
+	}
 }
 
 func (c *conn) streamDone() {
@@ -204,6 +222,9 @@ func (c *conn) open(f *fid, m openMode) error {
 				c.streamDone()
 			}
 			return err
+		}
+		if stream && c.srv.isClosed() {
+			h.close() // shutting down: the stream is at its end already
 		}
 		f.h, f.stream = h, stream
 	}

@@ -36,6 +36,8 @@
 //     streams; a client that does not take a reply within 10 s is
 //     disconnected. Per server: 512 connections (more are closed at once)
 //     and 2048 open streams (each holds a 128 KiB capture queue).
+//   - Shutdown answers blocked stream reads with end of file before it
+//     closes the connections; Close drops them at once.
 package fs
 
 import (
@@ -121,6 +123,8 @@ type Server struct {
 	tree         *tree
 	logger       *slog.Logger
 	writeTimeout time.Duration
+	maxConns     int // maxConns, lowered by tests
+	maxStreams   int // maxServerStreams, lowered by tests
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
@@ -142,6 +146,8 @@ func NewServer(st *stack.Stack, logger *slog.Logger) *Server {
 		tree:         newTree(st),
 		logger:       logger,
 		writeTimeout: writeTimeout,
+		maxConns:     maxConns,
+		maxStreams:   maxServerStreams,
 		listeners:    map[net.Listener]struct{}{},
 		conns:        map[*conn]struct{}{},
 	}
@@ -201,9 +207,40 @@ func (s *Server) isClosed() bool {
 
 // Close closes the listeners and every connection, and waits until the
 // connections have let go of what they held: fids are clunked, blocked
-// reads end and capture subscriptions are closed.
+// reads end and capture subscriptions are closed. Clients see their
+// connection dropped; Shutdown ends it more gently.
 func (s *Server) Close() error {
+	for _, c := range s.stop() {
+		c.abort()
+	}
+	s.wg.Wait()
+	return nil
+}
+
+// Shutdown ends the service gently, then closes it as Close does: it closes
+// the listeners, ends every open stream, so that a read blocked on one (and
+// any later read of it) is answered with end of file, and waits until every
+// request in progress has been answered and its reply written, or until ctx
+// is done, whose error it then returns. A v9fs reader of frames sees its
+// cat end as at the end of a file, rather than an I/O error.
+func (s *Server) Shutdown(ctx context.Context) error {
+	conns := s.stop()
+	for _, c := range conns {
+		c.endStreams()
+	}
+	err := s.drain(ctx, conns)
+	for _, c := range conns {
+		c.flushReplies()
+	}
+	s.Close()
+	return err
+}
+
+// stop refuses new connections and streams, closes the listeners and
+// returns the connections.
+func (s *Server) stop() []*conn {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.closed = true
 	for l := range s.listeners {
 		l.Close()
@@ -212,12 +249,29 @@ func (s *Server) Close() error {
 	for c := range s.conns {
 		conns = append(conns, c)
 	}
-	s.mu.Unlock()
-	for _, c := range conns {
-		c.abort()
+	return conns
+}
+
+// drain waits until no connection has a request in progress.
+func (s *Server) drain(ctx context.Context, conns []*conn) error {
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for {
+		busy := false
+		for _, c := range conns {
+			c.mu.Lock()
+			busy = busy || len(c.tags) > 0
+			c.mu.Unlock()
+		}
+		if !busy {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
 	}
-	s.wg.Wait()
-	return nil
 }
 
 func (s *Server) serveConn(nc net.Conn) {
@@ -239,14 +293,14 @@ func (s *Server) serveConn(nc net.Conn) {
 		cancel()
 		return
 	}
-	if len(s.conns) >= maxConns {
+	if len(s.conns) >= s.maxConns {
 		s.refused++
 		n := s.refused
 		s.mu.Unlock()
 		nc.Close()
 		cancel()
 		if n&(n-1) == 0 { // 1, 2, 4, 8, ...: a flood does not flood the log
-			s.logger.Warn("9P connection refused: too many connections", "client", nc.RemoteAddr().String(), "limit", maxConns, "refused", n)
+			s.logger.Warn("9P connection refused: too many connections", "client", nc.RemoteAddr().String(), "limit", s.maxConns, "refused", n)
 		}
 		return
 	}

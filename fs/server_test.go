@@ -2,6 +2,7 @@ package fs
 
 import (
 	"bufio"
+	"context"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -511,5 +512,122 @@ func TestServerClose(t *testing.T) {
 	}
 	if _, err := net.Dial("tcp", e.addr); err == nil {
 		t.Error("the listener still accepts after Close")
+	}
+}
+
+// Shutdown answers a read blocked on a stream with end of file (not a
+// dropped connection), and so every later read of it, then closes.
+func TestServerShutdown(t *testing.T) {
+	e := newEnv(t)
+	s := e.framesSession(t, true)
+	s.tread(10, 4096)
+	if !waitFor(5*time.Second, func() bool { return e.outstanding() == 1 }) {
+		t.Fatal("read not outstanding")
+	}
+	done := make(chan error, 1)
+	go func() { done <- e.srv.Shutdown(context.Background()) }()
+	if m := s.expect(lRread, 10); binary.LittleEndian.Uint32(m[7:]) != 0 {
+		t.Errorf("blocked read answered with %d bytes, want 0 (end of file)", binary.LittleEndian.Uint32(m[7:]))
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Shutdown did not return")
+	}
+	if _, err := s.recv(time.Second); err == nil {
+		t.Error("the connection is still open after Shutdown")
+	}
+	if e.subscribers("tap0") != 0 || e.conns() != 0 {
+		t.Errorf("after Shutdown: %d subscribers, %d connections", e.subscribers("tap0"), e.conns())
+	}
+	if _, err := net.Dial("tcp", e.addr); err == nil {
+		t.Error("the listener still accepts after Shutdown")
+	}
+}
+
+// Beyond the server's bound on connections, a new one is closed at once;
+// the others keep working, and a freed place can be taken again.
+func TestConnectionBound(t *testing.T) {
+	e := newEnv(t)
+	e.srv.mu.Lock()
+	e.srv.maxConns = 3
+	e.srv.mu.Unlock()
+	var rs []*raw
+	for range 3 {
+		rs = append(rs, e.sessionL(t))
+	}
+	extra := e.dialRaw(t)
+	extra.send(lmsgBytes(msgTversion, noTag, uint32(8192), "9P2000.L"))
+	if m, err := extra.recv(5 * time.Second); err == nil {
+		t.Fatalf("connection beyond the bound answered: %x", m)
+	}
+	rs[0].send(lmsgBytes(lTstatfs, 2, uint32(0)))
+	rs[0].expect(lRstatfs, 2)
+	rs[1].nc.Close()
+	if !waitFor(5*time.Second, func() bool { return e.conns() == 2 }) {
+		t.Fatalf("%d connections after one closed", e.conns())
+	}
+	e.sessionL(t)
+}
+
+// Open streams are bounded server-wide too: one more gets EMFILE, and a
+// clunk frees its place.
+func TestServerStreamBound(t *testing.T) {
+	e := newEnv(t)
+	e.srv.mu.Lock()
+	e.srv.maxStreams = 2
+	e.srv.mu.Unlock()
+	a, b := e.sessionL(t), e.sessionL(t)
+	open := func(r *raw, fid uint32, tag uint16) {
+		r.send(lmsgBytes(lTwalk, tag, uint32(0), fid, uint16(2), "tap0", "frames"))
+		r.expect(lRwalk, tag)
+		r.send(lmsgBytes(lTlopen, tag, fid, uint32(0)))
+	}
+	open(a, 1, 2)
+	a.expect(lRlopen, 2)
+	open(b, 1, 2)
+	b.expect(lRlopen, 2)
+	open(b, 2, 3)
+	b.expectLerror(3, syscall.EMFILE)
+	a.send(lmsgBytes(lTclunk, 4, uint32(1)))
+	a.expect(lRclunk, 4)
+	b.send(lmsgBytes(lTlopen, 5, uint32(2), uint32(0)))
+	b.expect(lRlopen, 5)
+	if n := e.subscribers("tap0"); n != 2 {
+		t.Errorf("%d subscribers, want 2", n)
+	}
+}
+
+// Requests that arrive together are answered together: their replies go
+// out in one write. (A pipe shows the writes: each Read returns at most
+// one of them.)
+func TestRepliesCoalesced(t *testing.T) {
+	e := newEnv(t)
+	srvEnd, client := net.Pipe()
+	defer client.Close()
+	e.srv.serveConn(srvEnd)
+	r := &raw{t: t, nc: client, r: bufio.NewReader(client)}
+	r.send(lmsgBytes(msgTversion, noTag, uint32(8192), "9P2000.L"))
+	r.expect(msgRversion, noTag)
+	var batch []byte
+	batch = append(batch, lmsgBytes(lTattach, 1, uint32(0), uint32(noFid), "", "", uint32(0))...)
+	batch = append(batch, lmsgBytes(lTwalk, 2, uint32(0), uint32(1), uint16(2), "tap0", "addr")...)
+	batch = append(batch, lmsgBytes(lTclunk, 3, uint32(1))...)
+	r.send(batch)
+	client.SetReadDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 4096)
+	n, err := client.Read(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var types []uint8
+	for b := buf[:n]; len(b) >= 7; b = b[binary.LittleEndian.Uint32(b):] {
+		types = append(types, b[4])
+	}
+	if want := []uint8{lRattach, lRwalk, lRclunk}; string(types) != string(want) {
+		t.Errorf("one write carried replies of types %v, want %v", types, want)
 	}
 }
