@@ -16,8 +16,9 @@
 #     stats, ctl and addr, follow /log for the reason of their own failed
 #     write, write good ctl and arp commands and create and delete a second
 #     host (all must succeed), and write bad commands (all must fail).
-#  3. At rest after each: goroutines (smolfs serve -debug), RSS and open fds
-#     at the end are within 10% of what they were after the warm-up; no 9P
+#  3. At rest after each: goroutines (smolfs serve -debug), RSS (once the
+#     server has returned its free memory: -debug's "free") and open fds at
+#     the end are within 10% of what they were after the warm-up; no 9P
 #     request had an unexpected outcome; ping lost under 1%; every received
 #     frame is counted in exactly one fate counter (netcore.RxFates, read
 #     from netcore/stats.go); the kernel's view of tap0 agrees (its TX
@@ -33,7 +34,7 @@ cd "$(dirname "$0")/.."
 usage() { echo "usage: scripts/soak.sh [SECONDS]" >&2; }
 case "${1:-600}" in
 -h | --help)
-	sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'
 	exit 0
 	;;
 '' | *[!0-9]*)
@@ -136,11 +137,22 @@ stat_value() { awk -v n="$1" '$1 == n { print $2; found = 1 } END { exit !found 
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$srv/status"; }
 hwm_kb() { awk '/^VmHWM:/ { print $2 }' "/proc/$srv/status"; }
 fds() { ls "/proc/$srv/fd" | wc -l; }
-goroutines() {
-	nsx timeout 5 bash -c 'exec 3<>/dev/tcp/127.0.0.1/6060 && cat <&3' |
-		awk '/^goroutine profile: total/ { print $4; exit }'
-}
+# debug REQUEST: smolfs serve -debug's dump, after REQUEST ("" or "free").
+debug() { nsx timeout 5 bash -c "exec 3<>/dev/tcp/127.0.0.1/6060 && echo '$1' >&3 && cat <&3"; }
+goroutines() { debug "" | awk '/^goroutine profile: total/ { print $4; exit }'; }
 sample() { printf '%s rss_kb=%s goroutines=%s fds=%s\n' "$1" "$(rss_kb)" "$(goroutines)" "$(fds)"; }
+# rest_sample: at rest, RSS is measured after the server has returned its
+# free memory to the kernel: otherwise it depends on when the last garbage
+# collections ran (it saws between about 14 and 27 MB every two minutes
+# under this load), not on what the server holds.
+# The dump is kept in $work/NAME.debug, and its live heap shown.
+rest_sample() {
+	local natural name=${1%:}
+	natural=$(rss_kb)
+	debug free >"$work/$name.debug"
+	printf '%s rss_kb=%s goroutines=%s fds=%s (rss_kb=%s before the free memory went back; %s)\n' "$1" "$(rss_kb)" "$(goroutines)" "$(fds)" "$natural" \
+		"$(awk '/^# (HeapAlloc|HeapInuse|Stack|Sys) = / { sub(/^# /, ""); printf "%s%s", sep, $0; sep = ", " }' "$work/$name.debug")"
+}
 
 # The fate counters, from the one list in netcore/stats.go.
 fates=()
@@ -326,7 +338,7 @@ step "2. warm-up: ${warm} s of the soak's load, then the start figures at rest"
 load warmup $warm
 waitfor 30 settled || fail "tap0's counters still moved 30 s after the warm-up"
 sleep 2
-start=$(sample "start:")
+start=$(rest_sample "start:")
 echo "$start" | tee -a "$work/samples"
 g0=$(goroutines) r0=$(rss_kb) f0=$(fds)
 
@@ -368,9 +380,9 @@ within() { [ -n "$1" ] && [ -n "$2" ] && [ "$1" -le $(($2 + $2 * drift_pct / 100
 goroutines_back() { within "$(goroutines)" "$g0"; }
 waitfor 20 goroutines_back || true
 sleep 2
-final=$(sample "end:")
+final=$(rest_sample "end:")
 echo "$start"
-echo "$final"
+echo "$final" | tee -a "$work/samples"
 g1=$(goroutines) r1=$(rss_kb) f1=$(fds)
 within "$g1" "$g0" || fail "goroutines: $g1 at the end, $g0 at the start: more than $drift_pct% more"
 within "$r1" "$r0" || fail "RSS: ${r1} kB at the end, ${r0} kB at the start: more than $drift_pct% more"

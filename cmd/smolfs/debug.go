@@ -1,14 +1,22 @@
 package main
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/netip"
+	"runtime/debug"
 	"runtime/pprof"
+	"strings"
 	"time"
 )
+
+// debugRequestWait is how long the debug endpoint waits for a request
+// line before it dumps anyway.
+const debugRequestWait = 100 * time.Millisecond
 
 // checkDebugAddr accepts HOST:PORT where HOST is a loopback address or
 // localhost: the goroutine dump shows the server's insides and its
@@ -35,6 +43,12 @@ func checkDebugAddr(addr string) error {
 // memory statistics), and closes it. Plain text over TCP rather than
 // net/http/pprof, which would double the binary and add a third to the idle
 // RSS: `nc 127.0.0.1 PORT` or bash's /dev/tcp reads it.
+//
+// The client may send one line first: "free" runs debug.FreeOSMemory (a
+// collection, and every free page back to the kernel) before the dump, so
+// that the RSS measured right after compares between two moments of rest
+// whenever the last collections happened to run; anything else, or nothing
+// within debugRequestWait, is just the dump.
 func serveDebug(addr string, logger *slog.Logger) (net.Listener, error) {
 	if err := checkDebugAddr(addr); err != nil {
 		return nil, fmt.Errorf("-debug %q: %w", addr, err)
@@ -58,6 +72,11 @@ func serveDebug(addr string, logger *slog.Logger) (net.Listener, error) {
 			}
 			// One at a time: a dump takes milliseconds, and a reader
 			// that does not read is cut off by the deadline.
+			c.SetReadDeadline(time.Now().Add(debugRequestWait))
+			line, _ := bufio.NewReader(io.LimitReader(c, 64)).ReadString('\n')
+			if strings.TrimSpace(line) == "free" {
+				debug.FreeOSMemory()
+			}
 			c.SetWriteDeadline(time.Now().Add(5 * time.Second))
 			pprof.Lookup("goroutine").WriteTo(c, 1)
 			c.Write([]byte("\n"))

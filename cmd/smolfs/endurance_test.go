@@ -549,7 +549,8 @@ func median(v []float64) float64 {
 }
 
 // TestServeDebug: -debug serves the goroutine and heap profiles as text on
-// loopback, which the soak script reads, and nowhere else.
+// loopback, which the soak script reads, and nowhere else; "free" collects
+// first.
 func TestServeDebug(t *testing.T) {
 	for _, addr := range []string{"0.0.0.0:6060", "192.168.69.1:6060", "6060"} {
 		code, _, errOut := runCapture("serve", "-debug", addr)
@@ -559,19 +560,38 @@ func TestServeDebug(t *testing.T) {
 	}
 	ns := newNetns(t)
 	startServe(t, ns, "-debug", "127.0.0.1:6060")
-	var dump []byte
-	err := ns.Do(func() error {
-		c, err := net.DialTimeout("tcp", "127.0.0.1:6060", 5*time.Second)
-		if err != nil {
+	read := func(request string) []byte {
+		var dump []byte
+		err := ns.Do(func() error {
+			c, err := net.DialTimeout("tcp", "127.0.0.1:6060", 5*time.Second)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(10 * time.Second))
+			if _, err := io.WriteString(c, request); err != nil {
+				return err
+			}
+			dump, err = io.ReadAll(c)
 			return err
+		})
+		if err != nil {
+			t.Fatalf("reading the debug endpoint: %v", err)
 		}
-		defer c.Close()
-		c.SetDeadline(time.Now().Add(10 * time.Second))
-		dump, err = io.ReadAll(c)
-		return err
-	})
-	if err != nil {
-		t.Fatalf("reading the debug endpoint: %v", err)
+		return dump
+	}
+	numGC := func(dump []byte) int {
+		m := regexp.MustCompile(`\n# NumGC = (\d+)\n`).FindSubmatch(dump)
+		if m == nil {
+			t.Fatalf("the heap profile has no NumGC:\n%s", dump)
+		}
+		n, _ := strconv.Atoi(string(m[1]))
+		return n
+	}
+	dump := read("") // no request: the dump after the wait
+	before := numGC(dump)
+	if after := numGC(read("free\n")); after <= before {
+		t.Errorf("after \"free\" the runtime counts %d collections, %d before: want more", after, before)
 	}
 	m := regexp.MustCompile(`^goroutine profile: total (\d+)\n`).FindSubmatch(dump)
 	if m == nil {
