@@ -141,11 +141,11 @@ fds() { ls "/proc/$srv/fd" | wc -l; }
 debug() { nsx timeout 5 bash -c "exec 3<>/dev/tcp/127.0.0.1/6060 && echo '$1' >&3 && cat <&3"; }
 goroutines() { debug "" | awk '/^goroutine profile: total/ { print $4; exit }'; }
 sample() { printf '%s rss_kb=%s goroutines=%s fds=%s\n' "$1" "$(rss_kb)" "$(goroutines)" "$(fds)"; }
-# rest_sample: at rest, RSS is measured after the server has returned its
-# free memory to the kernel: otherwise it depends on when the last garbage
-# collections ran (it saws between about 14 and 27 MB every two minutes
-# under this load), not on what the server holds.
-# The dump is kept in $work/NAME.debug, and its live heap shown.
+# rest_sample NAME: at rest, RSS is measured after the server has returned
+# its free memory to the kernel, so that it depends on what the server holds
+# rather than on when its last garbage collection ran. The dump is kept in
+# $work/NAME.debug (its heap profile says who holds what), and its memory
+# figures are shown.
 rest_sample() {
 	local natural name=${1%:}
 	natural=$(rss_kb)
