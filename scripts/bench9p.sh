@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# usage: scripts/bench9p.sh [-rounds N] [-duration SECONDS] [-conns "1 8"] [-keep]
+# usage: scripts/bench9p.sh [-rounds N] [-duration SECONDS] [-conns "1 8"] [-smolfs BINARY] [-keep]
 #
 # 9P speed of smolfs against diod: walk+open+read+clunk of tap0/addr, one
 # client (internal/cmd/bench9p) for both, over TCP loopback. smolfs serves a
@@ -9,7 +9,9 @@
 # connection count the targets alternate A B B A ... over the rounds, so
 # that a drift in the machine's load cancels out; the table gives each
 # target's mean ops/s, the ratio of the means, and the spread of the
-# per-round ratios. -keep leaves the per-run output in the work directory.
+# per-round ratios. -smolfs serves with a smolfs binary built elsewhere (an
+# older commit, to measure a change) instead of building this tree's. -keep
+# leaves the per-run output in the work directory.
 #
 # Needs root, ip(8) and diod. The goal (issue 3): smolfs/diod >= 1.5 at 8
 # connections and >= 1.0 at 1.
@@ -20,12 +22,14 @@ rounds=4
 duration=3
 conns_list="1 8"
 keep=0
-usage() { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; }
+smolfs_bin=""
+usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
 	case $1 in
 	-rounds) rounds=$2; shift 2 ;;
 	-duration) duration=$2; shift 2 ;;
 	-conns) conns_list=$2; shift 2 ;;
+	-smolfs) smolfs_bin=$2; shift 2 ;;
 	-keep) keep=1; shift ;;
 	-h | --help) usage; exit 0 ;;
 	*) usage >&2; exit 2 ;;
@@ -55,8 +59,14 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-echo "building smolfs and bench9p" >&2
+echo "building bench9p${smolfs_bin:+ (smolfs: $smolfs_bin)}${smolfs_bin:- and smolfs}" >&2
+# This tree's smolfs is also the 9P client that checks both servers are up.
 go build -o "$work/smolfs" ./cmd/smolfs
+server="$work/smolfs"
+if [ -n "$smolfs_bin" ]; then
+	cp "$smolfs_bin" "$work/smolfs-under-test"
+	server="$work/smolfs-under-test"
+fi
 go build -o "$work/bench9p" ./internal/cmd/bench9p
 
 ip netns add "$ns"
@@ -65,7 +75,7 @@ in_ns() { ip netns exec "$ns" "$@"; }
 
 # ip netns exec execs its command, so $! is the server itself (not started
 # through in_ns, which would put a subshell in between).
-ip netns exec "$ns" "$work/smolfs" serve -listen 127.0.0.1:5640 -host tap0,ea=02:00:00:00:00:01,ip=192.168.69.1/24 \
+ip netns exec "$ns" "$server" serve -listen 127.0.0.1:5640 -host tap0,ea=02:00:00:00:00:01,ip=192.168.69.1/24 \
 	-log-level warn 2>"$work/serve.log" &
 serve_pid=$!
 for _ in $(seq 100); do
