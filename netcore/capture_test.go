@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"sync"
 	"testing"
@@ -464,5 +465,42 @@ func TestCaptureWaitPace(t *testing.T) {
 	}
 	if got := takeAll(s); len(got) != 1 {
 		t.Errorf("took %d frames after the cancelled pause, want 1", len(got))
+	}
+}
+
+// BenchmarkCapturePublish is what capture adds to the host's path per frame:
+// nothing to speak of without readers, a copy into each reader's queue with
+// them (the queues are drained outside the timer, so nothing is dropped).
+func BenchmarkCapturePublish(b *testing.B) {
+	frame := numbered(1)
+	for _, n := range []int{0, 2} {
+		b.Run(fmt.Sprintf("readers=%d", n), func(b *testing.B) {
+			var c Capture
+			var subs []*Subscription
+			for range n {
+				subs = append(subs, c.Subscribe(1<<20))
+			}
+			buf := make([]byte, 2048)
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				c.Hold()
+				c.Publish(t0, In, frame)
+				c.Release()
+				if i++; i%4096 == 0 {
+					b.StopTimer()
+					for _, s := range subs {
+						s.Take(buf, func(CapturedFrame) bool { return true })
+					}
+					b.StartTimer()
+				}
+			}
+			if c.Dropped() != 0 {
+				b.Fatalf("%d frames dropped", c.Dropped())
+			}
+			for _, s := range subs {
+				s.Close()
+			}
+		})
 	}
 }
