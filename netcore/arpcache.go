@@ -48,12 +48,18 @@ const noEntry = -1
 
 // arpEntry is a slot of the cache. Slots live in one slice allocated up front,
 // linked in least-recently-used order by index, so that neither lookups nor
-// learning allocate.
+// learning allocate. Each entry is in one of two segments (a segmented LRU):
+// entries only learned from traffic start on probation; the host's own use of
+// an entry (sending to it, waiting for it, a static entry) makes it protected.
+// A full cache evicts the least recently used entry on probation first, so
+// that a flood of requests from strangers cannot push out the neighbours the
+// host is talking to.
 type arpEntry struct {
 	ip       uint32
 	mac      MAC
 	state    ARPState  // 0: the slot is free
 	slot     int32     // this entry's index in slots, fixed, so that use costs no lookup
+	seg      segment   // probation or protected
 	prev     int32     // towards the most recently used
 	next     int32     // towards the least recently used
 	tries    int       // requests sent for the current resolution
@@ -62,14 +68,23 @@ type arpEntry struct {
 	pending  [][]byte  // frames waiting for the address (Incomplete)
 }
 
-// arpCache is bounded; when it is full the least recently used entry that is
-// not static makes room.
+// segment is a part of the cache's LRU order.
+type segment uint8
+
+const (
+	probation segment = iota // learned from traffic, not used by the host
+	protected                // used by the host, or static
+)
+
+// arpCache is bounded; when it is full the least recently used entry on
+// probation that is not static makes room, or failing that the least
+// recently used protected one.
 type arpCache struct {
 	slots   []arpEntry
 	index   map[uint32]int32
 	free    []int32
-	head    int32 // most recently used
-	tail    int32 // least recently used
+	head    [2]int32 // most recently used, per segment
+	tail    [2]int32 // least recently used, per segment
 	statics int
 
 	onEvict func(*arpEntry) // an entry is about to be pushed out to make room
@@ -81,8 +96,8 @@ func newARPCache(size int, onEvict func(*arpEntry)) *arpCache {
 		slots:   make([]arpEntry, size),
 		index:   make(map[uint32]int32, size),
 		free:    make([]int32, size),
-		head:    noEntry,
-		tail:    noEntry,
+		head:    [2]int32{noEntry, noEntry},
+		tail:    [2]int32{noEntry, noEntry},
 	}
 	for i := range c.free {
 		c.free[i] = int32(size - 1 - i)
@@ -111,13 +126,23 @@ func (c *arpCache) get(ip uint32) *arpEntry {
 	return &c.slots[i]
 }
 
-// touch makes e the most recently used entry.
+// touch makes e the most recently used entry of its segment (traffic
+// confirmed it).
 func (c *arpCache) touch(e *arpEntry) {
-	if c.head == e.slot {
+	if c.head[e.seg] == e.slot {
 		return
 	}
 	c.unlink(e.slot)
-	c.pushFront(e.slot)
+	c.pushFront(e.slot, e.seg)
+}
+
+// use makes e the most recently used protected entry (the host needs it).
+func (c *arpCache) use(e *arpEntry) {
+	if e.seg == protected && c.head[protected] == e.slot {
+		return
+	}
+	c.unlink(e.slot)
+	c.pushFront(e.slot, protected)
 }
 
 func (c *arpCache) unlink(i int32) {
@@ -125,36 +150,45 @@ func (c *arpCache) unlink(i int32) {
 	if e.prev != noEntry {
 		c.slots[e.prev].next = e.next
 	} else {
-		c.head = e.next
+		c.head[e.seg] = e.next
 	}
 	if e.next != noEntry {
 		c.slots[e.next].prev = e.prev
 	} else {
-		c.tail = e.prev
+		c.tail[e.seg] = e.prev
 	}
 	e.prev, e.next = noEntry, noEntry
 }
 
-func (c *arpCache) pushFront(i int32) {
+func (c *arpCache) pushFront(i int32, seg segment) {
 	e := &c.slots[i]
-	e.prev, e.next = noEntry, c.head
-	if c.head != noEntry {
-		c.slots[c.head].prev = i
+	e.seg = seg
+	e.prev, e.next = noEntry, c.head[seg]
+	if c.head[seg] != noEntry {
+		c.slots[c.head[seg]].prev = i
 	}
-	c.head = i
-	if c.tail == noEntry {
-		c.tail = i
+	c.head[seg] = i
+	if c.tail[seg] == noEntry {
+		c.tail[seg] = i
 	}
 }
 
-// insert adds a fresh entry for ip in state st, evicting the least recently
-// used non-static entry if the cache is full (onEvict sees it first, for its
-// pending frames). It returns nil when every slot holds a static entry.
-func (c *arpCache) insert(ip uint32, st ARPState) *arpEntry {
+// insert adds a fresh entry for ip in state st to segment seg, evicting an
+// entry if the cache is full (onEvict sees it first, for its pending frames):
+// the least recently used one on probation, or else the least recently used
+// protected one, never a static one. It returns nil when every slot holds a
+// static entry.
+func (c *arpCache) insert(ip uint32, st ARPState, seg segment) *arpEntry {
 	if len(c.free) == 0 {
-		i := c.tail
-		for i != noEntry && c.slots[i].state == Static {
-			i = c.slots[i].prev
+		i := int32(noEntry)
+		for _, s := range [...]segment{probation, protected} {
+			i = c.tail[s]
+			for i != noEntry && c.slots[i].state == Static {
+				i = c.slots[i].prev
+			}
+			if i != noEntry {
+				break
+			}
 		}
 		if i == noEntry {
 			return nil
@@ -169,7 +203,7 @@ func (c *arpCache) insert(ip uint32, st ARPState) *arpEntry {
 	c.slots[i] = arpEntry{ip: ip, slot: i, pending: c.slots[i].pending[:0]}
 	c.setState(&c.slots[i], st)
 	c.index[ip] = i
-	c.pushFront(i)
+	c.pushFront(i, seg)
 	return &c.slots[i]
 }
 

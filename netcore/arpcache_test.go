@@ -9,27 +9,29 @@ import (
 	"time"
 )
 
-// checkCache checks the cache's structure: the LRU list, the index, the free
-// list and the count of static entries agree.
+// checkCache checks the cache's structure: the LRU lists of both segments,
+// the index, the free list and the count of static entries agree.
 func checkCache(t testing.TB, c *arpCache) {
 	t.Helper()
 	n, statics := 0, 0
-	prev := int32(noEntry)
-	for i := c.head; i != noEntry; i = c.slots[i].next {
-		e := &c.slots[i]
-		if n++; n > len(c.slots) {
-			t.Fatal("LRU list has a cycle")
+	for _, seg := range []segment{protected, probation} {
+		prev := int32(noEntry)
+		for i := c.head[seg]; i != noEntry; i = c.slots[i].next {
+			e := &c.slots[i]
+			if n++; n > len(c.slots) {
+				t.Fatal("LRU list has a cycle")
+			}
+			if e.state == 0 || e.slot != i || e.prev != prev || e.seg != seg || c.index[e.ip] != i {
+				t.Fatalf("slot %d: %+v (prev %d, segment %d, index %d)", i, e, prev, seg, c.index[e.ip])
+			}
+			if e.state == Static {
+				statics++
+			}
+			prev = i
 		}
-		if e.state == 0 || e.slot != i || e.prev != prev || c.index[e.ip] != i {
-			t.Fatalf("slot %d: %+v (prev %d, index %d)", i, e, prev, c.index[e.ip])
+		if c.tail[seg] != prev {
+			t.Fatalf("segment %d: tail %d, last in list %d", seg, c.tail[seg], prev)
 		}
-		if e.state == Static {
-			statics++
-		}
-		prev = i
-	}
-	if c.tail != prev {
-		t.Fatalf("tail %d, last in list %d", c.tail, prev)
 	}
 	if n != len(c.index) || n+len(c.free) != len(c.slots) || statics != c.statics {
 		t.Fatalf("list %d, index %d, free %d, slots %d, statics %d (counted %d)", n, len(c.index), len(c.free), len(c.slots), c.statics, statics)
@@ -41,11 +43,14 @@ func checkCache(t testing.TB, c *arpCache) {
 	}
 }
 
-// lru lists the cache's addresses, most recently used first.
+// lru lists the cache's addresses in the reverse of eviction order: the
+// protected segment, then probation, each most recently used first.
 func lru(c *arpCache) []uint32 {
 	var ips []uint32
-	for i := c.head; i != noEntry; i = c.slots[i].next {
-		ips = append(ips, c.slots[i].ip)
+	for _, seg := range []segment{protected, probation} {
+		for i := c.head[seg]; i != noEntry; i = c.slots[i].next {
+			ips = append(ips, c.slots[i].ip)
+		}
 	}
 	return ips
 }
@@ -54,7 +59,7 @@ func TestARPCacheLRU(t *testing.T) {
 	var evicted []uint32
 	c := newARPCache(3, func(e *arpEntry) { evicted = append(evicted, e.ip) })
 	for ip := uint32(1); ip <= 3; ip++ {
-		if c.insert(ip, Reachable) == nil {
+		if c.insert(ip, Reachable, probation) == nil {
 			t.Fatal("insert into a cache with room failed")
 		}
 		checkCache(t, c)
@@ -64,29 +69,60 @@ func TestARPCacheLRU(t *testing.T) {
 	}
 	c.touch(c.get(1))
 	checkCache(t, c)
-	c.insert(4, Reachable) // evicts 2, the least recently used
+	c.insert(4, Reachable, probation) // evicts 2, the least recently used
 	checkCache(t, c)
 	if got := lru(c); !slices.Equal(got, []uint32{4, 1, 3}) || !slices.Equal(evicted, []uint32{2}) || c.get(2) != nil {
 		t.Fatalf("order %v, evicted %v", got, evicted)
 	}
 	c.setState(c.get(3), Static)
 	c.setState(c.get(1), Static)
-	c.insert(5, Incomplete) // 3 and 1 are static: 4 goes although it is newest
+	c.insert(5, Incomplete, probation) // 3 and 1 are static: 4 goes although it is newest
 	checkCache(t, c)
 	if got := lru(c); !slices.Equal(got, []uint32{5, 1, 3}) || !slices.Equal(evicted, []uint32{2, 4}) {
 		t.Fatalf("order %v, evicted %v", got, evicted)
 	}
-	c.insert(6, Static)
+	c.insert(6, Static, protected)
 	checkCache(t, c)
-	if e := c.insert(7, Reachable); e != nil {
+	if got := lru(c); !slices.Equal(got, []uint32{6, 1, 3}) || !slices.Equal(evicted, []uint32{2, 4, 5}) {
+		t.Fatalf("order %v, evicted %v", got, evicted)
+	}
+	if e := c.insert(7, Reachable, probation); e != nil {
 		t.Fatalf("inserted %+v into a cache full of static entries", e)
 	}
 	c.remove(c.get(1))
 	checkCache(t, c)
-	if e := c.insert(7, Reachable); e == nil || e.state != Reachable {
+	if e := c.insert(7, Reachable, probation); e == nil || e.state != Reachable {
 		t.Fatalf("insert after remove: %+v", e)
 	}
 	checkCache(t, c)
+}
+
+func TestARPCacheUsedEntriesOutliveProbation(t *testing.T) {
+	var evicted []uint32
+	c := newARPCache(4, func(e *arpEntry) { evicted = append(evicted, e.ip) })
+	c.insert(1, Reachable, probation)
+	c.insert(2, Reachable, probation)
+	c.use(c.get(1)) // the host sends to 1: it is protected from here on
+	checkCache(t, c)
+	c.insert(3, Incomplete, protected)
+	for ip := uint32(10); ip < 20; ip++ { // a flood of strangers
+		c.insert(ip, Reachable, probation)
+		checkCache(t, c)
+	}
+	if c.get(1) == nil || c.get(3) == nil {
+		t.Fatalf("a flood on probation evicted used entries: order %v", lru(c))
+	}
+	if got := lru(c); !slices.Equal(got, []uint32{3, 1, 19, 18}) || evicted[0] != 2 {
+		t.Fatalf("order %v, evicted %v", got, evicted)
+	}
+	// With nothing on probation, the protected segment's LRU entry goes.
+	c.use(c.get(19))
+	c.use(c.get(18))
+	c.insert(30, Incomplete, protected)
+	checkCache(t, c)
+	if got := lru(c); !slices.Equal(got, []uint32{30, 18, 19, 3}) {
+		t.Fatalf("order %v, want 1 evicted as the least recently used protected entry", got)
+	}
 }
 
 // peer i is 192.168.69.(10+i) at 02:00:00:00:01:i.
@@ -536,4 +572,32 @@ func TestARPRemoveAllWhileResolving(t *testing.T) {
 		th.advance(time.Second) // the harness fails if the deadline is not in the future
 	}
 	th.wantStats(map[Counter]uint64{ARPFailed: 1, ARPPendingDropped: 1})
+}
+
+// A flood of ARP requests for us from more distinct neighbours than the cache
+// holds must not push out the neighbour the host is answering pings for.
+func TestFloodDoesNotEvictNeighbourInUse(t *testing.T) {
+	th := newHarness(t, func(c *Config) {
+		c.Addrs = []netip.Prefix{netip.MustParsePrefix("192.168.69.1/16")}
+		c.ARPCacheSize = 64
+	})
+	th.recv(whoHas(hostIP)) // the peer asks for us: learned, on probation
+	for i := range 1000 {
+		if i%100 == 0 {
+			replies := th.recv(ping(uint16(i), []byte("payload")))
+			if len(replies) != 1 {
+				t.Fatalf("ping %d during the flood: %d frames out, want the echo reply at once (arp_pending_dropped %d)",
+					i, len(replies), th.stat(ARPPendingDropped))
+			}
+		}
+		ip := netip.AddrFrom4([4]byte{192, 168, 100 + byte(i/250), byte(1 + i%250)})
+		mac := MAC{0x02, 0xa5, 0, 0, byte(i >> 8), byte(i)}
+		th.recv(arpFrame(ARPRequest, BroadcastMAC, mac, ip, MAC{}, hostIP))
+	}
+	if e, ok := th.entry(peerIP); !ok || e.State != Reachable {
+		t.Fatalf("the peer's entry is gone after the flood: %+v", e)
+	}
+	if n := th.stat(ARPEvicted); n < 1000-64 {
+		t.Errorf("arp_evicted %d, want the flood to have cycled through the cache", n)
+	}
 }

@@ -370,7 +370,7 @@ func (h *Host) receiveARP(now time.Time, b []byte, out *Output) Counter {
 	if e := h.arp.get(spa); e != nil {
 		h.learn(now, e, sha, out)
 	} else if forUs && h.onLink(spa) {
-		if e := h.arp.insert(spa, Reachable); e != nil {
+		if e := h.arp.insert(spa, Reachable, probation); e != nil {
 			h.learn(now, e, sha, out)
 		}
 	}
@@ -533,14 +533,14 @@ func (h *Host) route(now time.Time, out *Output, ip uint32, frame []byte) {
 	}
 	e := h.arp.get(ip)
 	if e != nil && (e.state == Static || e.state == Reachable && now.Before(e.deadline)) {
-		h.arp.touch(e)
+		h.arp.use(e)
 		copy(frame[ethDst:], e.mac[:])
 		h.transmit(now, out, frame)
 		return
 	}
 	switch {
 	case e == nil:
-		if e = h.arp.insert(ip, Incomplete); e == nil {
+		if e = h.arp.insert(ip, Incomplete, protected); e == nil {
 			h.stats[ARPPendingDropped]++ // every slot is static
 			return
 		}
@@ -549,7 +549,7 @@ func (h *Host) route(now time.Time, out *Output, ip uint32, frame []byte) {
 		e.mac = MAC{}
 		e.tries = 0
 	}
-	h.arp.touch(e)
+	h.arp.use(e)
 	if len(e.pending) >= h.cfg.ARPPending {
 		h.stats[ARPPendingDropped]++
 	} else {
@@ -854,14 +854,14 @@ func (h *Host) apply(now time.Time, c Command, out *Output) {
 	case OpARPAdd:
 		e := h.arp.get(key(c.IP))
 		if e == nil {
-			if e = h.arp.insert(key(c.IP), Static); e == nil {
+			if e = h.arp.insert(key(c.IP), Static, protected); e == nil {
 				return // check made sure there is room
 			}
 		}
 		h.arp.setState(e, Static)
 		e.mac = c.MAC
 		e.tries = 0
-		h.arp.touch(e)
+		h.arp.use(e)
 		h.sendPending(now, e, out)
 	case OpARPDel:
 		if e := h.arp.get(key(c.IP)); e != nil {
@@ -872,10 +872,11 @@ func (h *Host) apply(now time.Time, c Command, out *Output) {
 	case OpARPResolve:
 		e := h.arp.get(key(c.IP))
 		if e == nil {
-			if e = h.arp.insert(key(c.IP), Incomplete); e == nil {
+			if e = h.arp.insert(key(c.IP), Incomplete, protected); e == nil {
 				return // check made sure there is room
 			}
 		}
+		h.arp.use(e)
 		h.request(now, out, e)
 	}
 }
