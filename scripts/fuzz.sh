@@ -39,7 +39,8 @@ for pkg in $(go list ./...); do
 		failed+=("$pkg (listing)")
 		continue
 	fi
-	for name in $(printf '%s\n' "$targets" | grep -E '^Fuzz[A-Za-z0-9_]*$' || true); do
+	# sort -u: a TestMain that runs the tests more than once lists them more than once.
+	for name in $(printf '%s\n' "$targets" | grep -E '^Fuzz[A-Za-z0-9_]*$' | sort -u || true); do
 		printf '=== %s %s (%ss)\n' "$pkg" "$name" "$secs"
 		ran=$((ran + 1))
 		if ! GOTMPDIR="$work" go test "$pkg" -run '^$' -fuzz "^${name}\$" -fuzztime "${secs}s"; then
