@@ -154,12 +154,22 @@ func NewDriver(h *netcore.Host, dev Device, onEvent func(netcore.Event), opts ..
 // Name is the host's name (its device's, if the host has none).
 func (d *Driver) Name() string { return d.name }
 
-// Snapshot is the host's state now.
+// Snapshot is the host's configuration and counters now.
 func (d *Driver) Snapshot() netcore.Snapshot {
-	now := time.Now()
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.h.Snapshot(now)
+	return d.h.Snapshot()
+}
+
+// ARPTable is the host's ARP cache now, sorted by address. Only the copy is
+// made under the lock that the host's loop needs; the sort is not.
+func (d *Driver) ARPTable() []netcore.ARPEntry {
+	now := time.Now()
+	d.mu.Lock()
+	t := d.h.ARPTable(now)
+	d.mu.Unlock()
+	netcore.SortARP(t)
+	return t
 }
 
 // Subscribe starts a capture subscription on the host's frames. It ends

@@ -269,12 +269,12 @@ func TestDriverResolveRetriesAndFails(t *testing.T) {
 	// Both resolutions failed; the entries are gone.
 	deadline := time.Now().Add(2 * time.Second)
 	for {
-		s := d.Snapshot()
-		if s.Stats[netcore.ARPFailed] == 2 && len(s.ARP) == 0 {
+		s, arp := d.Snapshot(), d.ARPTable()
+		if s.Stats[netcore.ARPFailed] == 2 && len(arp) == 0 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("arp_failed %d, arp %v: want 2 failures and an empty cache", s.Stats[netcore.ARPFailed], s.ARP)
+			t.Fatalf("arp_failed %d, arp %v: want 2 failures and an empty cache", s.Stats[netcore.ARPFailed], arp)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -412,12 +412,12 @@ func checkGone(t *testing.T, d *Driver) {
 	if err := arpCmd(t, d, "add 192.168.69.9 02:00:00:00:00:09"); err != nil {
 		t.Errorf("arp add after the device went: %v", err)
 	}
-	s = d.Snapshot()
-	static := slices.ContainsFunc(s.ARP, func(e netcore.ARPEntry) bool {
+	s, arp := d.Snapshot(), d.ARPTable()
+	static := slices.ContainsFunc(arp, func(e netcore.ARPEntry) bool {
 		return e.IP == netip.MustParseAddr("192.168.69.9") && e.State == netcore.Static
 	})
 	if s.Config.MTU != 1400 || !static {
-		t.Errorf("mtu %d, arp %v: the commands did not apply", s.Config.MTU, s.ARP)
+		t.Errorf("mtu %d, arp %v: the commands did not apply", s.Config.MTU, arp)
 	}
 }
 

@@ -12,6 +12,8 @@ import (
 
 	"github.com/hugelgupf/p9/linux"
 	"github.com/hugelgupf/p9/p9"
+
+	"github.com/smolfs/smolfs/netcore"
 )
 
 // errnoOfL is the errno a p9 client call failed with (0 for none).
@@ -65,7 +67,7 @@ func TestLReadEveryFile(t *testing.T) {
 		{[]string{"ctl"}, string(e.st.CtlText())},
 		{[]string{"tap0", "ctl"}, string(snap.AppendConfig(nil))},
 		{[]string{"tap0", "addr"}, "02:00:00:00:00:01\n192.168.69.1/24\n"},
-		{[]string{"tap0", "arp"}, string(snap.AppendARP(nil))},
+		{[]string{"tap0", "arp"}, string(netcore.AppendARP(nil, h.ARPTable()))},
 	} {
 		if got := readAllL(t, root, tc.path...); got != tc.want {
 			t.Errorf("%v reads %q, want %q", tc.path, got, tc.want)

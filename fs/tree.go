@@ -2,8 +2,6 @@ package fs
 
 import (
 	"context"
-	"maps"
-	"sync"
 	"syscall"
 
 	"github.com/smolfs/smolfs/netcore"
@@ -123,43 +121,14 @@ func (n node) perm() uint32 {
 // tree serves a stack's hosts as files.
 type tree struct {
 	st *stack.Stack
-
-	mu   sync.Mutex
-	gens map[*stack.Host]uint32
-	last uint32
 }
 
-func newTree(st *stack.Stack) *tree {
-	return &tree{st: st, gens: map[*stack.Host]uint32{}}
-}
+func newTree(st *stack.Stack) *tree { return &tree{st: st} }
 
 func (t *tree) root() node { return node{kind: kRoot} }
 
-// gen numbers each running host the first time the tree meets it; a host
-// created again under an old name is a new *stack.Host and gets a new
-// number. Hosts that are gone are forgotten when the table grows.
-func (t *tree) gen(h *stack.Host) uint32 {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if g, ok := t.gens[h]; ok {
-		return g
-	}
-	if len(t.gens) >= 64 {
-		live := map[*stack.Host]bool{}
-		for _, name := range t.st.HostNames() {
-			if h, ok := t.st.Host(name); ok {
-				live[h] = true
-			}
-		}
-		maps.DeleteFunc(t.gens, func(h *stack.Host, _ uint32) bool { return !live[h] })
-	}
-	t.last++
-	t.gens[h] = t.last
-	return t.last
-}
-
 func (t *tree) hostNode(k kind, h *stack.Host) node {
-	return node{kind: k, host: h, gen: t.gen(h)}
+	return node{kind: k, host: h, gen: h.Gen()}
 }
 
 // current fails if n belongs to a host that has been removed (perhaps
@@ -287,10 +256,10 @@ func (t *tree) open(n node, m openMode) (handle, error) {
 			return apply(data)
 		}
 		if m.read {
-			snap := h.Snapshot()
 			if n.kind == kARP {
-				s.buf = snap.AppendARP(nil)
+				s.buf = netcore.AppendARP(nil, h.ARPTable())
 			} else {
+				snap := h.Snapshot()
 				s.buf = snap.AppendConfig(nil)
 			}
 		}

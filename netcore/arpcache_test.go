@@ -139,7 +139,7 @@ func requestFrom(i int) []byte {
 // cached lists the addresses in the snapshot's ARP table.
 func (th *harness) cached() []netip.Addr {
 	var ips []netip.Addr
-	for _, e := range th.h.Snapshot(th.now).ARP {
+	for _, e := range th.snap().ARP {
 		ips = append(ips, e.IP)
 	}
 	return ips

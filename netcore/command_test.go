@@ -252,7 +252,7 @@ func TestExecIsAtomic(t *testing.T) {
 		th.recv(ping(1, nil))
 		th.mustExec("tap0/arp", "add 192.168.69.9 02:00:00:00:00:09\nresolve 192.168.69.20")
 		th.now = th.now.Add(300 * time.Millisecond)
-		before := th.h.Snapshot(th.now)
+		before := th.snap()
 		deadline := th.h.Deadline()
 		sent, err := th.exec(tc.file, tc.text)
 		if err == nil {
@@ -261,7 +261,7 @@ func TestExecIsAtomic(t *testing.T) {
 		if len(sent) != 0 || len(th.out.Events) != 0 {
 			t.Errorf("%q: failed write sent %d frames, %d events", tc.text, len(sent), len(th.out.Events))
 		}
-		if after := th.h.Snapshot(th.now); !reflect.DeepEqual(before, after) {
+		if after := th.snap(); !reflect.DeepEqual(before, after) {
 			t.Errorf("%q changed the host:\nbefore %+v\nafter  %+v", tc.text, before, after)
 		}
 		if !th.h.Deadline().Equal(deadline) {
@@ -277,7 +277,7 @@ func TestConfigReplay(t *testing.T) {
 		if down {
 			src.mustExec("tap0/ctl", "down")
 		}
-		want := src.h.Snapshot(src.now).Config
+		want := src.snap().Config
 		text := AppendConfig(nil, want)
 
 		dst := newHarness(t, func(c *Config) {
@@ -289,7 +289,7 @@ func TestConfigReplay(t *testing.T) {
 			dst.mustExec("tap0/ctl", "down")
 		}
 		sent := dst.mustExec("tap0/ctl", string(text))
-		got := dst.h.Snapshot(dst.now).Config
+		got := dst.snap().Config
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("down=%v: replaying\n%s\ngave %+v\nwant %+v", down, text, got, want)
 		}
@@ -309,14 +309,14 @@ func TestConfigReplay(t *testing.T) {
 		}
 		// Replaying onto itself changes nothing.
 		src.mustExec("tap0/ctl", string(text))
-		if got := src.h.Snapshot(src.now).Config; !reflect.DeepEqual(got, want) {
+		if got := src.snap().Config; !reflect.DeepEqual(got, want) {
 			t.Errorf("down=%v: self-replay gave %+v", down, got)
 		}
 	}
 	// The rendering itself, for the docs.
 	th := newHarness(t)
 	want := "ea 02:00:00:00:00:01\nmtu 1500\npromiscuous off\narptimeout 60\nremove all\nadd 192.168.69.1/24\nup\n"
-	s := th.h.Snapshot(th.now)
+	s := th.snap()
 	if got := string(s.AppendConfig(nil)); got != want {
 		t.Errorf("config:\n%s\nwant:\n%s", got, want)
 	}

@@ -191,19 +191,26 @@ func (h *Host) Deadline() time.Time { return h.deadline }
 // (TxDropped).
 func (h *Host) Count(c Counter, n uint64) { h.stats[c] += n }
 
-// Snapshot is a consistent copy of a host's state for the files that show it.
+// Snapshot is a consistent copy of a host's configuration and counters, for
+// the files that show them. The ARP cache, which can be large, is copied
+// only by ARPTable.
 type Snapshot struct {
 	Config Config
-	ARP    []ARPEntry // sorted by IP
 	Stats  Stats
 }
 
-// Snapshot copies the host's state as of now.
-func (h *Host) Snapshot(now time.Time) Snapshot {
+// Snapshot copies the host's configuration and counters.
+func (h *Host) Snapshot() Snapshot {
 	s := Snapshot{Config: h.cfg, Stats: h.stats}
 	s.Config.Addrs = slices.Clone(h.cfg.Addrs)
 	s.Stats[CaptureDropped] = h.capture.Dropped()
-	s.ARP = make([]ARPEntry, 0, h.arp.len())
+	return s
+}
+
+// ARPTable copies the ARP cache as of now, in no particular order: callers
+// that hold a lock around the host sort it (SortARP) after letting go.
+func (h *Host) ARPTable(now time.Time) []ARPEntry {
+	t := make([]ARPEntry, 0, h.arp.len())
 	h.arp.each(func(e *arpEntry) {
 		r := ARPEntry{IP: addrOf(e.ip), MAC: e.mac, State: e.state, TTL: -1}
 		if e.state != Static {
@@ -212,10 +219,14 @@ func (h *Host) Snapshot(now time.Time) Snapshot {
 				return // expired, not yet swept
 			}
 		}
-		s.ARP = append(s.ARP, r)
+		t = append(t, r)
 	})
-	slices.SortFunc(s.ARP, func(a, b ARPEntry) int { return a.IP.Compare(b.IP) })
-	return s
+	return t
+}
+
+// SortARP sorts ARP entries by address, as the arp file lists them.
+func SortARP(t []ARPEntry) {
+	slices.SortFunc(t, func(a, b ARPEntry) int { return a.IP.Compare(b.IP) })
 }
 
 // AppendConfig renders the configuration as replayable ctl commands.
@@ -232,9 +243,10 @@ func (s *Snapshot) AppendAddr(b []byte) []byte {
 	return b
 }
 
-// AppendARP renders the arp file: `IP MAC state seconds` per entry.
-func (s *Snapshot) AppendARP(b []byte) []byte {
-	for _, e := range s.ARP {
+// AppendARP renders the arp file from a sorted table: `IP MAC state seconds`
+// per entry.
+func AppendARP(b []byte, table []ARPEntry) []byte {
+	for _, e := range table {
 		b = e.IP.AppendTo(b)
 		b = append(b, ' ')
 		b = e.MAC.appendTo(b)

@@ -107,7 +107,7 @@ func fuzzScript(t *testing.T, script []byte) {
 				sent = th.poll()
 			}
 		}
-		s := th.h.Snapshot(th.now)
+		s := th.snap()
 		for _, f := range sent {
 			if eth, _ := ParseEthernet(f); eth.Src != s.Config.MAC {
 				t.Fatalf("sent a frame from %s, we are %s", eth.Src, s.Config.MAC)
@@ -118,7 +118,7 @@ func fuzzScript(t *testing.T, script []byte) {
 		}
 	}
 	// Whatever the script did, the configuration renders and replays.
-	want := th.h.Snapshot(th.now).Config
+	want := th.snap().Config
 	cmds, err := ParseCtl("tap0/ctl", AppendConfig(nil, want))
 	if err != nil {
 		t.Fatalf("rendered config does not parse: %v", err)
@@ -127,7 +127,7 @@ func fuzzScript(t *testing.T, script []byte) {
 	if err := other.h.Exec(t0, "tap0/ctl", cmds, &other.out); err != nil {
 		t.Fatalf("rendered config does not apply: %v", err)
 	}
-	if got := other.h.Snapshot(t0).Config; !reflect.DeepEqual(got, want) {
+	if got := other.h.Snapshot().Config; !reflect.DeepEqual(got, want) {
 		t.Fatalf("replayed config %+v, want %+v", got, want)
 	}
 }
@@ -192,13 +192,13 @@ func checkParsed(t *testing.T, file string, cmds []Command, err error, parse fun
 	// Applied to a host, a write either works or changes nothing.
 	th := newHarness(t)
 	th.recv(whoHas(hostIP))
-	before := th.h.Snapshot(th.now)
+	before := th.snap()
 	if err := th.h.Exec(th.now, file, cmds, &th.out); err != nil {
 		var ce *CommandError
 		if !errors.As(err, &ce) || ce.Errno == 0 {
 			t.Fatalf("Exec error %#v", err)
 		}
-		if after := th.h.Snapshot(th.now); !reflect.DeepEqual(before, after) {
+		if after := th.snap(); !reflect.DeepEqual(before, after) {
 			t.Fatalf("failed Exec changed the host:\n%+v\n%+v", before, after)
 		}
 	}

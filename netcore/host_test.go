@@ -165,11 +165,24 @@ func (th *harness) mustExec(file, text string) [][]byte {
 	return frames
 }
 
-func (th *harness) stat(c Counter) uint64 { return th.h.Snapshot(th.now).Stats[c] }
+// state is everything a host's files show: its snapshot and its ARP table,
+// sorted as the arp file lists it.
+type state struct {
+	Snapshot
+	ARP []ARPEntry
+}
+
+func (th *harness) snap() state {
+	t := th.h.ARPTable(th.now)
+	SortARP(t)
+	return state{th.h.Snapshot(), t}
+}
+
+func (th *harness) stat(c Counter) uint64 { return th.snap().Stats[c] }
 
 // entry finds ip in the snapshot's ARP table.
 func (th *harness) entry(ip netip.Addr) (ARPEntry, bool) {
-	for _, e := range th.h.Snapshot(th.now).ARP {
+	for _, e := range th.snap().ARP {
 		if e.IP == ip {
 			return e, true
 		}
@@ -180,7 +193,7 @@ func (th *harness) entry(ip netip.Addr) (ARPEntry, bool) {
 // wantStats checks counters by name.
 func (th *harness) wantStats(want map[Counter]uint64) {
 	th.t.Helper()
-	s := th.h.Snapshot(th.now).Stats
+	s := th.snap().Stats
 	for c, v := range want {
 		if s[c] != v {
 			th.t.Errorf("%s = %d, want %d", c, s[c], v)
@@ -273,7 +286,7 @@ func TestARPProbeIsAnswered(t *testing.T) {
 	if eth.Dst != peerMAC || a.Op != ARPReply || a.TargetIP != netip.IPv4Unspecified() || a.SenderIP != hostIP {
 		t.Errorf("reply %+v %+v", eth, a)
 	}
-	if n := len(th.h.Snapshot(th.now).ARP); n != 0 {
+	if n := len(th.snap().ARP); n != 0 {
 		t.Errorf("learned %d entries from a probe", n)
 	}
 }
@@ -579,7 +592,7 @@ func TestEchoFromNowhere(t *testing.T) {
 			t.Errorf("answered source %s: %x", src, sent)
 		}
 	}
-	if n := len(th.h.Snapshot(th.now).ARP); n != 0 {
+	if n := len(th.snap().ARP); n != 0 {
 		t.Errorf("cache holds %d entries", n)
 	}
 	th.wantStats(map[Counter]uint64{ICMPEchoRx: 7, TxNoRoute: 6, ARPTxRequest: 0})
@@ -618,7 +631,7 @@ func TestFramingDrops(t *testing.T) {
 			t.Errorf("%s: %s not counted", tc.name, tc.fate)
 		}
 	}
-	if n := len(th.h.Snapshot(th.now).ARP); n != 0 {
+	if n := len(th.snap().ARP); n != 0 {
 		t.Errorf("cache holds %d entries", n)
 	}
 }
@@ -650,7 +663,7 @@ func TestNewHostValidates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := h.Snapshot(t0).Config
+	cfg := h.Snapshot().Config
 	if cfg.MTU != 1500 || cfg.ARPTimeout != 60*time.Second || cfg.ARPCacheSize != 1024 || cfg.ARPRetries != 3 || cfg.ARPPending != 4 {
 		t.Errorf("defaults %+v", cfg)
 	}
@@ -661,7 +674,7 @@ func TestSnapshotFiles(t *testing.T) {
 	th.recv(whoHas(hostIP))
 	th.mustExec("tap0/arp", "add 192.168.69.9 02-00-00-00-00-09\nresolve 192.168.69.7")
 	th.now = th.now.Add(2500 * time.Millisecond)
-	s := th.h.Snapshot(th.now)
+	s := th.snap()
 	if got, want := string(s.AppendAddr(nil)), "02:00:00:00:00:01\n192.168.69.1/24\n10.0.0.1/8\n"; got != want {
 		t.Errorf("addr:\n%s\nwant:\n%s", got, want)
 	}
@@ -669,7 +682,7 @@ func TestSnapshotFiles(t *testing.T) {
 	want := "192.168.69.7 00:00:00:00:00:00 incomplete 0\n" +
 		"192.168.69.9 02:00:00:00:00:09 static -\n" +
 		"192.168.69.100 4a:49:58:75:94:f4 reachable 58\n"
-	if got := string(s.AppendARP(nil)); got != want {
+	if got := string(AppendARP(nil, s.ARP)); got != want {
 		t.Errorf("arp:\n%s\nwant:\n%s", got, want)
 	}
 	stats := string(s.AppendStats(nil))

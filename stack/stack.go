@@ -20,6 +20,7 @@ import (
 // Driver runs one Host on its device (devices.Driver in smolfs serve).
 type Driver interface {
 	Snapshot() netcore.Snapshot
+	ARPTable() []netcore.ARPEntry // sorted by address
 	Exec(file string, cmds []netcore.Command) error
 	Subscribe(bufBytes int) *netcore.Subscription
 	Close() error
@@ -40,11 +41,13 @@ type Stack struct {
 	mu     sync.Mutex // serialises root ctl commands and the host table
 	hosts  map[string]*Host
 	closed bool
+	gens   uint32 // hosts ever started
 }
 
 // Host is one running host as the file server sees it.
 type Host struct {
 	name  string
+	gen   uint32
 	drv   Driver
 	stack *Stack
 }
@@ -209,7 +212,8 @@ func (s *Stack) start(cfg netcore.Config) (*Host, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Host{name: cfg.Name, drv: drv, stack: s}, nil
+	s.gens++
+	return &Host{name: cfg.Name, gen: s.gens, drv: drv, stack: s}, nil
 }
 
 // freeMAC picks the first of 02:00:00:00:00:01, :02, ... that no host uses.
@@ -269,8 +273,16 @@ func (s *Stack) Close() {
 // Name is the host's name.
 func (h *Host) Name() string { return h.name }
 
-// Snapshot is a consistent copy of the host's state.
+// Gen numbers the host among all the stack has started: a host removed and
+// created again under the same name has a new number (the file server puts
+// it in the files' qids, so that clients can tell the two apart).
+func (h *Host) Gen() uint32 { return h.gen }
+
+// Snapshot is a consistent copy of the host's configuration and counters.
 func (h *Host) Snapshot() netcore.Snapshot { return h.drv.Snapshot() }
+
+// ARPTable is a copy of the host's ARP cache, sorted by address.
+func (h *Host) ARPTable() []netcore.ARPEntry { return h.drv.ARPTable() }
 
 // Ctl applies a write to the host's ctl file, all or nothing. A failure is
 // logged with its full reason.

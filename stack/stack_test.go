@@ -25,7 +25,15 @@ type fakeDriver struct {
 func (d *fakeDriver) Snapshot() netcore.Snapshot {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.h.Snapshot(time.Now())
+	return d.h.Snapshot()
+}
+
+func (d *fakeDriver) ARPTable() []netcore.ARPEntry {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	t := d.h.ARPTable(time.Now())
+	netcore.SortARP(t)
+	return t
 }
 
 func (d *fakeDriver) Exec(file string, cmds []netcore.Command) error {
