@@ -94,15 +94,20 @@ type serveOptions struct {
 	debug  string // loopback HOST:PORT for the profiles, or ""
 }
 
-// openTap is the stack's Opener: each host runs on the tap of its name, in
-// the network namespace smolfs runs in.
-func openTap(h *netcore.Host, onEvent func(netcore.Event)) (stack.Driver, error) {
-	tap, err := devices.OpenTap(h.Name())
-	if err != nil {
-		return nil, err
+// tapOpener is the stack's Opener: each host runs on the tap of its name, in
+// the network namespace smolfs runs in, and its driver logs to logger.
+func tapOpener(logger *slog.Logger) stack.Opener {
+	return func(h *netcore.Host, onEvent func(netcore.Event)) (stack.Driver, error) {
+		tap, err := devices.OpenTap(h.Name())
+		if err != nil {
+			return nil, err
+		}
+		return devices.NewDriver(h, tap, onEvent, devices.WithLogger(logger)), nil
 	}
-	return devices.NewDriver(h, tap, onEvent), nil
 }
+
+// shutdownGrace bounds how long a shutdown waits for 9P requests in progress.
+const shutdownGrace = time.Second
 
 func serve(ctx context.Context, o *serveOptions, stderr io.Writer) error {
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: o.level}))
@@ -120,7 +125,7 @@ func serve(ctx context.Context, o *serveOptions, stderr io.Writer) error {
 		}
 		defer d.Close()
 	}
-	st := stack.New(openTap, logger)
+	st := stack.New(tapOpener(logger), logger)
 	for _, spec := range o.hosts {
 		if err := st.Add(spec); err != nil {
 			l.Close()
@@ -143,12 +148,15 @@ func serve(ctx context.Context, o *serveOptions, stderr io.Writer) error {
 		logger.Error("9P server stopped", "err", serveErr)
 	}
 	start := time.Now()
-	// The hosts go first: their capture streams and the log end, so that a
-	// blocked reader is answered with end of file rather than a dropped
-	// connection; then the connections close (a unix socket's file goes
-	// with its listener).
+	// Blocked readers are answered with end of file and requests in
+	// progress get their replies before the connections close (a unix
+	// socket's file goes with its listener); then the taps close.
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	if err := srv.Shutdown(sctx); err != nil {
+		logger.Warn("9P clients did not finish in time; their connections were closed", "grace", shutdownGrace)
+	}
+	cancel()
 	st.Close()
-	srv.Close()
 	logger.Info("stopped", "took", time.Since(start).Round(time.Microsecond))
 	if serveErr != nil {
 		return fmt.Errorf("serving 9P on %s: %w", o.listen, serveErr)
