@@ -129,7 +129,7 @@ func waitFor(limit time.Duration, cond func() bool) bool {
 
 // newNetns makes the test's namespace. IPv6 is off in it so that the
 // kernel's side of a tap sends only what the test causes.
-func newNetns(t *testing.T) *testenv.Netns {
+func newNetns(t testing.TB) *testenv.Netns {
 	t.Helper()
 	ns := testenv.NewNetns(t)
 	ns.Run("sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1")
@@ -147,7 +147,7 @@ type proc struct {
 	err    error // from Wait, once exited is closed
 }
 
-func start(t *testing.T, name string, cmd *exec.Cmd) *proc {
+func start(t testing.TB, name string, cmd *exec.Cmd) *proc {
 	t.Helper()
 	p := &proc{name: name, cmd: cmd, stdout: &lockedBuffer{}, stderr: &lockedBuffer{}, exited: make(chan struct{})}
 	if cmd.Stdout == nil {
@@ -184,7 +184,7 @@ func (p *proc) done() bool {
 
 // wait waits up to limit for the process to exit and returns its exit
 // status (-1 for a signal) and how long it took.
-func (p *proc) wait(t *testing.T, limit time.Duration) (int, time.Duration) {
+func (p *proc) wait(t testing.TB, limit time.Duration) (int, time.Duration) {
 	t.Helper()
 	begin := time.Now()
 	select {
@@ -225,7 +225,7 @@ func startServe(t *testing.T, ns *testenv.Netns, args ...string) *proc {
 
 // peer gives the kernel's side of tap0 its address, once smolfs has the
 // tap open.
-func peer(t *testing.T, ns *testenv.Netns) {
+func peer(t testing.TB, ns *testenv.Netns) {
 	t.Helper()
 	ns.Run("ip", "addr", "add", kernelNet, "dev", "tap0")
 	ns.Run("ip", "link", "set", "tap0", "up")
