@@ -338,7 +338,9 @@ if [ -x "$nb/run" ]; then
 
 For the full table (netbench's reflector and gVisor too), as root:
   go build -o /tmp/smolfs $top/cmd/smolfs
-  cd $nb && ./run -wait-idle 30s -rounds 3 -target '/tmp/smolfs serve -host "\$TAP",ea=02:00:00:00:00:01,ip=192.168.69.1/24' -target-name smolfs
+  cd $nb && ./run -wait-idle 30s -rounds 3 \\
+    -target '/tmp/smolfs serve -host "\$TAP",ea=02:00:00:00:00:01,ip=192.168.69.1/24' -target-name smolfs \\
+    -target '$top/scripts/serve-with-readers.sh /tmp/smolfs "\$TAP"' -target-name readers
 EOF
 fi
 exit "$status"
