@@ -462,25 +462,36 @@ func (d *Driver) waitWritable(fd int, until time.Time) bool {
 // an event; what is still pending is sent if the device works, or counted as
 // dropped.
 func (d *Driver) stop(cause error) {
+	if !d.halt(cause) {
+		d.flush() // Close: a last non-blocking try (the wakeup ends any wait)
+		return
+	}
+	d.report(d.out.Events)
+	d.out.Reset()
+}
+
+// halt is where both loops stop: it marks the driver stopped and, if cause
+// ended it (not Close), takes the host down with an event; what Exec left
+// pending joins d.out. When the device is gone, the frames in d.out are
+// counted as dropped and discarded: there is nowhere to send them. It
+// reports whether the device is gone.
+func (d *Driver) halt(cause error) (gone bool) {
 	now := time.Now()
 	d.mu.Lock()
+	defer d.mu.Unlock()
 	d.stopped = true
 	if cause != nil && !d.closing.Load() {
 		d.err = fmt.Errorf("%w: %w", ErrDeviceGone, cause)
 		d.h.SetDown(now, d.err.Error(), d.pending)
 	}
 	d.takePending()
-	gone := d.err != nil
+	gone = d.err != nil
 	if n := len(d.out.Frames); gone && n > 0 {
-		d.h.Count(netcore.TxDropped, uint64(n)) // nowhere to send them
+		d.h.Count(netcore.TxDropped, uint64(n))
+		clear(d.out.Frames)
+		d.out.Frames = d.out.Frames[:0]
 	}
-	d.mu.Unlock()
-	if !gone {
-		d.flush() // Close: a last non-blocking try (the wakeup ends any wait)
-		return
-	}
-	d.report(d.out.Events)
-	d.out.Reset()
+	return gone
 }
 
 // ringLoop moves frames through fr until the device fails or Close. Each
@@ -662,21 +673,7 @@ func discard([]byte) {}
 
 // stopRing is stop for the io_uring loop; it closes fr.
 func (d *Driver) stopRing(cause error) {
-	now := time.Now()
-	d.mu.Lock()
-	d.stopped = true
-	if cause != nil && !d.closing.Load() {
-		d.err = fmt.Errorf("%w: %w", ErrDeviceGone, cause)
-		d.h.SetDown(now, d.err.Error(), d.pending)
-	}
-	d.takePending()
-	gone := d.err != nil
-	if n := len(d.out.Frames); gone && n > 0 {
-		d.h.Count(netcore.TxDropped, uint64(n)) // nowhere to send them
-		clear(d.out.Frames)
-		d.out.Frames = d.out.Frames[:0]
-	}
-	d.mu.Unlock()
+	gone := d.halt(cause)
 	d.queue()
 	if !gone {
 		d.fr.Exchange(0, discard) // Close: a last try, without waiting
