@@ -52,6 +52,19 @@ die() {
 
 [ "$(id -u)" = 0 ] || die "needs root for the network namespace and the tap device: sudo $0"
 command -v ip >/dev/null || die "ip not found: apt-get install iproute2"
+# sudo's secure_path usually leaves out Go's default install location.
+command -v go >/dev/null || PATH=$PATH:/usr/local/go/bin
+# The shell is for poking at smolfs with the kernel's tools: on Debian or
+# Ubuntu, install the ones that are missing.
+need=()
+command -v ping >/dev/null || need+=(iputils-ping)
+command -v arping >/dev/null || need+=(iputils-arping)
+command -v tcpdump >/dev/null || need+=(tcpdump)
+if [ ${#need[@]} -gt 0 ] && command -v apt-get >/dev/null; then
+	echo "try.sh: installing ${need[*]}" >&2
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >&2 ||
+		echo "try.sh: could not install ${need[*]}; carrying on without" >&2
+fi
 case $ns in
 "" | */* | .*) die "bad namespace name '$ns'" ;;
 esac
@@ -133,6 +146,9 @@ Things to try in this shell:
   ip neigh                               # the kernel learned 02:00:00:00:00:01
   smolfs dump tap0                       # every frame, as tcpdump prints it
   tcpdump -n -e -i tap0                  # the same, from tcpdump
+  smolfs 9p read tap0/frames             # the same, from smolfs's own frames file
+  smolfs 9p read tap0/arp                # smolfs's ARP cache
+  echo 'add 192.168.69.2/24' | smolfs 9p write tap0/ctl
   mkdir -p /mnt/smol && smolfs mount /mnt/smol && cat /mnt/smol/tap0/arp
                                          # needs a kernel with 9p (modprobe 9p 9pnet_fd)
 
