@@ -136,22 +136,33 @@ stats() { ninep read tap0/stats; }
 stat_value() { awk -v n="$1" '$1 == n { print $2; found = 1 } END { exit !found }'; }
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$srv/status"; }
 hwm_kb() { awk '/^VmHWM:/ { print $2 }' "/proc/$srv/status"; }
+threads() { awk '/^Threads:/ { print $2 }' "/proc/$srv/status"; }
 fds() { ls "/proc/$srv/fd" | wc -l; }
+# rss_parts: RSS split into the process's own memory and mapped files (the
+# binary's pages count in RSS once they are touched).
+rss_parts() { awk '/^Rss(Anon|File):/ { sub(/:$/, "", $1); printf "%s%s=%s kB", sep, $1, $2; sep = " " }' "/proc/$srv/status"; }
 # debug REQUEST: smolfs serve -debug's dump, after REQUEST ("" or "free").
 debug() { nsx timeout 5 bash -c "exec 3<>/dev/tcp/127.0.0.1/6060 && echo '$1' >&3 && cat <&3"; }
 goroutines() { debug "" | awk '/^goroutine profile: total/ { print $4; exit }'; }
-sample() { printf '%s rss_kb=%s goroutines=%s fds=%s\n' "$1" "$(rss_kb)" "$(goroutines)" "$(fds)"; }
+sample() { printf '%s rss_kb=%s threads=%s goroutines=%s fds=%s\n' "$1" "$(rss_kb)" "$(threads)" "$(goroutines)" "$(fds)"; }
 # rest_sample NAME: at rest, RSS is measured after the server has returned
 # its free memory to the kernel, so that it depends on what the server holds
-# rather than on when its last garbage collection ran. The dump is kept in
-# $work/NAME.debug (its heap profile says who holds what), and its memory
-# figures are shown.
+# rather than on when its last garbage collection ran; it is read before
+# anything else asks the server for a figure (a goroutine dump allocates).
+# Sets rest_rss, rest_goroutines, rest_fds and rest_line (which also shows
+# RssAnon/RssFile, threads and the runtime's memory figures). The dump is
+# kept in $work/NAME.debug: its heap profile says who holds what.
 rest_sample() {
-	local natural name=${1%:}
+	local natural name=${1%:} parts
 	natural=$(rss_kb)
 	debug free >"$work/$name.debug"
-	printf '%s rss_kb=%s goroutines=%s fds=%s (rss_kb=%s before the free memory went back; %s)\n' "$1" "$(rss_kb)" "$(goroutines)" "$(fds)" "$natural" \
-		"$(awk '/^# (HeapAlloc|HeapInuse|Stack|Sys) = / { sub(/^# /, ""); printf "%s%s", sep, $0; sep = ", " }' "$work/$name.debug")"
+	rest_rss=$(rss_kb) parts=$(rss_parts) rest_fds=$(fds)
+	rest_goroutines=$(awk '/^goroutine profile: total/ { print $4; exit }' "$work/$name.debug")
+	rest_line=$(printf '%s rss_kb=%s (%s, threads=%s) goroutines=%s fds=%s (rss_kb=%s before the free memory went back; %s)' \
+		"$1" "$rest_rss" "$parts" "$(threads)" "$rest_goroutines" "$rest_fds" "$natural" \
+		"$(awk '/^# (HeapAlloc|HeapInuse|Stack|Sys|GCSys|BuckHashSys|OtherSys) = / { sub(/^# /, ""); printf "%s%s", sep, $0; sep = ", " }' "$work/$name.debug")")
+	echo "$rest_line" >>"$work/samples"
+	echo "$rest_line"
 }
 
 # The fate counters, from the one list in netcore/stats.go.
@@ -338,9 +349,8 @@ step "2. warm-up: ${warm} s of the soak's load, then the start figures at rest"
 load warmup $warm
 waitfor 30 settled || fail "tap0's counters still moved 30 s after the warm-up"
 sleep 2
-start=$(rest_sample "start:")
-echo "$start" | tee -a "$work/samples"
-g0=$(goroutines) r0=$(rss_kb) f0=$(fds)
+rest_sample "start:"
+start=$rest_line g0=$rest_goroutines r0=$rest_rss f0=$rest_fds
 
 step "3. soak: ${secs} s of ping -f, ARP flood at ${arp_rate}/s and two 9P clients"
 load soak "$secs"
@@ -380,10 +390,9 @@ within() { [ -n "$1" ] && [ -n "$2" ] && [ "$1" -le $(($2 + $2 * drift_pct / 100
 goroutines_back() { within "$(goroutines)" "$g0"; }
 waitfor 20 goroutines_back || true
 sleep 2
-final=$(rest_sample "end:")
 echo "$start"
-echo "$final" | tee -a "$work/samples"
-g1=$(goroutines) r1=$(rss_kb) f1=$(fds)
+rest_sample "end:"
+g1=$rest_goroutines r1=$rest_rss f1=$rest_fds
 within "$g1" "$g0" || fail "goroutines: $g1 at the end, $g0 at the start: more than $drift_pct% more"
 within "$r1" "$r0" || fail "RSS: ${r1} kB at the end, ${r0} kB at the start: more than $drift_pct% more"
 within "$f1" "$f0" || fail "open fds: $f1 at the end, $f0 at the start: more than $drift_pct% more"
