@@ -151,12 +151,14 @@ sample() { printf '%s rss_kb=%s threads=%s goroutines=%s fds=%s\n' "$1" "$(rss_k
 # anything else asks the server for a figure (a goroutine dump allocates).
 # Sets rest_rss, rest_goroutines, rest_fds and rest_line (which also shows
 # RssAnon/RssFile, threads and the runtime's memory figures). The dump is
-# kept in $work/NAME.debug: its heap profile says who holds what.
+# kept in $work/NAME.debug (its heap profile says who holds what), and the
+# process's mappings in $work/NAME.smaps.
 rest_sample() {
 	local natural name=${1%:} parts
 	natural=$(rss_kb)
 	debug free >"$work/$name.debug"
 	rest_rss=$(rss_kb) parts=$(rss_parts) rest_fds=$(fds)
+	cat "/proc/$srv/smaps" >"$work/$name.smaps"
 	rest_goroutines=$(awk '/^goroutine profile: total/ { print $4; exit }' "$work/$name.debug")
 	rest_line=$(printf '%s rss_kb=%s (%s, threads=%s) goroutines=%s fds=%s (rss_kb=%s before the free memory went back; %s)' \
 		"$1" "$rest_rss" "$parts" "$(threads)" "$rest_goroutines" "$rest_fds" "$natural" \
