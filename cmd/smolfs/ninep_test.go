@@ -65,6 +65,12 @@ func newNinepEnv(t *testing.T) *ninepEnv {
 	if err := e.st.Ctl([]byte("new tap0 ea " + ourMAC + " add " + ourIP + "/24\n")); err != nil {
 		t.Fatal(err)
 	}
+	// The host announces its address once it runs; a capture reader that
+	// subscribes before that would see the announcement among its frames.
+	tap0, _ := e.st.Host("tap0")
+	if !waitFor(5*time.Second, func() bool { return tap0.Snapshot().Stats[netcore.TxFrames] > 0 }) {
+		t.Fatal("tap0 sent no gratuitous ARP within 5 s of its creation")
+	}
 	srv := fs.NewServer(e.st, log)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
