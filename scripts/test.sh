@@ -41,8 +41,13 @@ command -v tcpdump >/dev/null || need+=(tcpdump)
 command -v tshark >/dev/null || need+=(tshark)
 if [ ${#need[@]} -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
 	step "installing ${need[*]}"
-	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}"
+	# A mirror or resolver that fails for a moment gets two more tries.
+	for attempt in 1 2 3; do
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" && break
+		[ $attempt -lt 3 ] || { echo "test.sh: could not install ${need[*]}" >&2; exit 1; }
+		echo "test.sh: apt-get failed (try $attempt of 3); again in 10 s" >&2
+		sleep 10
+	done
 fi
 
 step "gofmt"
