@@ -66,8 +66,8 @@ fi
 if [ -n "$vm" ] && [ -x "$vm" ]; then
 	client=vm
 	# The guest runs inside the test namespace, which has no way out: what
-	# v9fs-vm installs and downloads on first use (qemu, a kernel) comes
-	# now, from this namespace.
+	# v9fs-vm installs and downloads on first use (qemu, a kernel) is
+	# fetched now, before anything enters that namespace.
 	"$vm" --prepare || die "v9fs-vm --prepare failed (it installs qemu-system-x86 and fetches a kernel on first use)"
 elif grep -qw 9p /proc/filesystems 2>/dev/null || modprobe 9p 2>/dev/null; then
 	client=local
