@@ -143,7 +143,9 @@ fds() { ls "/proc/$srv/fd" | wc -l; }
 rss_parts() { awk '/^Rss(Anon|File):/ { sub(/:$/, "", $1); printf "%s%s=%s kB", sep, $1, $2; sep = " " }' "/proc/$srv/status"; }
 # debug REQUEST: smolfs serve -debug's dump, after REQUEST ("" or "free").
 debug() { nsx timeout 5 bash -c "exec 3<>/dev/tcp/127.0.0.1/6060 && echo '$1' >&3 && cat <&3"; }
-goroutines() { debug "" | awk '/^goroutine profile: total/ { print $4; exit }'; }
+# goroutine_total: the count in a -debug dump read from standard input.
+goroutine_total() { awk '/^goroutine profile: total/ { print $4; exit }'; }
+goroutines() { debug "" | goroutine_total; }
 sample() { printf '%s rss_kb=%s threads=%s goroutines=%s fds=%s\n' "$1" "$(rss_kb)" "$(threads)" "$(goroutines)" "$(fds)"; }
 # rest_sample NAME: at rest, RSS is measured after the server has returned
 # its free memory to the kernel, so that it depends on what the server holds
@@ -159,7 +161,7 @@ rest_sample() {
 	debug free >"$work/$name.debug"
 	rest_rss=$(rss_kb) parts=$(rss_parts) rest_fds=$(fds)
 	cat "/proc/$srv/smaps" >"$work/$name.smaps"
-	rest_goroutines=$(awk '/^goroutine profile: total/ { print $4; exit }' "$work/$name.debug")
+	rest_goroutines=$(goroutine_total <"$work/$name.debug")
 	rest_line=$(printf '%s rss_kb=%s (%s, threads=%s) goroutines=%s fds=%s (rss_kb=%s before the free memory went back; %s)' \
 		"$1" "$rest_rss" "$parts" "$(threads)" "$rest_goroutines" "$rest_fds" "$natural" \
 		"$(awk '/^# (HeapAlloc|HeapInuse|Stack|Sys|GCSys|BuckHashSys|OtherSys) = / { sub(/^# /, ""); printf "%s%s", sep, $0; sep = ", " }' "$work/$name.debug")")
