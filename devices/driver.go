@@ -15,6 +15,7 @@ import (
 
 	"github.com/smolfs/smolfs/devices/uring"
 	"github.com/smolfs/smolfs/netcore"
+	"github.com/smolfs/smolfs/netcore/capture"
 )
 
 // Errors of a Driver whose device has stopped. Exec wraps them in a
@@ -174,7 +175,7 @@ func (d *Driver) ARPTable() []netcore.ARPEntry {
 
 // Subscribe starts a capture subscription on the host's frames. It ends
 // (readers see io.EOF) when the driver is closed.
-func (d *Driver) Subscribe(bufBytes int) *netcore.Subscription {
+func (d *Driver) Subscribe(bufBytes int) *capture.Subscription {
 	return d.h.Capture().Subscribe(bufBytes)
 }
 

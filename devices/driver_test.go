@@ -23,6 +23,8 @@ import (
 	"github.com/smolfs/smolfs/devices/uring"
 	"github.com/smolfs/smolfs/internal/testenv"
 	"github.com/smolfs/smolfs/netcore"
+	"github.com/smolfs/smolfs/netcore/capture"
+	"github.com/smolfs/smolfs/netcore/wire"
 )
 
 var loops = flag.String("loops", "ring,poll", "run the package's tests with each of these driver `loops`: ring (io_uring where the kernel has it), poll")
@@ -175,11 +177,11 @@ func TestDriverAnswersARPAndPing(t *testing.T) {
 	d, peer, _ := pairDriver(t)
 	expect(t, peer, 2*time.Second, "the first announcement", isGARP(hostIP))
 
-	if err := peer.WriteFrame(arpFrame(netcore.ARPRequest, netcore.BroadcastMAC, peerMAC, peerIP, netcore.MAC{}, hostIP)); err != nil {
+	if err := peer.WriteFrame(arpFrame(wire.ARPRequest, wire.BroadcastMAC, peerMAC, peerIP, wire.MAC{}, hostIP)); err != nil {
 		t.Fatal(err)
 	}
-	r := expect(t, peer, 2*time.Second, "the ARP reply", func(f parsed) bool { return f.isARP && f.arp.Op == netcore.ARPReply })
-	want := netcore.ARPRepr{Op: netcore.ARPReply, SenderMAC: hostMAC, SenderIP: hostIP, TargetMAC: peerMAC, TargetIP: peerIP}
+	r := expect(t, peer, 2*time.Second, "the ARP reply", func(f parsed) bool { return f.isARP && f.arp.Op == wire.ARPReply })
+	want := wire.ARPRepr{Op: wire.ARPReply, SenderMAC: hostMAC, SenderIP: hostIP, TargetMAC: peerMAC, TargetIP: peerIP}
 	if r.arp != want || r.eth.Dst != peerMAC || r.eth.Src != hostMAC {
 		t.Errorf("ARP reply %+v (eth %+v), want %+v", r.arp, r.eth, want)
 	}
@@ -189,7 +191,7 @@ func TestDriverAnswersARPAndPing(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := expect(t, peer, 2*time.Second, "the echo reply", func(f parsed) bool { return f.isEcho })
-	if e.echo.Type != netcore.ICMPEchoReply || e.echo.Ident != 17 || e.echo.Seq != 1 || !bytes.Equal(e.echo.Data, payload) ||
+	if e.echo.Type != wire.ICMPEchoReply || e.echo.Ident != 17 || e.echo.Seq != 1 || !bytes.Equal(e.echo.Data, payload) ||
 		e.ip.Src != hostIP || e.ip.Dst != peerIP || e.eth.Dst != peerMAC {
 		t.Errorf("echo reply %+v %+v %+v", e.eth, e.ip, e.echo)
 	}
@@ -238,7 +240,7 @@ func TestDriverResolveRetriesAndFails(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The reply to this ping waits for ARP, which fails: an event.
-	strangerMAC := netcore.MAC{0x02, 0, 0, 0, 0, 0x08}
+	strangerMAC := wire.MAC{0x02, 0, 0, 0, 0, 0x08}
 	if err := peer.WriteFrame(echoFrame(strangerMAC, stranger, 1, 1, []byte("x"))); err != nil {
 		t.Fatal(err)
 	}
@@ -247,7 +249,7 @@ func TestDriverResolveRetriesAndFails(t *testing.T) {
 	var times []time.Duration
 	for len(times) < 3 {
 		expect(t, peer, 3*time.Second, "ARP request for "+silent.String(), func(f parsed) bool {
-			return f.isARP && f.arp.Op == netcore.ARPRequest && f.arp.TargetIP == silent
+			return f.isARP && f.arp.Op == wire.ARPRequest && f.arp.TargetIP == silent
 		})
 		times = append(times, time.Since(start))
 	}
@@ -299,7 +301,7 @@ func TestDriverCloseUnblocksAndEndsCaptures(t *testing.T) {
 	if err := <-waitErr; err != nil {
 		t.Fatalf("first Wait: %v", err)
 	}
-	if sub.Take(nil, func(f netcore.CapturedFrame) bool { return f.Dir == netcore.Out }) == 0 {
+	if sub.Take(nil, func(f capture.CapturedFrame) bool { return f.Dir == capture.Out }) == 0 {
 		t.Error("the gratuitous ARP was not captured")
 	}
 	go func() { waitErr <- sub.Wait(context.Background()) }()
@@ -426,7 +428,7 @@ func checkGone(t *testing.T, d *Driver) {
 func TestDriverFullDeviceDrops(t *testing.T) {
 	d, peer, _ := pairDriver(t)
 	expect(t, peer, 2*time.Second, "the first announcement", isGARP(hostIP))
-	req := arpFrame(netcore.ARPRequest, netcore.BroadcastMAC, peerMAC, peerIP, netcore.MAC{}, hostIP)
+	req := arpFrame(wire.ARPRequest, wire.BroadcastMAC, peerMAC, peerIP, wire.MAC{}, hostIP)
 	// Never read: the socket's buffer fills up with replies.
 	// Commands keep coming meanwhile: their wakeups must not cut the
 	// driver's wait for room short, nor be lost.
@@ -515,7 +517,7 @@ func BenchmarkDriverEchoRoundTrip(b *testing.B) {
 func introducePeer(t testing.TB, peer *Pair) {
 	t.Helper()
 	expect(t, peer, 2*time.Second, "the first announcement", isGARP(hostIP))
-	if err := peer.WriteFrame(arpFrame(netcore.ARPRequest, netcore.BroadcastMAC, peerMAC, peerIP, netcore.MAC{}, hostIP)); err != nil {
+	if err := peer.WriteFrame(arpFrame(wire.ARPRequest, wire.BroadcastMAC, peerMAC, peerIP, wire.MAC{}, hostIP)); err != nil {
 		t.Fatal(err)
 	}
 	expect(t, peer, 2*time.Second, "the ARP reply", func(f parsed) bool { return f.isARP })
@@ -601,7 +603,7 @@ func TestDriverOversizeFrame(t *testing.T) {
 	d, peer, _ := pairDriver(t)
 	expect(t, peer, 2*time.Second, "the first announcement", isGARP(hostIP))
 	big := make([]byte, 3000)
-	copy(big, arpFrame(netcore.ARPRequest, netcore.BroadcastMAC, peerMAC, peerIP, netcore.MAC{}, hostIP))
+	copy(big, arpFrame(wire.ARPRequest, wire.BroadcastMAC, peerMAC, peerIP, wire.MAC{}, hostIP))
 	if err := peer.WriteFrame(big); err != nil {
 		t.Fatal(err)
 	}
@@ -610,7 +612,7 @@ func TestDriverOversizeFrame(t *testing.T) {
 		t.Fatal(err)
 	}
 	isReply9 := func(f parsed) bool { return f.isEcho && f.echo.Seq == 9 }
-	if err := peer.WriteFrame(arpFrame(netcore.ARPRequest, netcore.BroadcastMAC, peerMAC, peerIP, netcore.MAC{}, hostIP)); err != nil {
+	if err := peer.WriteFrame(arpFrame(wire.ARPRequest, wire.BroadcastMAC, peerMAC, peerIP, wire.MAC{}, hostIP)); err != nil {
 		t.Fatal(err)
 	}
 	expect(t, peer, 2*time.Second, "the echo reply after the oversize frame", isReply9)

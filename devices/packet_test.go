@@ -18,7 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/smolfs/smolfs/internal/testenv"
-	"github.com/smolfs/smolfs/netcore"
+	"github.com/smolfs/smolfs/netcore/wire"
 )
 
 // openPacketIn opens a Packet on iface inside ns.
@@ -147,7 +147,7 @@ func TestPacketSeesBothDirectionsWithTcpdumpTimes(t *testing.T) {
 	for _, c := range got {
 		f := parse(c.data)
 		kind, wantOut := "echo request", true // the kernel side sends the requests
-		if f.echo.Type == netcore.ICMPEchoReply {
+		if f.echo.Type == wire.ICMPEchoReply {
 			kind, wantOut = "echo reply", false
 		}
 		key := fmt.Sprintf("%s %d", kind, f.echo.Seq)
@@ -182,7 +182,7 @@ func TestPacketLoopbackAndClose(t *testing.T) {
 	}
 	// On lo every frame is sent and received: only the received copy counts.
 	if len(got) != 2 || got[0].out || got[1].out ||
-		parse(got[0].data).echo.Type != netcore.ICMPEchoRequest || parse(got[1].data).echo.Type != netcore.ICMPEchoReply {
+		parse(got[0].data).echo.Type != wire.ICMPEchoRequest || parse(got[1].data).echo.Type != wire.ICMPEchoReply {
 		t.Fatalf("frames on lo: %+v, want the request and the reply, once each, as received", got)
 	}
 	if recv, dropped, err := p.Stats(); err != nil || recv < 2 || dropped != 0 {
@@ -223,7 +223,7 @@ func TestPacketLoopbackAndClose(t *testing.T) {
 func TestPacketVLAN(t *testing.T) {
 	ns, tap := tapInNetns(t)
 	p := openPacketIn(t, ns, "tap0")
-	frame := arpFrame(netcore.ARPRequest, netcore.BroadcastMAC, peerMAC, netip.MustParseAddr("10.5.0.1"), netcore.MAC{}, netip.MustParseAddr("10.5.0.2"))
+	frame := arpFrame(wire.ARPRequest, wire.BroadcastMAC, peerMAC, netip.MustParseAddr("10.5.0.1"), wire.MAC{}, netip.MustParseAddr("10.5.0.2"))
 	tagged := append(bytes.Clone(frame[:12]), 0x81, 0x00, 0x20, 0x05) // priority 1, vlan 5
 	tagged = append(tagged, frame[12:]...)
 

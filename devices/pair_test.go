@@ -9,13 +9,14 @@ import (
 	"time"
 
 	"github.com/smolfs/smolfs/netcore"
+	"github.com/smolfs/smolfs/netcore/wire"
 )
 
 // The station the tests play on the other side of a link.
 var (
-	hostMAC  = netcore.MAC{0x02, 0, 0, 0, 0, 0x01}
+	hostMAC  = wire.MAC{0x02, 0, 0, 0, 0, 0x01}
 	hostIP   = netip.MustParseAddr("192.168.69.1")
-	peerMAC  = netcore.MAC{0x4a, 0x49, 0x58, 0x75, 0x94, 0xf4}
+	peerMAC  = wire.MAC{0x4a, 0x49, 0x58, 0x75, 0x94, 0xf4}
 	peerIP   = netip.MustParseAddr("192.168.69.100")
 	hostPfx  = netip.MustParsePrefix("192.168.69.1/24")
 	otherPfx = netip.MustParsePrefix("192.168.69.2/24")
@@ -31,47 +32,47 @@ func newHost(t testing.TB, name string) *netcore.Host {
 	return h
 }
 
-func arpFrame(op netcore.ARPOp, dst, sha netcore.MAC, spa netip.Addr, tha netcore.MAC, tpa netip.Addr) []byte {
-	b := netcore.EthernetRepr{Dst: dst, Src: sha, Type: netcore.EtherTypeARP}.Append(nil)
-	b = netcore.ARPRepr{Op: op, SenderMAC: sha, SenderIP: spa, TargetMAC: tha, TargetIP: tpa}.Append(b)
-	return netcore.PadFrame(b)
+func arpFrame(op wire.ARPOp, dst, sha wire.MAC, spa netip.Addr, tha wire.MAC, tpa netip.Addr) []byte {
+	b := wire.EthernetRepr{Dst: dst, Src: sha, Type: wire.EtherTypeARP}.Append(nil)
+	b = wire.ARPRepr{Op: op, SenderMAC: sha, SenderIP: spa, TargetMAC: tha, TargetIP: tpa}.Append(b)
+	return wire.PadFrame(b)
 }
 
-func echoFrame(src netcore.MAC, srcIP netip.Addr, id, seq uint16, data []byte) []byte {
-	icmp := netcore.ICMPEchoRepr{Type: netcore.ICMPEchoRequest, Ident: id, Seq: seq, Data: data}
-	b := netcore.EthernetRepr{Dst: hostMAC, Src: src, Type: netcore.EtherTypeIPv4}.Append(nil)
-	b = netcore.IPv4Repr{Src: srcIP, Dst: hostIP, Protocol: netcore.ProtoICMP, TTL: 64, ID: seq, PayloadLen: icmp.Len()}.Append(b)
+func echoFrame(src wire.MAC, srcIP netip.Addr, id, seq uint16, data []byte) []byte {
+	icmp := wire.ICMPEchoRepr{Type: wire.ICMPEchoRequest, Ident: id, Seq: seq, Data: data}
+	b := wire.EthernetRepr{Dst: hostMAC, Src: src, Type: wire.EtherTypeIPv4}.Append(nil)
+	b = wire.IPv4Repr{Src: srcIP, Dst: hostIP, Protocol: wire.ProtoICMP, TTL: 64, ID: seq, PayloadLen: icmp.Len()}.Append(b)
 	return icmp.Append(b)
 }
 
 // parsed is a frame the host sent, decoded as far as the tests need.
 type parsed struct {
-	eth           netcore.EthernetRepr
-	arp           netcore.ARPRepr
-	ip            netcore.IPv4Repr
-	echo          netcore.ICMPEchoRepr
+	eth           wire.EthernetRepr
+	arp           wire.ARPRepr
+	ip            wire.IPv4Repr
+	echo          wire.ICMPEchoRepr
 	isARP, isEcho bool
 }
 
 func parse(b []byte) parsed {
 	var p parsed
 	var err error
-	if p.eth, err = netcore.ParseEthernet(b); err != nil {
+	if p.eth, err = wire.ParseEthernet(b); err != nil {
 		return p
 	}
 	switch p.eth.Type {
-	case netcore.EtherTypeARP:
-		p.arp, err = netcore.ParseARP(b[netcore.EthHeaderLen:])
+	case wire.EtherTypeARP:
+		p.arp, err = wire.ParseARP(b[wire.EthHeaderLen:])
 		p.isARP = err == nil
-	case netcore.EtherTypeIPv4:
-		if p.ip, err = netcore.ParseIPv4(b[netcore.EthHeaderLen:]); err != nil {
+	case wire.EtherTypeIPv4:
+		if p.ip, err = wire.ParseIPv4(b[wire.EthHeaderLen:]); err != nil {
 			return p
 		}
-		end := netcore.EthHeaderLen + netcore.IPv4MinLen + p.ip.PayloadLen
+		end := wire.EthHeaderLen + wire.IPv4MinLen + p.ip.PayloadLen
 		if end > len(b) {
 			return p
 		}
-		p.echo, err = netcore.ParseICMPEcho(b[netcore.EthHeaderLen+netcore.IPv4MinLen : end])
+		p.echo, err = wire.ParseICMPEcho(b[wire.EthHeaderLen+wire.IPv4MinLen : end])
 		p.isEcho = err == nil
 	}
 	return p
@@ -99,8 +100,8 @@ func expect(t testing.TB, p *Pair, timeout time.Duration, what string, ok func(p
 
 func isGARP(ip netip.Addr) func(parsed) bool {
 	return func(f parsed) bool {
-		return f.isARP && f.eth.Dst == netcore.BroadcastMAC && f.eth.Src == hostMAC &&
-			f.arp.Op == netcore.ARPRequest && f.arp.SenderIP == ip && f.arp.TargetIP == ip && f.arp.SenderMAC == hostMAC
+		return f.isARP && f.eth.Dst == wire.BroadcastMAC && f.eth.Src == hostMAC &&
+			f.arp.Op == wire.ARPRequest && f.arp.SenderIP == ip && f.arp.TargetIP == ip && f.arp.SenderMAC == hostMAC
 	}
 }
 

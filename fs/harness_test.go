@@ -21,15 +21,16 @@ import (
 
 	"github.com/smolfs/smolfs/devices"
 	"github.com/smolfs/smolfs/netcore"
+	"github.com/smolfs/smolfs/netcore/wire"
 	"github.com/smolfs/smolfs/stack"
 )
 
 // The network the tests play: a peer at 192.168.69.100 on the other end of
 // each host's in-memory pair.
 var (
-	peerMAC  = netcore.MAC{0x4a, 0x49, 0x58, 0x75, 0x94, 0xf4}
+	peerMAC  = wire.MAC{0x4a, 0x49, 0x58, 0x75, 0x94, 0xf4}
 	peerIP   = netip.MustParseAddr("192.168.69.100")
-	hostMAC  = netcore.MAC{0x02, 0, 0, 0, 0, 0x01}
+	hostMAC  = wire.MAC{0x02, 0, 0, 0, 0, 0x01}
 	hostIP   = netip.MustParseAddr("192.168.69.1")
 	hostSpec = "new tap0 ea 02:00:00:00:00:01 add 192.168.69.1/24\n"
 )
@@ -159,16 +160,16 @@ func (e *env) subscribers(name string) int {
 
 // arpRequest is the peer asking who has the host's address.
 func arpRequest() []byte {
-	b := netcore.EthernetRepr{Dst: netcore.BroadcastMAC, Src: peerMAC, Type: netcore.EtherTypeARP}.Append(nil)
-	b = netcore.ARPRepr{Op: netcore.ARPRequest, SenderMAC: peerMAC, SenderIP: peerIP, TargetIP: hostIP}.Append(b)
-	return netcore.PadFrame(b)
+	b := wire.EthernetRepr{Dst: wire.BroadcastMAC, Src: peerMAC, Type: wire.EtherTypeARP}.Append(nil)
+	b = wire.ARPRepr{Op: wire.ARPRequest, SenderMAC: peerMAC, SenderIP: peerIP, TargetIP: hostIP}.Append(b)
+	return wire.PadFrame(b)
 }
 
 // echoRequest is the peer pinging the host.
 func echoRequest(seq uint16) []byte {
-	icmp := netcore.ICMPEchoRepr{Type: netcore.ICMPEchoRequest, Ident: 17, Seq: seq, Data: make([]byte, 56)}
-	b := netcore.EthernetRepr{Dst: hostMAC, Src: peerMAC, Type: netcore.EtherTypeIPv4}.Append(nil)
-	b = netcore.IPv4Repr{Src: peerIP, Dst: hostIP, Protocol: netcore.ProtoICMP, TTL: 64, ID: seq, PayloadLen: icmp.Len()}.Append(b)
+	icmp := wire.ICMPEchoRepr{Type: wire.ICMPEchoRequest, Ident: 17, Seq: seq, Data: make([]byte, 56)}
+	b := wire.EthernetRepr{Dst: hostMAC, Src: peerMAC, Type: wire.EtherTypeIPv4}.Append(nil)
+	b = wire.IPv4Repr{Src: peerIP, Dst: hostIP, Protocol: wire.ProtoICMP, TTL: 64, ID: seq, PayloadLen: icmp.Len()}.Append(b)
 	return icmp.Append(b)
 }
 

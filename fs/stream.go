@@ -6,7 +6,8 @@ import (
 	"io"
 	"syscall"
 
-	"github.com/smolfs/smolfs/netcore"
+	"github.com/smolfs/smolfs/netcore/capture"
+	"github.com/smolfs/smolfs/netcore/tcpdump"
 	"github.com/smolfs/smolfs/stack"
 )
 
@@ -122,8 +123,8 @@ func (s *stream) close() { s.src.close() }
 // its lines and those of `tcpdump -r` on a frames.pcap opened at the same
 // moment are the same.
 type frameSource struct {
-	sub  *netcore.Subscription
-	td   netcore.Tcpdump
+	sub  *capture.Subscription
+	td   tcpdump.Stream
 	buf  []byte
 	data []byte
 }
@@ -149,7 +150,7 @@ func (f *frameSource) next(b []byte) ([]byte, bool) {
 // pcapSource renders captured frames as pcap records; gaps cannot be shown
 // in pcap and are only counted (capture_dropped in stats).
 type pcapSource struct {
-	sub  *netcore.Subscription
+	sub  *capture.Subscription
 	buf  []byte
 	data []byte
 }
@@ -164,7 +165,7 @@ func (p *pcapSource) next(b []byte) ([]byte, bool) {
 			return b, false
 		}
 		if cf.Data != nil {
-			return netcore.AppendPcapRecord(b, cf.Time, cf.Data, cf.OrigLen), true
+			return capture.AppendPcapRecord(b, cf.Time, cf.Data, cf.OrigLen), true
 		}
 	}
 }
@@ -172,10 +173,10 @@ func (p *pcapSource) next(b []byte) ([]byte, bool) {
 // takeOne takes the oldest queued frame, copying its bytes into *data so
 // that they outlive the subscription's lock, which is held only for the
 // copy: rendering happens outside it, and the host never waits for it.
-func takeOne(sub *netcore.Subscription, buf, data *[]byte) (netcore.CapturedFrame, bool) {
-	var got netcore.CapturedFrame
+func takeOne(sub *capture.Subscription, buf, data *[]byte) (capture.CapturedFrame, bool) {
+	var got capture.CapturedFrame
 	taken := false
-	sub.Take(*buf, func(cf netcore.CapturedFrame) bool {
+	sub.Take(*buf, func(cf capture.CapturedFrame) bool {
 		if taken {
 			return false
 		}

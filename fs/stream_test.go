@@ -16,12 +16,14 @@ import (
 	"github.com/knusbaum/go9p/proto"
 
 	"github.com/smolfs/smolfs/internal/testenv"
-	"github.com/smolfs/smolfs/netcore"
+	"github.com/smolfs/smolfs/netcore/capture"
+	"github.com/smolfs/smolfs/netcore/tcpdump"
+	"github.com/smolfs/smolfs/netcore/wire"
 )
 
 // tcpdumpBody is a frames line without its timestamp.
 func tcpdumpBody(frame []byte) string {
-	line := string(netcore.AppendTcpdump(nil, time.Unix(0, 0), frame, len(frame)))
+	line := string(tcpdump.Append(nil, time.Unix(0, 0), frame, len(frame)))
 	return line[strings.IndexByte(line, ' ')+1:]
 }
 
@@ -38,8 +40,8 @@ func bodies(text string) []string {
 
 // quietFrame is a broadcast the host counts and does not answer.
 func quietFrame(i byte) []byte {
-	b := netcore.EthernetRepr{Dst: netcore.BroadcastMAC, Src: peerMAC, Type: 0x88b5}.Append(nil)
-	return netcore.PadFrame(append(b, i))
+	b := wire.EthernetRepr{Dst: wire.BroadcastMAC, Src: peerMAC, Type: 0x88b5}.Append(nil)
+	return wire.PadFrame(append(b, i))
 }
 
 // A Plan 9 reader (the same count every time) blocks after each reply; a
@@ -133,7 +135,7 @@ func TestFramesAndPcap(t *testing.T) {
 	// The pcap header comes at once, before any frame.
 	hdrb := make([]byte, 100)
 	n, err := pcap.ReadAt(hdrb, 0)
-	if err != nil || !bytes.Equal(hdrb[:n], netcore.AppendPcapHeader(nil)) {
+	if err != nil || !bytes.Equal(hdrb[:n], capture.AppendPcapHeader(nil)) {
 		t.Fatalf("pcap header: %x, %v", hdrb[:n], err)
 	}
 	req := arpRequest()
@@ -292,8 +294,8 @@ func tcpSegment(fromPeer bool, seq, ack uint32, flags uint8, payload string) []b
 	if !fromPeer {
 		srcMAC, dstMAC, src, dst, sport, dport = hostMAC, peerMAC, hostIP, peerIP, dport, sport
 	}
-	b := netcore.EthernetRepr{Dst: dstMAC, Src: srcMAC, Type: netcore.EtherTypeIPv4}.Append(nil)
-	b = netcore.IPv4Repr{Src: src, Dst: dst, Protocol: netcore.ProtoTCP, TTL: 64, PayloadLen: 20 + len(payload)}.Append(b)
+	b := wire.EthernetRepr{Dst: dstMAC, Src: srcMAC, Type: wire.EtherTypeIPv4}.Append(nil)
+	b = wire.IPv4Repr{Src: src, Dst: dst, Protocol: wire.ProtoTCP, TTL: 64, PayloadLen: 20 + len(payload)}.Append(b)
 	b = binary.BigEndian.AppendUint16(b, sport)
 	b = binary.BigEndian.AppendUint16(b, dport)
 	b = binary.BigEndian.AppendUint32(b, seq)
@@ -301,7 +303,7 @@ func tcpSegment(fromPeer bool, seq, ack uint32, flags uint8, payload string) []b
 	b = append(b, 5<<4, flags)
 	b = binary.BigEndian.AppendUint16(b, 64240)
 	b = append(b, 0, 0, 0, 0) // checksum (tcpdump checks it only with -v), urgent pointer
-	return netcore.PadFrame(append(b, payload...))
+	return wire.PadFrame(append(b, payload...))
 }
 
 // captureMarker is a frame the host ignores whose tcpdump line differs for
@@ -309,7 +311,7 @@ func tcpSegment(fromPeer bool, seq, ack uint32, flags uint8, payload string) []b
 func captureMarker(i byte) []byte {
 	src := peerMAC
 	src[5] = i
-	return netcore.PadFrame(netcore.EthernetRepr{Dst: netcore.BroadcastMAC, Src: src, Type: 0x88b5}.Append(nil))
+	return wire.PadFrame(wire.EthernetRepr{Dst: wire.BroadcastMAC, Src: src, Type: 0x88b5}.Append(nil))
 }
 
 const (

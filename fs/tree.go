@@ -5,6 +5,7 @@ import (
 	"syscall"
 
 	"github.com/smolfs/smolfs/netcore"
+	"github.com/smolfs/smolfs/netcore/capture"
 	"github.com/smolfs/smolfs/stack"
 )
 
@@ -277,7 +278,7 @@ func (t *tree) open(n node, m openMode) (handle, error) {
 	case kFrames:
 		return newStream(&frameSource{sub: h.Subscribe(streamBuffer)}, nil), nil
 	case kPcap:
-		return newStream(&pcapSource{sub: h.Subscribe(streamBuffer)}, netcore.AppendPcapHeader(nil)), nil
+		return newStream(&pcapSource{sub: h.Subscribe(streamBuffer)}, capture.AppendPcapHeader(nil)), nil
 	case kXattr:
 		return &snapshot{}, nil
 	}

@@ -1,6 +1,7 @@
 package netcore
 
 import (
+	"github.com/smolfs/smolfs/netcore/wire"
 	"net/netip"
 	"time"
 )
@@ -39,7 +40,7 @@ const (
 // ARPEntry is one row of the ARP cache as a snapshot shows it.
 type ARPEntry struct {
 	IP    netip.Addr
-	MAC   MAC // zero while incomplete
+	MAC   wire.MAC // zero while incomplete
 	State ARPState
 	TTL   time.Duration // until expiry, or until the next retry while incomplete; < 0 for never
 }
@@ -56,7 +57,7 @@ const noEntry = -1
 // host is talking to.
 type arpEntry struct {
 	ip       uint32
-	mac      MAC
+	mac      wire.MAC
 	state    ARPState  // 0: the slot is free
 	slot     int32     // this entry's index in slots, fixed, so that use costs no lookup
 	seg      segment   // probation or protected

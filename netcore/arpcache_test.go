@@ -7,6 +7,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/smolfs/smolfs/netcore/wire"
 )
 
 // checkCache checks the cache's structure: the LRU lists of both segments,
@@ -126,14 +128,14 @@ func TestARPCacheUsedEntriesOutliveProbation(t *testing.T) {
 }
 
 // peer i is 192.168.69.(10+i) at 02:00:00:00:01:i.
-func peer(i int) (netip.Addr, MAC) {
-	return netip.AddrFrom4([4]byte{192, 168, 69, byte(10 + i)}), MAC{0x02, 0, 0, 0, 1, byte(i)}
+func peer(i int) (netip.Addr, wire.MAC) {
+	return netip.AddrFrom4([4]byte{192, 168, 69, byte(10 + i)}), wire.MAC{0x02, 0, 0, 0, 1, byte(i)}
 }
 
 // requestFrom is an ARP request from peer i for our address.
 func requestFrom(i int) []byte {
 	ip, mac := peer(i)
-	return arpFrame(ARPRequest, BroadcastMAC, mac, ip, MAC{}, hostIP)
+	return arpFrame(wire.ARPRequest, wire.BroadcastMAC, mac, ip, wire.MAC{}, hostIP)
 }
 
 // cached lists the addresses in the snapshot's ARP table.
@@ -161,10 +163,10 @@ func TestARPNoLearningFromStrangers(t *testing.T) {
 		name  string
 		frame []byte
 	}{
-		{"request for another", arpFrame(ARPRequest, BroadcastMAC, peerMAC, peerIP, MAC{}, otherIP)},
-		{"reply to another", arpFrame(ARPReply, BroadcastMAC, peerMAC, peerIP, otherMAC, otherIP)},
-		{"gratuitous request", arpFrame(ARPRequest, BroadcastMAC, peerMAC, peerIP, MAC{}, peerIP)},
-		{"gratuitous reply", arpFrame(ARPReply, BroadcastMAC, peerMAC, peerIP, peerMAC, peerIP)},
+		{"request for another", arpFrame(wire.ARPRequest, wire.BroadcastMAC, peerMAC, peerIP, wire.MAC{}, otherIP)},
+		{"reply to another", arpFrame(wire.ARPReply, wire.BroadcastMAC, peerMAC, peerIP, otherMAC, otherIP)},
+		{"gratuitous request", arpFrame(wire.ARPRequest, wire.BroadcastMAC, peerMAC, peerIP, wire.MAC{}, peerIP)},
+		{"gratuitous reply", arpFrame(wire.ARPReply, wire.BroadcastMAC, peerMAC, peerIP, peerMAC, peerIP)},
 	}
 	for _, s := range stranger {
 		if sent := th.recv(s.frame); len(sent) != 0 {
@@ -177,7 +179,7 @@ func TestARPNoLearningFromStrangers(t *testing.T) {
 	// A request for us from off every subnet is answered, not learned: we
 	// could never send to it.
 	far := netip.MustParseAddr("10.1.2.3")
-	if sent := th.recv(arpFrame(ARPRequest, BroadcastMAC, peerMAC, far, MAC{}, hostIP)); len(sent) != 1 {
+	if sent := th.recv(arpFrame(wire.ARPRequest, wire.BroadcastMAC, peerMAC, far, wire.MAC{}, hostIP)); len(sent) != 1 {
 		t.Errorf("request from %s: sent %d frames, want the reply", far, len(sent))
 	}
 	if got := th.cached(); len(got) != 0 {
@@ -185,9 +187,9 @@ func TestARPNoLearningFromStrangers(t *testing.T) {
 	}
 	// Once known, any ARP from the sender updates it.
 	th.recv(whoHas(hostIP))
-	moved := MAC{0x02, 0xaa, 0, 0, 0, 1}
+	moved := wire.MAC{0x02, 0xaa, 0, 0, 0, 1}
 	th.now = th.now.Add(10 * time.Second)
-	th.recv(arpFrame(ARPRequest, BroadcastMAC, moved, peerIP, MAC{}, otherIP))
+	th.recv(arpFrame(wire.ARPRequest, wire.BroadcastMAC, moved, peerIP, wire.MAC{}, otherIP))
 	if e, _ := th.entry(peerIP); e.MAC != moved || e.TTL != DefaultARPTimeout {
 		t.Errorf("entry %+v, want updated to %s for 60s", e, moved)
 	}
@@ -195,12 +197,12 @@ func TestARPNoLearningFromStrangers(t *testing.T) {
 }
 
 func TestARPGratuitousUpdatesKnownNeighbour(t *testing.T) {
-	for _, op := range []ARPOp{ARPRequest, ARPReply} {
+	for _, op := range []wire.ARPOp{wire.ARPRequest, wire.ARPReply} {
 		th := newHarness(t)
 		th.recv(whoHas(hostIP))
-		moved := MAC{0x02, 0xaa, 0, 0, 0, 1}
+		moved := wire.MAC{0x02, 0xaa, 0, 0, 0, 1}
 		th.now = th.now.Add(30 * time.Second)
-		if sent := th.recv(arpFrame(op, BroadcastMAC, moved, peerIP, MAC{}, peerIP)); len(sent) != 0 {
+		if sent := th.recv(arpFrame(op, wire.BroadcastMAC, moved, peerIP, wire.MAC{}, peerIP)); len(sent) != 0 {
 			t.Errorf("op %d: answered a gratuitous ARP: %x", op, sent)
 		}
 		if e, _ := th.entry(peerIP); e.MAC != moved || e.State != Reachable || e.TTL != DefaultARPTimeout {
@@ -217,12 +219,12 @@ func TestARPGratuitousUpdatesKnownNeighbour(t *testing.T) {
 func TestARPStaticWins(t *testing.T) {
 	th := newHarness(t)
 	th.recv(whoHas(hostIP)) // learned from traffic first
-	static := MAC{0x02, 0x55, 0, 0, 0, 1}
+	static := wire.MAC{0x02, 0x55, 0, 0, 0, 1}
 	th.mustExec("tap0/arp", "add "+peerIP.String()+" "+static.String())
 	for _, f := range [][]byte{
 		whoHas(hostIP),
-		arpFrame(ARPReply, hostMAC, peerMAC, peerIP, hostMAC, hostIP),
-		arpFrame(ARPRequest, BroadcastMAC, peerMAC, peerIP, MAC{}, peerIP),
+		arpFrame(wire.ARPReply, hostMAC, peerMAC, peerIP, hostMAC, hostIP),
+		arpFrame(wire.ARPRequest, wire.BroadcastMAC, peerMAC, peerIP, wire.MAC{}, peerIP),
 	} {
 		th.recv(f)
 	}
@@ -272,10 +274,10 @@ func TestARPExpiredEntryIsResolvedAgain(t *testing.T) {
 	if len(sent) != 1 {
 		t.Fatalf("sent %d frames, want an ARP request", len(sent))
 	}
-	if _, a := parseARPOut(t, sent[0]); a.Op != ARPRequest || a.TargetIP != peerIP {
+	if _, a := parseARPOut(t, sent[0]); a.Op != wire.ARPRequest || a.TargetIP != peerIP {
 		t.Errorf("sent %+v", a)
 	}
-	if sent := th.recv(arpFrame(ARPReply, hostMAC, peerMAC, peerIP, hostMAC, hostIP)); len(sent) != 1 {
+	if sent := th.recv(arpFrame(wire.ARPReply, hostMAC, peerMAC, peerIP, hostMAC, hostIP)); len(sent) != 1 {
 		t.Errorf("the reply released %d frames, want the echo reply", len(sent))
 	}
 }
@@ -317,7 +319,7 @@ func TestARPBoundAndLRUEviction(t *testing.T) {
 		t.Fatalf("cache %v, want peers 1 3 4", got)
 	}
 	ip3, _ := peer(3)
-	sent := th.recv(echoFrame(MAC{0x02, 0, 0, 0, 1, 3}, hostMAC, ip3, hostIP, 1, 1, nil)) // a lookup counts as use
+	sent := th.recv(echoFrame(wire.MAC{0x02, 0, 0, 0, 1, 3}, hostMAC, ip3, hostIP, 1, 1, nil)) // a lookup counts as use
 	if len(sent) != 1 {
 		t.Fatalf("ping from peer 3: %d frames", len(sent))
 	}
@@ -376,7 +378,7 @@ func TestARPRetriesThenFailure(t *testing.T) {
 	requests := 0
 	count := func(frames [][]byte) {
 		for _, f := range frames {
-			if _, a := parseARPOut(t, f); a.Op == ARPRequest && a.TargetIP == peerIP && a.SenderIP == hostIP {
+			if _, a := parseARPOut(t, f); a.Op == wire.ARPRequest && a.TargetIP == peerIP && a.SenderIP == hostIP {
 				requests++
 			} else {
 				t.Errorf("unexpected frame %+v", a)
@@ -416,7 +418,7 @@ func TestARPRetriesThenFailure(t *testing.T) {
 	}
 	// A late reply is not learned: nobody asked any more... except that it
 	// is for us, which is enough.
-	th.recv(arpFrame(ARPReply, hostMAC, peerMAC, peerIP, hostMAC, hostIP))
+	th.recv(arpFrame(wire.ARPReply, hostMAC, peerMAC, peerIP, hostMAC, hostIP))
 	if e, ok := th.entry(peerIP); !ok || e.State != Reachable {
 		t.Errorf("entry %+v %v after a reply for us", e, ok)
 	}
@@ -446,7 +448,7 @@ func TestARPResolveRateLimit(t *testing.T) {
 		t.Errorf("the retry went out as well: %d frames", len(sent))
 	}
 	// Resolving a reachable entry asks again, under the same limit.
-	th.recv(arpFrame(ARPReply, hostMAC, peerMAC, peerIP, hostMAC, hostIP))
+	th.recv(arpFrame(wire.ARPReply, hostMAC, peerMAC, peerIP, hostMAC, hostIP))
 	if sent := th.mustExec("tap0/arp", resolve); len(sent) != 0 {
 		t.Errorf("resolve within a second of the last request sent %d frames", len(sent))
 	}
@@ -465,7 +467,7 @@ func TestARPPendingOverflow(t *testing.T) {
 		th.recv(ping(seq, []byte{byte(seq)}))
 	}
 	th.wantStats(map[Counter]uint64{ARPPendingDropped: 2, ICMPEchoRx: 6, ARPTxRequest: 1})
-	sent := th.recv(arpFrame(ARPReply, hostMAC, peerMAC, peerIP, hostMAC, hostIP))
+	sent := th.recv(arpFrame(wire.ARPReply, hostMAC, peerMAC, peerIP, hostMAC, hostIP))
 	if len(sent) != DefaultARPPending {
 		t.Fatalf("released %d frames, want %d", len(sent), DefaultARPPending)
 	}
@@ -494,13 +496,13 @@ func TestARPAddReleasesPending(t *testing.T) {
 
 func TestARPConflict(t *testing.T) {
 	th := newHarness(t)
-	claim := arpFrame(ARPRequest, BroadcastMAC, otherMAC, hostIP, MAC{}, hostIP)
+	claim := arpFrame(wire.ARPRequest, wire.BroadcastMAC, otherMAC, hostIP, wire.MAC{}, hostIP)
 	if sent := th.recv(claim); len(sent) != 0 {
 		t.Errorf("sent %x", sent)
 	}
 	th.wantEvent(EventConflict, "arp conflict: 192.168.69.1 is-at 02:00:00:00:00:09, but it is ours (02:00:00:00:00:01)")
 	th.now = th.now.Add(999 * time.Millisecond)
-	th.recv(arpFrame(ARPReply, hostMAC, otherMAC, hostIP, hostMAC, hostIP))
+	th.recv(arpFrame(wire.ARPReply, hostMAC, otherMAC, hostIP, hostMAC, hostIP))
 	if len(th.events) != 0 {
 		t.Errorf("second conflict within a second reported: %v", th.events)
 	}
@@ -509,7 +511,7 @@ func TestARPConflict(t *testing.T) {
 	th.wantEvent(EventConflict, "is-at 02:00:00:00:00:09")
 	th.wantStats(map[Counter]uint64{ARPConflicts: 3})
 	// Our own announcement coming back is no conflict.
-	th.recv(arpFrame(ARPRequest, BroadcastMAC, hostMAC, hostIP, MAC{}, hostIP))
+	th.recv(arpFrame(wire.ARPRequest, wire.BroadcastMAC, hostMAC, hostIP, wire.MAC{}, hostIP))
 	th.wantStats(map[Counter]uint64{ARPConflicts: 3})
 	if got := th.cached(); len(got) != 0 {
 		t.Errorf("learned %v", got)
@@ -591,8 +593,8 @@ func TestFloodDoesNotEvictNeighbourInUse(t *testing.T) {
 			}
 		}
 		ip := netip.AddrFrom4([4]byte{192, 168, 100 + byte(i/250), byte(1 + i%250)})
-		mac := MAC{0x02, 0xa5, 0, 0, byte(i >> 8), byte(i)}
-		th.recv(arpFrame(ARPRequest, BroadcastMAC, mac, ip, MAC{}, hostIP))
+		mac := wire.MAC{0x02, 0xa5, 0, 0, byte(i >> 8), byte(i)}
+		th.recv(arpFrame(wire.ARPRequest, wire.BroadcastMAC, mac, ip, wire.MAC{}, hostIP))
 	}
 	if e, ok := th.entry(peerIP); !ok || e.State != Reachable {
 		t.Fatalf("the peer's entry is gone after the flood: %+v", e)

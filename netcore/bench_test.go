@@ -3,13 +3,15 @@ package netcore
 import (
 	"net/netip"
 	"testing"
+
+	"github.com/smolfs/smolfs/netcore/wire"
 )
 
 // BenchmarkARPRequestReply measures the responder's hot path: an ARP request
 // for one of our addresses in, the reply out, with the Output reused.
 func BenchmarkARPRequestReply(b *testing.B) {
 	h := benchHost(b)
-	req := arpFrame(ARPRequest, BroadcastMAC, peerMAC, peerIP, MAC{}, hostIP)
+	req := arpFrame(wire.ARPRequest, wire.BroadcastMAC, peerMAC, peerIP, wire.MAC{}, hostIP)
 	var out Output
 	now := t0
 	b.SetBytes(int64(len(req)))
@@ -28,7 +30,7 @@ func BenchmarkARPRequestReply(b *testing.B) {
 func BenchmarkICMPEchoReply(b *testing.B) {
 	h := benchHost(b)
 	var out Output
-	h.Receive(t0, arpFrame(ARPRequest, BroadcastMAC, peerMAC, peerIP, MAC{}, hostIP), &out)
+	h.Receive(t0, arpFrame(wire.ARPRequest, wire.BroadcastMAC, peerMAC, peerIP, wire.MAC{}, hostIP), &out)
 	payload := make([]byte, 56)
 	for i := range payload {
 		payload[i] = byte(i)

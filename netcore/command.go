@@ -2,6 +2,7 @@ package netcore
 
 import (
 	"bytes"
+	"github.com/smolfs/smolfs/netcore/wire"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -35,7 +36,7 @@ const (
 // Limits of the host ctl language.
 const (
 	MinMTU        = 68
-	MaxMTU        = EthMaxPayload
+	MaxMTU        = wire.EthMaxPayload
 	MaxARPTimeout = 24 * time.Hour
 )
 
@@ -44,7 +45,7 @@ type Command struct {
 	Op     Op
 	Line   int    // 1-based line number within the write
 	Text   string // the line as written, for error messages
-	MAC    MAC
+	MAC    wire.MAC
 	Prefix netip.Prefix  // add, remove
 	IP     netip.Addr    // arp add, del, resolve
 	N      int           // mtu
@@ -232,15 +233,15 @@ func checkARPTimeout(d time.Duration) *reason {
 	return nil
 }
 
-func parseUnicastMAC(s string) (MAC, *reason) {
-	m, err := ParseMAC(s)
+func parseUnicastMAC(s string) (wire.MAC, *reason) {
+	m, err := wire.ParseMAC(s)
 	if err != nil {
-		return MAC{}, fail(syscall.EINVAL, ErrBadMAC, "")
+		return wire.MAC{}, fail(syscall.EINVAL, ErrBadMAC, "")
 	}
 	return m, checkUnicastMAC(m)
 }
 
-func checkUnicastMAC(m MAC) *reason {
+func checkUnicastMAC(m wire.MAC) *reason {
 	if m.IsMulticast() || m.IsZero() {
 		return fail(syscall.EINVAL, ErrBadMAC, "%s is not a unicast address", m)
 	}
@@ -312,7 +313,7 @@ func (c Command) Append(b []byte) []byte {
 	switch c.Op {
 	case OpEA:
 		b = append(b, "ea "...)
-		b = c.MAC.appendTo(b)
+		b = c.MAC.AppendTo(b)
 	case OpAdd, OpRemove:
 		if c.Op == OpAdd {
 			b = append(b, "add "...)
@@ -344,7 +345,7 @@ func (c Command) Append(b []byte) []byte {
 		b = append(b, "add "...)
 		b = c.IP.AppendTo(b)
 		b = append(b, ' ')
-		b = c.MAC.appendTo(b)
+		b = c.MAC.AppendTo(b)
 	case OpARPDel, OpARPResolve:
 		if c.Op == OpARPDel {
 			b = append(b, "del "...)
@@ -405,7 +406,7 @@ func AppendConfig(b []byte, cfg Config) []byte {
 // MAC means "pick one".
 type HostSpec struct {
 	Name  string
-	MAC   MAC
+	MAC   wire.MAC
 	Addrs []netip.Prefix
 }
 
@@ -416,7 +417,7 @@ func (h HostSpec) Append(b []byte) []byte {
 	b = append(b, h.Name...)
 	if !h.MAC.IsZero() {
 		b = append(b, " ea "...)
-		b = h.MAC.appendTo(b)
+		b = h.MAC.AppendTo(b)
 	}
 	for _, p := range h.Addrs {
 		b = append(b, " add "...)

@@ -10,12 +10,14 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/smolfs/smolfs/netcore/wire"
 )
 
 func TestParseMAC(t *testing.T) {
-	want := MAC{0x02, 0xab, 0, 0, 0, 0x01}
+	want := wire.MAC{0x02, 0xab, 0, 0, 0, 0x01}
 	for _, s := range []string{"02:ab:00:00:00:01", "02-ab-00-00-00-01", "02ab00000001", "02:AB:00:00:00:01", "02AB00000001"} {
-		m, err := ParseMAC(s)
+		m, err := wire.ParseMAC(s)
 		if err != nil || m != want {
 			t.Errorf("ParseMAC(%q) = %s, %v", s, m, err)
 		}
@@ -25,7 +27,7 @@ func TestParseMAC(t *testing.T) {
 	}
 	for _, s := range []string{"", "02:ab:00:00:00", "02ab0000000", "02ab000000011", "02:ab:00:00:00:0g", "02ab.0000.0001",
 		"02:ab:00:00:00:00:00:01", "02ab0000000g", "2:ab:0:0:0:1", "02:ab-00:00:00:01x"} {
-		if m, err := ParseMAC(s); err == nil {
+		if m, err := wire.ParseMAC(s); err == nil {
 			t.Errorf("ParseMAC(%q) = %s, want an error", s, m)
 		}
 	}
@@ -55,8 +57,8 @@ func TestParseCtl(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []Command{
-		{Op: OpEA, Line: 2, Text: "ea 02:00:00:00:00:02", MAC: MAC{2, 0, 0, 0, 0, 2}},
-		{Op: OpEA, Line: 3, Text: "mac 02-00-00-00-00-03", MAC: MAC{2, 0, 0, 0, 0, 3}},
+		{Op: OpEA, Line: 2, Text: "ea 02:00:00:00:00:02", MAC: wire.MAC{2, 0, 0, 0, 0, 2}},
+		{Op: OpEA, Line: 3, Text: "mac 02-00-00-00-00-03", MAC: wire.MAC{2, 0, 0, 0, 0, 3}},
 		{Op: OpAdd, Line: 5, Text: "add   192.168.69.1/24", Prefix: hostPrefix},
 		{Op: OpAdd, Line: 6, Text: "add 10.0.0.1/31", Prefix: netip.MustParsePrefix("10.0.0.1/31")},
 		{Op: OpAdd, Line: 7, Text: "add 10.0.0.9/32", Prefix: netip.MustParsePrefix("10.0.0.9/32")},
@@ -87,7 +89,7 @@ func TestParseARPCommands(t *testing.T) {
 	}
 	ip := netip.MustParseAddr("192.168.69.9")
 	want := []Command{
-		{Op: OpARPAdd, Line: 1, Text: "add 192.168.69.9 020000000009", IP: ip, MAC: MAC{2, 0, 0, 0, 0, 9}},
+		{Op: OpARPAdd, Line: 1, Text: "add 192.168.69.9 020000000009", IP: ip, MAC: wire.MAC{2, 0, 0, 0, 0, 9}},
 		{Op: OpARPDel, Line: 2, Text: "del 192.168.69.9", IP: ip},
 		{Op: OpARPFlush, Line: 3, Text: "flush"},
 		{Op: OpARPResolve, Line: 4, Text: "resolve 192.168.69.7", IP: netip.MustParseAddr("192.168.69.7")},
@@ -281,7 +283,7 @@ func TestConfigReplay(t *testing.T) {
 		text := AppendConfig(nil, want)
 
 		dst := newHarness(t, func(c *Config) {
-			c.MAC = MAC{2, 0, 0, 0, 0, 0x77}
+			c.MAC = wire.MAC{2, 0, 0, 0, 0, 0x77}
 			c.Addrs = []netip.Prefix{netip.MustParsePrefix("192.168.1.1/24"), netip.MustParsePrefix("10.0.0.1/16")}
 			c.MTU = 600
 		})
@@ -354,7 +356,7 @@ func TestParseRootCtl(t *testing.T) {
 	want := []RootCommand{
 		{Op: RootNew, Line: 1, Text: "new tap0 ea 02:00:00:00:00:01 add 192.168.69.1/24", Host: HostSpec{Name: "tap0", MAC: hostMAC, Addrs: []netip.Prefix{hostPrefix}}},
 		{Op: RootNew, Line: 2, Text: "new tap1", Host: HostSpec{Name: "tap1"}},
-		{Op: RootNew, Line: 3, Text: "new tap2 ip 10.0.0.1/8 mac 020000000002 add 10.1.0.1/16", Host: HostSpec{Name: "tap2", MAC: MAC{2, 0, 0, 0, 0, 2},
+		{Op: RootNew, Line: 3, Text: "new tap2 ip 10.0.0.1/8 mac 020000000002 add 10.1.0.1/16", Host: HostSpec{Name: "tap2", MAC: wire.MAC{2, 0, 0, 0, 0, 2},
 			Addrs: []netip.Prefix{netip.MustParsePrefix("10.0.0.1/8"), netip.MustParsePrefix("10.1.0.1/16")}}},
 		{Op: RootDel, Line: 4, Text: "del tap1", Host: HostSpec{Name: "tap1"}},
 	}

@@ -1,6 +1,8 @@
-// Package netcore is the packet core of smolfs: the wire formats (Ethernet II,
-// ARP, IPv4, ICMPv4), the tcpdump line renderer, the pcap encoder, the command
-// languages of the ctl and arp files, and Host, a sans-I/O state machine.
+// Package netcore is the packet core of smolfs: Host, a sans-I/O state
+// machine, and the command languages of the ctl and arp files. Below it sit
+// netcore/wire (the wire formats), and beside it netcore/capture (the
+// never-blocking capture of every frame, and pcap) and netcore/tcpdump (the
+// line renderer of the frames files).
 //
 // Frames flow in from a device (package devices) through Host.Receive, and the
 // frames to send flow back out in an Output; timers are deadlines that Host

@@ -3,6 +3,8 @@ package netcore
 import (
 	"encoding/binary"
 	"fmt"
+	"github.com/smolfs/smolfs/netcore/capture"
+	"github.com/smolfs/smolfs/netcore/wire"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -13,7 +15,7 @@ import (
 // Config is a host's configuration: what its ctl file reads back as commands.
 type Config struct {
 	Name        string // the host's name (its tap), for messages
-	MAC         MAC
+	MAC         wire.MAC
 	Addrs       []netip.Prefix // the first is primary
 	MTU         int
 	Promiscuous bool
@@ -90,7 +92,7 @@ func (o *Output) Reset() {
 }
 
 // maxFrame is the longest frame the host sends: a full MTU and the header.
-const maxFrame = EthHeaderLen + MaxMTU
+const maxFrame = wire.EthHeaderLen + MaxMTU
 
 // buffer returns an empty slice with room for any frame the host sends.
 func (o *Output) buffer() []byte {
@@ -111,7 +113,7 @@ type Host struct {
 	addrs    []ifAddr // cfg.Addrs as the receive path compares them, same order
 	arp      *arpCache
 	stats    Stats
-	capture  Capture
+	capture  capture.Capture
 	ipID     uint16
 	announce bool      // gratuitous ARP for every address at the next Poll
 	fresh    []uint32  // addresses added since the last Poll, to announce then
@@ -182,7 +184,7 @@ func (h *Host) setAddrs() {
 func (h *Host) Name() string { return h.cfg.Name }
 
 // Capture is the host's capture hook: every received and sent frame.
-func (h *Host) Capture() *Capture { return &h.capture }
+func (h *Host) Capture() *capture.Capture { return &h.capture }
 
 // Deadline is when Poll must next be called; zero means no timer is due.
 func (h *Host) Deadline() time.Time { return h.deadline }
@@ -234,7 +236,7 @@ func (s *Snapshot) AppendConfig(b []byte) []byte { return AppendConfig(b, s.Conf
 
 // AppendAddr renders the addr file: the hardware address, then IP/N lines.
 func (s *Snapshot) AppendAddr(b []byte) []byte {
-	b = s.Config.MAC.appendTo(b)
+	b = s.Config.MAC.AppendTo(b)
 	b = append(b, '\n')
 	for _, p := range s.Config.Addrs {
 		b = p.AppendTo(b)
@@ -249,7 +251,7 @@ func AppendARP(b []byte, table []ARPEntry) []byte {
 	for _, e := range table {
 		b = e.IP.AppendTo(b)
 		b = append(b, ' ')
-		b = e.MAC.appendTo(b)
+		b = e.MAC.AppendTo(b)
 		b = append(b, ' ')
 		b = append(b, e.State.String()...)
 		b = append(b, ' ')
@@ -316,13 +318,13 @@ func (a ifAddr) holds(ip uint32) bool {
 func (h *Host) Receive(now time.Time, frame []byte, out *Output) {
 	h.stats[RxFrames]++
 	h.stats[RxBytes] += uint64(len(frame))
-	h.capture.Publish(now, In, frame)
+	h.capture.Publish(now, capture.In, frame)
 	h.stats[h.receive(now, frame, out)]++
 }
 
 // receive handles a frame and returns its fate: one of RxFates.
 func (h *Host) receive(now time.Time, frame []byte, out *Output) Counter {
-	eth, err := NewEthernetFrame(frame)
+	eth, err := wire.NewEthernetFrame(frame)
 	if err != nil {
 		return RxMalformed
 	}
@@ -336,30 +338,30 @@ func (h *Host) receive(now time.Time, frame []byte, out *Output) Counter {
 	if dst := eth.Dst(); dst != h.cfg.MAC && !dst.IsMulticast() && !h.cfg.Promiscuous {
 		return RxNotForUs
 	}
-	if len(frame)-EthHeaderLen > h.cfg.MTU {
+	if len(frame)-wire.EthHeaderLen > h.cfg.MTU {
 		return RxTooBig
 	}
 	switch typ {
-	case EtherTypeARP:
+	case wire.EtherTypeARP:
 		return h.receiveARP(now, eth.Payload(), out)
-	case EtherTypeIPv4:
+	case wire.EtherTypeIPv4:
 		return h.receiveIPv4(now, eth.Payload(), out)
 	}
 	return RxOtherEthertype
 }
 
 func (h *Host) receiveARP(now time.Time, b []byte, out *Output) Counter {
-	p, err := NewARPPacket(b)
+	p, err := wire.NewARPPacket(b)
 	switch {
-	case err == ErrTruncated:
+	case err == wire.ErrTruncated:
 		return RxMalformed
 	case err != nil:
 		return ARPRxOther
 	}
 	fate := ARPRxRequest
 	switch p.Op() {
-	case ARPRequest:
-	case ARPReply:
+	case wire.ARPRequest:
+	case wire.ARPReply:
 		fate = ARPRxReply
 	default:
 		return ARPRxOther
@@ -368,7 +370,7 @@ func (h *Host) receiveARP(now time.Time, b []byte, out *Output) Counter {
 	if sha.IsMulticast() || sha.IsZero() {
 		return fate // nothing to learn or answer
 	}
-	spa, tpa := binary.BigEndian.Uint32(p[arpSPA:]), binary.BigEndian.Uint32(p[arpTPA:])
+	spa, tpa := binary.BigEndian.Uint32(p[wire.ARPSPAOff:]), binary.BigEndian.Uint32(p[wire.ARPTPAOff:])
 	if h.ourAddr(spa) {
 		if sha != h.cfg.MAC {
 			h.conflicted(now, spa, sha, out)
@@ -387,14 +389,14 @@ func (h *Host) receiveARP(now time.Time, b []byte, out *Output) Counter {
 		}
 	}
 	if forUs && fate == ARPRxRequest {
-		h.sendARP(now, out, ARPReply, sha, tpa, sha, spa)
+		h.sendARP(now, out, wire.ARPReply, sha, tpa, sha, spa)
 	}
 	return fate
 }
 
 // conflicted counts another station claiming one of our addresses, and
 // reports it at most once a second, so that a flood cannot flood the log.
-func (h *Host) conflicted(now time.Time, ip uint32, mac MAC, out *Output) {
+func (h *Host) conflicted(now time.Time, ip uint32, mac wire.MAC, out *Output) {
 	h.stats[ARPConflicts]++
 	if !h.conflict.IsZero() && now.Sub(h.conflict) < time.Second {
 		return
@@ -406,7 +408,7 @@ func (h *Host) conflicted(now time.Time, ip uint32, mac MAC, out *Output) {
 
 // learn records that e's address is at mac, unless e is static, and sends
 // what was waiting for it.
-func (h *Host) learn(now time.Time, e *arpEntry, mac MAC, out *Output) {
+func (h *Host) learn(now time.Time, e *arpEntry, mac wire.MAC, out *Output) {
 	if e.state == Static {
 		return
 	}
@@ -422,7 +424,7 @@ func (h *Host) learn(now time.Time, e *arpEntry, mac MAC, out *Output) {
 // sendPending sends the frames that waited for e's address, now known.
 func (h *Host) sendPending(now time.Time, e *arpEntry, out *Output) {
 	for i, f := range e.pending {
-		copy(f[ethDst:], e.mac[:])
+		copy(f[wire.EthDstOff:], e.mac[:])
 		h.transmit(now, out, append(out.buffer(), f...))
 		h.recycle(f)
 		e.pending[i] = nil
@@ -467,7 +469,7 @@ func (h *Host) recycle(f []byte) {
 }
 
 func (h *Host) receiveIPv4(now time.Time, b []byte, out *Output) Counter {
-	p, err := NewIPv4Packet(b)
+	p, err := wire.NewIPv4Packet(b)
 	if err != nil {
 		return RxMalformed
 	}
@@ -477,18 +479,18 @@ func (h *Host) receiveIPv4(now time.Time, b []byte, out *Output) Counter {
 	if p.IsFragment() {
 		return IPv4RxFragment
 	}
-	dst := binary.BigEndian.Uint32(p[ipDst:])
+	dst := binary.BigEndian.Uint32(p[wire.IPv4DstOff:])
 	if !h.ourAddr(dst) {
 		return RxNotForUs
 	}
-	if p.Protocol() != ProtoICMP {
+	if p.Protocol() != wire.ProtoICMP {
 		return IPv4RxOther
 	}
-	icmp, err := NewICMPPacket(p.Payload())
-	if err != nil || icmp.Type() != ICMPEchoRequest || icmp.Code() != 0 || !icmp.VerifyChecksum() {
+	icmp, err := wire.NewICMPPacket(p.Payload())
+	if err != nil || icmp.Type() != wire.ICMPEchoRequest || icmp.Code() != 0 || !icmp.VerifyChecksum() {
 		return ICMPRxOther
 	}
-	src := binary.BigEndian.Uint32(p[ipSrc:])
+	src := binary.BigEndian.Uint32(p[wire.IPv4SrcOff:])
 	if h.ourAddr(src) {
 		return ICMPEchoRx // counted, but nobody else to answer
 	}
@@ -498,15 +500,15 @@ func (h *Host) receiveIPv4(now time.Time, b []byte, out *Output) Counter {
 
 // echoReply answers an echo request: the same identifier, sequence and
 // payload, TTL 64, from the address the request was sent to.
-func (h *Host) echoReply(now time.Time, to, from uint32, icmp ICMPPacket, out *Output) {
+func (h *Host) echoReply(now time.Time, to, from uint32, icmp wire.ICMPPacket, out *Output) {
 	b := out.buffer()
-	b = EthernetRepr{Src: h.cfg.MAC, Type: EtherTypeIPv4}.Append(b) // Dst filled by route
+	b = wire.EthernetRepr{Src: h.cfg.MAC, Type: wire.EtherTypeIPv4}.Append(b) // Dst filled by route
 	h.ipID++
-	b = IPv4Repr{Src: addrOf(from), Dst: addrOf(to), Protocol: ProtoICMP, TTL: 64, ID: h.ipID, PayloadLen: len(icmp)}.Append(b)
+	b = wire.IPv4Repr{Src: addrOf(from), Dst: addrOf(to), Protocol: wire.ProtoICMP, TTL: 64, ID: h.ipID, PayloadLen: len(icmp)}.Append(b)
 	start := len(b)
 	b = append(b, icmp...)
-	b[start+icmpType] = byte(ICMPEchoReply)
-	binary.BigEndian.PutUint16(b[start+icmpChecksum:], echoReplyChecksum(icmp.Checksum(), b[start:]))
+	b[start+wire.ICMPTypeOff] = byte(wire.ICMPEchoReply)
+	binary.BigEndian.PutUint16(b[start+wire.ICMPChecksumOff:], echoReplyChecksum(icmp.Checksum(), b[start:]))
 	h.route(now, out, to, b)
 }
 
@@ -516,11 +518,11 @@ func (h *Host) echoReply(now time.Time, to, from uint32, icmp ICMPPacket, out *O
 // cannot tell a sum of +0 from -0: it yields 0x0000 where a reply of all
 // zeros needs 0xffff, so that one case is looked at.
 func echoReplyChecksum(request uint16, reply []byte) uint16 {
-	const oldWord, newWord = uint16(ICMPEchoRequest) << 8, uint16(ICMPEchoReply) << 8
+	const oldWord, newWord = uint16(wire.ICMPEchoRequest) << 8, uint16(wire.ICMPEchoReply) << 8
 	sum := uint32(^request) + uint32(^oldWord) + uint32(newWord)
 	sum = sum&0xffff + sum>>16
 	sum = sum&0xffff + sum>>16
-	if c := ^uint16(sum); c != 0 || !allZero(reply[:icmpChecksum]) || !allZero(reply[icmpChecksum+2:]) {
+	if c := ^uint16(sum); c != 0 || !allZero(reply[:wire.ICMPChecksumOff]) || !allZero(reply[wire.ICMPChecksumOff+2:]) {
 		return c
 	}
 	return 0xffff
@@ -546,7 +548,7 @@ func (h *Host) route(now time.Time, out *Output, ip uint32, frame []byte) {
 	e := h.arp.get(ip)
 	if e != nil && (e.state == Static || e.state == Reachable && now.Before(e.deadline)) {
 		h.arp.use(e)
-		copy(frame[ethDst:], e.mac[:])
+		copy(frame[wire.EthDstOff:], e.mac[:])
 		h.transmit(now, out, frame)
 		return
 	}
@@ -558,7 +560,7 @@ func (h *Host) route(now time.Time, out *Output, ip uint32, frame []byte) {
 		}
 	case e.state != Incomplete: // expired, not yet swept: resolve it again
 		h.arp.setState(e, Incomplete)
-		e.mac = MAC{}
+		e.mac = wire.MAC{}
 		e.tries = 0
 	}
 	h.arp.use(e)
@@ -595,15 +597,15 @@ func (h *Host) request(now time.Time, out *Output, e *arpEntry) {
 		// that the entry fails in time, but there is nothing to ask from.
 		return
 	}
-	h.sendARP(now, out, ARPRequest, BroadcastMAC, src, MAC{}, e.ip)
+	h.sendARP(now, out, wire.ARPRequest, wire.BroadcastMAC, src, wire.MAC{}, e.ip)
 }
 
 // sendARP sends an ARP packet from our hardware address.
-func (h *Host) sendARP(now time.Time, out *Output, op ARPOp, ethDst MAC, spa uint32, tha MAC, tpa uint32) {
+func (h *Host) sendARP(now time.Time, out *Output, op wire.ARPOp, ethDst wire.MAC, spa uint32, tha wire.MAC, tpa uint32) {
 	b := out.buffer()
-	b = EthernetRepr{Dst: ethDst, Src: h.cfg.MAC, Type: EtherTypeARP}.Append(b)
-	b = ARPRepr{Op: op, SenderMAC: h.cfg.MAC, SenderIP: addrOf(spa), TargetMAC: tha, TargetIP: addrOf(tpa)}.Append(b)
-	if op == ARPRequest {
+	b = wire.EthernetRepr{Dst: ethDst, Src: h.cfg.MAC, Type: wire.EtherTypeARP}.Append(b)
+	b = wire.ARPRepr{Op: op, SenderMAC: h.cfg.MAC, SenderIP: addrOf(spa), TargetMAC: tha, TargetIP: addrOf(tpa)}.Append(b)
+	if op == wire.ARPRequest {
 		h.stats[ARPTxRequest]++
 	} else {
 		h.stats[ARPTxReply]++
@@ -613,7 +615,7 @@ func (h *Host) sendARP(now time.Time, out *Output, op ARPOp, ethDst MAC, spa uin
 
 // garp announces ip with a gratuitous ARP request (sender = target = ip).
 func (h *Host) garp(now time.Time, out *Output, ip uint32) {
-	h.sendARP(now, out, ARPRequest, BroadcastMAC, ip, MAC{}, ip)
+	h.sendARP(now, out, wire.ARPRequest, wire.BroadcastMAC, ip, wire.MAC{}, ip)
 }
 
 // transmit pads, counts, captures and queues a frame.
@@ -621,20 +623,20 @@ func (h *Host) transmit(now time.Time, out *Output, frame []byte) {
 	if isEchoReply(frame) {
 		h.stats[ICMPEchoTx]++
 	}
-	if n := len(frame); n < EthMinFrame {
-		frame = append(frame, make([]byte, EthMinFrame-n)...) // within the buffer's capacity: no allocation
+	if n := len(frame); n < wire.EthMinFrame {
+		frame = append(frame, make([]byte, wire.EthMinFrame-n)...) // within the buffer's capacity: no allocation
 	}
 	h.stats[TxFrames]++
 	h.stats[TxBytes] += uint64(len(frame))
-	h.capture.Publish(now, Out, frame)
+	h.capture.Publish(now, capture.Out, frame)
 	out.Frames = append(out.Frames, frame)
 }
 
 // isEchoReply recognises the echo replies the host builds (IHL 5), so that
 // icmp_echo_tx counts them when they go out, also after waiting for ARP.
 func isEchoReply(f []byte) bool {
-	return len(f) > EthHeaderLen+IPv4MinLen && f[ethType] == 0x08 && f[ethType+1] == 0x00 &&
-		f[EthHeaderLen+ipProto] == byte(ProtoICMP) && f[EthHeaderLen+IPv4MinLen] == byte(ICMPEchoReply)
+	return len(f) > wire.EthHeaderLen+wire.IPv4MinLen && f[wire.EthTypeOff] == 0x08 && f[wire.EthTypeOff+1] == 0x00 &&
+		f[wire.EthHeaderLen+wire.IPv4ProtoOff] == byte(wire.ProtoICMP) && f[wire.EthHeaderLen+wire.IPv4MinLen] == byte(wire.ICMPEchoReply)
 }
 
 // schedule makes sure Poll runs by t.

@@ -8,12 +8,14 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/smolfs/smolfs/netcore/wire"
 )
 
 // fuzzPeer is neighbour p of 16 on 192.168.69.0/24.
-func fuzzPeer(p byte) (netip.Addr, MAC) {
+func fuzzPeer(p byte) (netip.Addr, wire.MAC) {
 	p %= 16
-	return netip.AddrFrom4([4]byte{192, 168, 69, 10 + p}), MAC{0x02, 0, 0, 0, 1, p}
+	return netip.AddrFrom4([4]byte{192, 168, 69, 10 + p}), wire.MAC{0x02, 0, 0, 0, 1, p}
 }
 
 // fuzzTemplate makes a realistic frame for the fuzzer to start from, so
@@ -22,28 +24,28 @@ func fuzzTemplate(kind, p byte) []byte {
 	ip, mac := fuzzPeer(p)
 	switch kind % 10 {
 	case 0:
-		return arpFrame(ARPRequest, BroadcastMAC, mac, ip, MAC{}, hostIP)
+		return arpFrame(wire.ARPRequest, wire.BroadcastMAC, mac, ip, wire.MAC{}, hostIP)
 	case 1:
-		return arpFrame(ARPReply, hostMAC, mac, ip, hostMAC, hostIP)
+		return arpFrame(wire.ARPReply, hostMAC, mac, ip, hostMAC, hostIP)
 	case 2:
-		return arpFrame(ARPRequest, BroadcastMAC, mac, ip, MAC{}, ip)
+		return arpFrame(wire.ARPRequest, wire.BroadcastMAC, mac, ip, wire.MAC{}, ip)
 	case 3:
 		return echoFrame(mac, hostMAC, ip, hostIP, uint16(p), uint16(kind), []byte("payload"))
 	case 4:
 		other, _ := fuzzPeer(p + 1)
-		return arpFrame(ARPRequest, BroadcastMAC, mac, ip, MAC{}, other)
+		return arpFrame(wire.ARPRequest, wire.BroadcastMAC, mac, ip, wire.MAC{}, other)
 	case 5:
-		return arpFrame(ARPReply, BroadcastMAC, mac, hostIP, MAC{}, hostIP)
+		return arpFrame(wire.ARPReply, wire.BroadcastMAC, mac, hostIP, wire.MAC{}, hostIP)
 	case 6:
-		return append(EthernetRepr{Dst: hostMAC, Src: mac, Type: EtherTypeIPv6}.Append(nil), make([]byte, 46)...)
+		return append(wire.EthernetRepr{Dst: hostMAC, Src: mac, Type: wire.EtherTypeIPv6}.Append(nil), make([]byte, 46)...)
 	case 7:
 		return echoFrame(mac, hostMAC, ip, hostIP, 1, 1, make([]byte, int(p)*97))
 	case 8:
 		f := echoFrame(mac, hostMAC, ip, hostIP, 1, 1, nil)
-		f[EthHeaderLen+9] = byte(ProtoUDP)
+		f[wire.EthHeaderLen+9] = byte(wire.ProtoUDP)
 		return f
 	default:
-		return echoFrame(mac, MAC{0x02, 0xee, 0, 0, 0, 1}, ip, netip.MustParseAddr("10.0.0.1"), 1, 1, nil)
+		return echoFrame(mac, wire.MAC{0x02, 0xee, 0, 0, 0, 1}, ip, netip.MustParseAddr("10.0.0.1"), 1, 1, nil)
 	}
 }
 
@@ -109,7 +111,7 @@ func fuzzScript(t *testing.T, script []byte) {
 		}
 		s := th.snap()
 		for _, f := range sent {
-			if eth, _ := ParseEthernet(f); eth.Src != s.Config.MAC {
+			if eth, _ := wire.ParseEthernet(f); eth.Src != s.Config.MAC {
 				t.Fatalf("sent a frame from %s, we are %s", eth.Src, s.Config.MAC)
 			}
 		}

@@ -12,38 +12,42 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/smolfs/smolfs/netcore/capture"
+	"github.com/smolfs/smolfs/netcore/wire"
+	"github.com/smolfs/smolfs/netcore/wire/wiretest"
 )
 
 var (
 	t0         = time.Unix(1764000000, 0)
-	hostMAC    = MAC{0x02, 0, 0, 0, 0, 0x01}
-	peerMAC    = MAC{0x4a, 0x49, 0x58, 0x75, 0x94, 0xf4}
-	otherMAC   = MAC{0x02, 0, 0, 0, 0, 0x09}
-	hostIP     = netip.MustParseAddr("192.168.69.1")
-	peerIP     = netip.MustParseAddr("192.168.69.100")
+	hostMAC    = wiretest.MACB
+	peerMAC    = wiretest.MACA
+	otherMAC   = wire.MAC{0x02, 0, 0, 0, 0, 0x09}
+	hostIP     = wiretest.IPB
+	peerIP     = wiretest.IPA
 	otherIP    = netip.MustParseAddr("192.168.69.9")
 	hostPrefix = netip.MustParsePrefix("192.168.69.1/24")
 )
 
 // arpFrame builds an ARP frame from sha, padded to 60 bytes.
-func arpFrame(op ARPOp, ethDst, sha MAC, spa netip.Addr, tha MAC, tpa netip.Addr) []byte {
-	b := EthernetRepr{Dst: ethDst, Src: sha, Type: EtherTypeARP}.Append(nil)
-	b = ARPRepr{Op: op, SenderMAC: sha, SenderIP: spa, TargetMAC: tha, TargetIP: tpa}.Append(b)
-	return PadFrame(b)
+func arpFrame(op wire.ARPOp, ethDst, sha wire.MAC, spa netip.Addr, tha wire.MAC, tpa netip.Addr) []byte {
+	b := wire.EthernetRepr{Dst: ethDst, Src: sha, Type: wire.EtherTypeARP}.Append(nil)
+	b = wire.ARPRepr{Op: op, SenderMAC: sha, SenderIP: spa, TargetMAC: tha, TargetIP: tpa}.Append(b)
+	return wire.PadFrame(b)
 }
 
 // whoHas is an ARP request from the peer for ip.
 func whoHas(ip netip.Addr) []byte {
-	return arpFrame(ARPRequest, BroadcastMAC, peerMAC, peerIP, MAC{}, ip)
+	return arpFrame(wire.ARPRequest, wire.BroadcastMAC, peerMAC, peerIP, wire.MAC{}, ip)
 }
 
 // echoFrame builds an ICMP echo request.
-func echoFrame(src, dst MAC, srcIP, dstIP netip.Addr, id, seq uint16, payload []byte) []byte {
-	b := EthernetRepr{Dst: dst, Src: src, Type: EtherTypeIPv4}.Append(nil)
-	icmp := ICMPEchoRepr{Type: ICMPEchoRequest, Ident: id, Seq: seq, Data: payload}
-	b = IPv4Repr{Src: srcIP, Dst: dstIP, Protocol: ProtoICMP, TTL: 64, ID: 7, PayloadLen: icmp.Len()}.Append(b)
+func echoFrame(src, dst wire.MAC, srcIP, dstIP netip.Addr, id, seq uint16, payload []byte) []byte {
+	b := wire.EthernetRepr{Dst: dst, Src: src, Type: wire.EtherTypeIPv4}.Append(nil)
+	icmp := wire.ICMPEchoRepr{Type: wire.ICMPEchoRequest, Ident: id, Seq: seq, Data: payload}
+	b = wire.IPv4Repr{Src: srcIP, Dst: dstIP, Protocol: wire.ProtoICMP, TTL: 64, ID: 7, PayloadLen: icmp.Len()}.Append(b)
 	b = icmp.Append(b)
-	return PadFrame(b)
+	return wire.PadFrame(b)
 }
 
 // ping is an echo request from the peer to us.
@@ -88,10 +92,10 @@ func (th *harness) sent() [][]byte {
 	th.events = slices.Clone(th.out.Events)
 	var frames [][]byte
 	for _, f := range th.out.Frames {
-		if len(f) < EthMinFrame {
-			th.t.Errorf("sent a %d-byte frame, want >= %d: % x", len(f), EthMinFrame, f)
+		if len(f) < wire.EthMinFrame {
+			th.t.Errorf("sent a %d-byte frame, want >= %d: % x", len(f), wire.EthMinFrame, f)
 		}
-		if _, err := ParseEthernet(f); err != nil {
+		if _, err := wire.ParseEthernet(f); err != nil {
 			th.t.Errorf("sent a frame that is not Ethernet: %v", err)
 		}
 		frames = append(frames, bytes.Clone(f))
@@ -219,13 +223,13 @@ func mustHex(s string) []byte {
 }
 
 // parseARPOut parses a frame the host sent as ARP.
-func parseARPOut(t testing.TB, f []byte) (EthernetRepr, ARPRepr) {
+func parseARPOut(t testing.TB, f []byte) (wire.EthernetRepr, wire.ARPRepr) {
 	t.Helper()
-	eth, err := ParseEthernet(f)
-	if err != nil || eth.Type != EtherTypeARP {
+	eth, err := wire.ParseEthernet(f)
+	if err != nil || eth.Type != wire.EtherTypeARP {
 		t.Fatalf("not an ARP frame (%v): % x", err, f)
 	}
-	a, err := ParseARP(f[EthHeaderLen:])
+	a, err := wire.ParseARP(f[wire.EthHeaderLen:])
 	if err != nil {
 		t.Fatalf("bad ARP: %v", err)
 	}
@@ -234,18 +238,18 @@ func parseARPOut(t testing.TB, f []byte) (EthernetRepr, ARPRepr) {
 
 // parseEchoOut parses a frame the host sent as an ICMP echo message, checking
 // both checksums.
-func parseEchoOut(t testing.TB, f []byte) (EthernetRepr, IPv4Repr, ICMPEchoRepr) {
+func parseEchoOut(t testing.TB, f []byte) (wire.EthernetRepr, wire.IPv4Repr, wire.ICMPEchoRepr) {
 	t.Helper()
-	eth, err := ParseEthernet(f)
-	if err != nil || eth.Type != EtherTypeIPv4 {
+	eth, err := wire.ParseEthernet(f)
+	if err != nil || eth.Type != wire.EtherTypeIPv4 {
 		t.Fatalf("not an IPv4 frame (%v): % x", err, f)
 	}
-	ip, err := ParseIPv4(f[EthHeaderLen:])
+	ip, err := wire.ParseIPv4(f[wire.EthHeaderLen:])
 	if err != nil {
 		t.Fatalf("bad IPv4: %v", err)
 	}
-	p, _ := NewIPv4Packet(f[EthHeaderLen:])
-	icmp, err := ParseICMPEcho(p.Payload())
+	p, _ := wire.NewIPv4Packet(f[wire.EthHeaderLen:])
+	icmp, err := wire.ParseICMPEcho(p.Payload())
 	if err != nil {
 		t.Fatalf("bad ICMP: %v", err)
 	}
@@ -278,12 +282,12 @@ func TestARPRequestForUsIsAnswered(t *testing.T) {
 func TestARPProbeIsAnswered(t *testing.T) {
 	// RFC 5227: a probe has sender IP 0.0.0.0; it is answered, nothing is learned.
 	th := newHarness(t)
-	sent := th.recv(arpFrame(ARPRequest, BroadcastMAC, peerMAC, netip.IPv4Unspecified(), MAC{}, hostIP))
+	sent := th.recv(arpFrame(wire.ARPRequest, wire.BroadcastMAC, peerMAC, netip.IPv4Unspecified(), wire.MAC{}, hostIP))
 	if len(sent) != 1 {
 		t.Fatalf("sent %d frames, want a reply", len(sent))
 	}
 	eth, a := parseARPOut(t, sent[0])
-	if eth.Dst != peerMAC || a.Op != ARPReply || a.TargetIP != netip.IPv4Unspecified() || a.SenderIP != hostIP {
+	if eth.Dst != peerMAC || a.Op != wire.ARPReply || a.TargetIP != netip.IPv4Unspecified() || a.SenderIP != hostIP {
 		t.Errorf("reply %+v %+v", eth, a)
 	}
 	if n := len(th.snap().ARP); n != 0 {
@@ -309,7 +313,7 @@ func TestAddAndGARPSendGratuitousARP(t *testing.T) {
 	}
 	for i, ip := range []netip.Addr{hostIP, netip.MustParseAddr("10.0.0.1")} {
 		eth, a := parseARPOut(t, sent[i])
-		if eth.Dst != BroadcastMAC || eth.Src != hostMAC || a.Op != ARPRequest ||
+		if eth.Dst != wire.BroadcastMAC || eth.Src != hostMAC || a.Op != wire.ARPRequest ||
 			a.SenderIP != ip || a.TargetIP != ip || a.SenderMAC != hostMAC || !a.TargetMAC.IsZero() {
 			t.Errorf("garp %d: %+v %+v", i, eth, a)
 		}
@@ -354,7 +358,7 @@ func TestUpDown(t *testing.T) {
 		t.Errorf("down host answered ping: %x", sent)
 	}
 	th.wantStats(map[Counter]uint64{RxFrames: 2, RxDown: 2, ARPRxRequest: 0, ICMPEchoRx: 0})
-	if n := sub.Take(nil, func(CapturedFrame) bool { return true }); n != 2 {
+	if n := sub.Take(nil, func(capture.CapturedFrame) bool { return true }); n != 2 {
 		t.Errorf("captured %d frames while down, want 2", n)
 	}
 	for _, cmd := range []string{"garp"} {
@@ -427,7 +431,7 @@ func TestMTU(t *testing.T) {
 	}
 	th.wantStats(map[Counter]uint64{RxTooBig: 1, ICMPEchoRx: 1})
 	// Also for frames the host does not otherwise read.
-	frame := append(EthernetRepr{Dst: hostMAC, Src: peerMAC, Type: EtherTypeIPv6}.Append(nil), make([]byte, 600)...)
+	frame := append(wire.EthernetRepr{Dst: hostMAC, Src: peerMAC, Type: wire.EtherTypeIPv6}.Append(nil), make([]byte, 600)...)
 	th.recv(frame)
 	th.wantStats(map[Counter]uint64{RxTooBig: 2})
 }
@@ -448,16 +452,16 @@ func TestEchoReply(t *testing.T) {
 		if eth.Dst != peerMAC || eth.Src != hostMAC {
 			t.Errorf("payload %d: ethernet %+v", n, eth)
 		}
-		if ip.Src != hostIP || ip.Dst != peerIP || ip.TTL != 64 || ip.Protocol != ProtoICMP || ip.PayloadLen != 8+n {
+		if ip.Src != hostIP || ip.Dst != peerIP || ip.TTL != 64 || ip.Protocol != wire.ProtoICMP || ip.PayloadLen != 8+n {
 			t.Errorf("payload %d: ipv4 %+v", n, ip)
 		}
-		if icmp.Type != ICMPEchoReply || icmp.Code != 0 || icmp.Ident != 0x1234 || icmp.Seq != 42 || !bytes.Equal(icmp.Data, payload) {
+		if icmp.Type != wire.ICMPEchoReply || icmp.Code != 0 || icmp.Ident != 0x1234 || icmp.Seq != 42 || !bytes.Equal(icmp.Data, payload) {
 			t.Errorf("payload %d: icmp %+v", n, icmp)
 		}
-		if want := max(EthMinFrame, EthHeaderLen+20+8+n); len(sent[0]) != want {
+		if want := max(wire.EthMinFrame, wire.EthHeaderLen+20+8+n); len(sent[0]) != want {
 			t.Errorf("payload %d: frame of %d bytes, want %d", n, len(sent[0]), want)
 		}
-		if pad := sent[0][EthHeaderLen+20+8+n:]; !bytes.Equal(pad, make([]byte, len(pad))) {
+		if pad := sent[0][wire.EthHeaderLen+20+8+n:]; !bytes.Equal(pad, make([]byte, len(pad))) {
 			t.Errorf("payload %d: padding not zero: % x", n, pad)
 		}
 		th.wantStats(map[Counter]uint64{ICMPEchoRx: 1, ICMPEchoTx: 1})
@@ -474,7 +478,7 @@ func TestEchoReplyChecksumCorner(t *testing.T) {
 		t.Fatalf("sent %d frames", len(sent))
 	}
 	parseEchoOut(t, sent[0])
-	if got := sent[0][EthHeaderLen+20+2:][:2]; !bytes.Equal(got, []byte{0xff, 0xff}) {
+	if got := sent[0][wire.EthHeaderLen+20+2:][:2]; !bytes.Equal(got, []byte{0xff, 0xff}) {
 		t.Errorf("checksum % x, want ff ff", got)
 	}
 }
@@ -482,14 +486,14 @@ func TestEchoReplyChecksumCorner(t *testing.T) {
 func TestEchoRequestWithOptions(t *testing.T) {
 	th := newHarness(t)
 	th.recv(whoHas(hostIP))
-	icmp := ICMPEchoRepr{Type: ICMPEchoRequest, Ident: 9, Seq: 3, Data: []byte("options")}.Append(nil)
-	ip := IPv4Repr{Src: peerIP, Dst: hostIP, Protocol: ProtoICMP, TTL: 64, PayloadLen: 4 + len(icmp)}.Append(nil)
+	icmp := wire.ICMPEchoRepr{Type: wire.ICMPEchoRequest, Ident: 9, Seq: 3, Data: []byte("options")}.Append(nil)
+	ip := wire.IPv4Repr{Src: peerIP, Dst: hostIP, Protocol: wire.ProtoICMP, TTL: 64, PayloadLen: 4 + len(icmp)}.Append(nil)
 	ip[0] = 0x46 // IHL 6: one word of options (NOPs)
 	ip = append(ip, 1, 1, 1, 1)
 	ip[10], ip[11] = 0, 0
-	c := Checksum(ip)
+	c := wire.Checksum(ip)
 	ip[10], ip[11] = byte(c>>8), byte(c)
-	frame := append(EthernetRepr{Dst: hostMAC, Src: peerMAC, Type: EtherTypeIPv4}.Append(nil), ip...)
+	frame := append(wire.EthernetRepr{Dst: hostMAC, Src: peerMAC, Type: wire.EtherTypeIPv4}.Append(nil), ip...)
 	frame = append(frame, icmp...)
 	sent := th.recv(frame)
 	if len(sent) != 1 {
@@ -508,7 +512,7 @@ func TestEchoWaitsForARP(t *testing.T) {
 		t.Fatalf("sent %d frames, want one ARP request", len(sent))
 	}
 	eth, a := parseARPOut(t, sent[0])
-	if eth.Dst != BroadcastMAC || a.Op != ARPRequest || a.SenderIP != hostIP || a.TargetIP != peerIP || !a.TargetMAC.IsZero() {
+	if eth.Dst != wire.BroadcastMAC || a.Op != wire.ARPRequest || a.SenderIP != hostIP || a.TargetIP != peerIP || !a.TargetMAC.IsZero() {
 		t.Errorf("request %+v %+v", eth, a)
 	}
 	if e, ok := th.entry(peerIP); !ok || e.State != Incomplete || e.TTL != time.Second {
@@ -518,7 +522,7 @@ func TestEchoWaitsForARP(t *testing.T) {
 	if sent := th.recv(ping(2, []byte("second"))); len(sent) != 0 {
 		t.Errorf("second ping sent %x, want it to wait", sent)
 	}
-	sent = th.recv(arpFrame(ARPReply, hostMAC, peerMAC, peerIP, hostMAC, hostIP))
+	sent = th.recv(arpFrame(wire.ARPReply, hostMAC, peerMAC, peerIP, hostMAC, hostIP))
 	if len(sent) != 2 {
 		t.Fatalf("the reply released %d frames, want 2", len(sent))
 	}
@@ -537,12 +541,12 @@ func TestIPv4Drops(t *testing.T) {
 	good := ping(1, []byte("x"))
 	mod := func(f func(b []byte)) []byte {
 		b := bytes.Clone(good)
-		f(b[EthHeaderLen:])
+		f(b[wire.EthHeaderLen:])
 		return b
 	}
 	fixsum := func(ip []byte) {
 		ip[10], ip[11] = 0, 0
-		c := Checksum(ip[:20])
+		c := wire.Checksum(ip[:20])
 		ip[10], ip[11] = byte(c>>8), byte(c)
 	}
 	cases := []struct {
@@ -553,7 +557,7 @@ func TestIPv4Drops(t *testing.T) {
 		{"bad header checksum", mod(func(ip []byte) { ip[10] ^= 1 }), IPv4RxBadChecksum},
 		{"more fragments", mod(func(ip []byte) { ip[6] |= 0x20; fixsum(ip) }), IPv4RxFragment},
 		{"fragment offset", mod(func(ip []byte) { ip[7] = 1; fixsum(ip) }), IPv4RxFragment},
-		{"udp", mod(func(ip []byte) { ip[9] = byte(ProtoUDP); fixsum(ip) }), IPv4RxOther},
+		{"udp", mod(func(ip []byte) { ip[9] = byte(wire.ProtoUDP); fixsum(ip) }), IPv4RxOther},
 		{"not for us", mod(func(ip []byte) { ip[19] = 99; fixsum(ip) }), RxNotForUs},
 		{"broadcast", mod(func(ip []byte) { ip[19] = 255; fixsum(ip) }), RxNotForUs},
 		{"bad icmp checksum", mod(func(ip []byte) { ip[20+2] ^= 1 }), ICMPRxOther},
@@ -563,7 +567,7 @@ func TestIPv4Drops(t *testing.T) {
 		{"version 6", mod(func(ip []byte) { ip[0] = 0x65 }), RxMalformed},
 		{"ihl 4", mod(func(ip []byte) { ip[0] = 0x44 }), RxMalformed},
 		{"total length beyond frame", mod(func(ip []byte) { ip[2] = 0x05; fixsum(ip) }), RxMalformed},
-		{"truncated header", good[:EthHeaderLen+10], RxMalformed},
+		{"truncated header", good[:wire.EthHeaderLen+10], RxMalformed},
 	}
 	for _, tc := range cases {
 		before := th.h.stats
@@ -600,12 +604,12 @@ func TestEchoFromNowhere(t *testing.T) {
 
 func TestFramingDrops(t *testing.T) {
 	th := newHarness(t)
-	ipv6 := append(EthernetRepr{Dst: MAC{0x33, 0x33, 0, 0, 0, 2}, Src: peerMAC, Type: EtherTypeIPv6}.Append(nil), make([]byte, 46)...)
-	dot3 := append(EthernetRepr{Dst: BroadcastMAC, Src: peerMAC, Type: 46}.Append(nil), make([]byte, 46)...)
+	ipv6 := append(wire.EthernetRepr{Dst: wire.MAC{0x33, 0x33, 0, 0, 0, 2}, Src: peerMAC, Type: wire.EtherTypeIPv6}.Append(nil), make([]byte, 46)...)
+	dot3 := append(wire.EthernetRepr{Dst: wire.BroadcastMAC, Src: peerMAC, Type: 46}.Append(nil), make([]byte, 46)...)
 	arpOther := whoHas(hostIP)
-	arpOther[EthHeaderLen+1] = 6 // IEEE 802 hardware type
+	arpOther[wire.EthHeaderLen+1] = 6 // IEEE 802 hardware type
 	arpOp := whoHas(hostIP)
-	arpOp[EthHeaderLen+7] = 3 // RARP request
+	arpOp[wire.EthHeaderLen+7] = 3 // RARP request
 	cases := []struct {
 		name  string
 		frame []byte
@@ -615,12 +619,12 @@ func TestFramingDrops(t *testing.T) {
 		{"13 bytes", make([]byte, 13), RxMalformed},
 		{"802.3", dot3, Rx8023},
 		{"ipv6", ipv6, RxOtherEthertype},
-		{"arp truncated", whoHas(hostIP)[:EthHeaderLen+20], RxMalformed},
-		{"arp header only", whoHas(hostIP)[:EthHeaderLen+7], RxMalformed},
+		{"arp truncated", whoHas(hostIP)[:wire.EthHeaderLen+20], RxMalformed},
+		{"arp header only", whoHas(hostIP)[:wire.EthHeaderLen+7], RxMalformed},
 		{"arp hardware type", arpOther, ARPRxOther},
 		{"arp op", arpOp, ARPRxOther},
-		{"arp from broadcast sender", arpFrame(ARPRequest, BroadcastMAC, BroadcastMAC, peerIP, MAC{}, hostIP), ARPRxRequest},
-		{"arp from zero sender", arpFrame(ARPRequest, BroadcastMAC, MAC{}, peerIP, MAC{}, hostIP), ARPRxRequest},
+		{"arp from broadcast sender", arpFrame(wire.ARPRequest, wire.BroadcastMAC, wire.BroadcastMAC, peerIP, wire.MAC{}, hostIP), ARPRxRequest},
+		{"arp from zero sender", arpFrame(wire.ARPRequest, wire.BroadcastMAC, wire.MAC{}, peerIP, wire.MAC{}, hostIP), ARPRxRequest},
 	}
 	for _, tc := range cases {
 		before := th.h.stats
@@ -643,7 +647,7 @@ func TestNewHostValidates(t *testing.T) {
 		msg   string
 	}{
 		{Config{Name: "tap0"}, syscall.EINVAL, "tap0: bad hardware address: 00:00:00:00:00:00 is not a unicast address"},
-		{Config{Name: "tap0", MAC: BroadcastMAC}, syscall.EINVAL, "tap0: bad hardware address: ff:ff:ff:ff:ff:ff is not a unicast address"},
+		{Config{Name: "tap0", MAC: wire.BroadcastMAC}, syscall.EINVAL, "tap0: bad hardware address: ff:ff:ff:ff:ff:ff is not a unicast address"},
 		{Config{Name: "tap0", MAC: hostMAC, MTU: 9000}, syscall.EINVAL, "tap0: bad number: mtu must be 68..1500"},
 		{Config{Name: "tap0", MAC: hostMAC, ARPTimeout: 1500 * time.Millisecond}, syscall.EINVAL, "tap0: bad number: arptimeout must be 1..86400 seconds"},
 		{Config{Name: "tap0", MAC: hostMAC, Addrs: []netip.Prefix{netip.MustParsePrefix("192.168.69.0/24")}}, syscall.EINVAL,
@@ -717,8 +721,8 @@ func TestEchoReplyChecksum(t *testing.T) {
 		{8, 0, 0, 0, 0xf7, 0xff, 0x08, 0x00},
 	}
 	for range 10000 {
-		m := make([]byte, ICMPHeaderLen+rng.IntN(80))
-		for i := ICMPHeaderLen; i < len(m); i++ {
+		m := make([]byte, wire.ICMPHeaderLen+rng.IntN(80))
+		for i := wire.ICMPHeaderLen; i < len(m); i++ {
 			if rng.IntN(4) > 0 {
 				m[i] = byte(rng.Uint32())
 			}
@@ -727,18 +731,18 @@ func TestEchoReplyChecksum(t *testing.T) {
 		msgs = append(msgs, m)
 	}
 	for _, m := range msgs {
-		m[0], m[1] = byte(ICMPEchoRequest), 0
+		m[0], m[1] = byte(wire.ICMPEchoRequest), 0
 		m[2], m[3] = 0, 0
-		binary.BigEndian.PutUint16(m[2:], Checksum(m))
+		binary.BigEndian.PutUint16(m[2:], wire.Checksum(m))
 		reply := bytes.Clone(m)
-		reply[0] = byte(ICMPEchoReply)
+		reply[0] = byte(wire.ICMPEchoReply)
 		got := echoReplyChecksum(binary.BigEndian.Uint16(m[2:]), reply)
 		binary.BigEndian.PutUint16(reply[2:], got)
-		if Checksum(reply) != 0 {
+		if wire.Checksum(reply) != 0 {
 			t.Fatalf("reply % x: checksum %04x does not verify", reply, got)
 		}
 		reply[2], reply[3] = 0, 0
-		if want := Checksum(reply); got != want {
+		if want := wire.Checksum(reply); got != want {
 			t.Fatalf("reply % x: checksum %04x, a full sum gives %04x", reply, got, want)
 		}
 	}
@@ -766,5 +770,31 @@ func TestCounterNames(t *testing.T) {
 			t.Errorf("fate %s listed twice or is not a fate", c)
 		}
 		fates[c] = true
+	}
+}
+
+// TestCaptureNeverBlocks: a subscriber that never reads costs the host
+// nothing but counted drops, also through Host.Receive.
+func TestCaptureNeverBlocks(t *testing.T) {
+	th := newHarness(t)
+	idle := th.h.Capture().Subscribe(10 * (capture.FrameOverhead + 60))
+	defer idle.Close()
+	const n = 100000
+	req := whoHas(hostIP)
+	for range n {
+		th.out.Reset()
+		th.h.Receive(th.now, req, &th.out) // each: one frame in, one out
+	}
+	if got := idle.Dropped(); got != 2*n-10 {
+		t.Errorf("dropped %d, want %d", got, 2*n-10)
+	}
+	th.wantStats(map[Counter]uint64{CaptureDropped: 2*n - 10, RxFrames: n, TxFrames: n})
+	var got []capture.CapturedFrame
+	idle.Take(nil, func(f capture.CapturedFrame) bool {
+		got = append(got, f)
+		return true
+	})
+	if len(got) != 11 || got[0].Dir != capture.In || got[1].Dir != capture.Out || got[10].DroppedBefore != 2*n-10 {
+		t.Errorf("took %d: first %+v, last %+v", len(got), got[0], got[len(got)-1])
 	}
 }

@@ -15,6 +15,8 @@ import (
 	"syscall"
 
 	"github.com/smolfs/smolfs/netcore"
+	"github.com/smolfs/smolfs/netcore/capture"
+	"github.com/smolfs/smolfs/netcore/wire"
 )
 
 // Driver runs one Host on its device (devices.Driver in smolfs serve).
@@ -22,7 +24,7 @@ type Driver interface {
 	Snapshot() netcore.Snapshot
 	ARPTable() []netcore.ARPEntry // sorted by address
 	Exec(file string, cmds []netcore.Command) error
-	Subscribe(bufBytes int) *netcore.Subscription
+	Subscribe(bufBytes int) *capture.Subscription
 	Close() error
 }
 
@@ -218,13 +220,13 @@ func (s *Stack) start(cfg netcore.Config) (*Host, error) {
 
 // freeMAC picks the first of 02:00:00:00:00:01, :02, ... that no host uses.
 // s.mu is held.
-func (s *Stack) freeMAC() netcore.MAC {
-	used := map[netcore.MAC]bool{}
+func (s *Stack) freeMAC() wire.MAC {
+	used := map[wire.MAC]bool{}
 	for _, h := range s.hosts {
 		used[h.drv.Snapshot().Config.MAC] = true
 	}
 	for i := 1; ; i++ {
-		m := netcore.MAC{0x02, 0, 0, byte(i >> 16), byte(i >> 8), byte(i)}
+		m := wire.MAC{0x02, 0, 0, byte(i >> 16), byte(i >> 8), byte(i)}
 		if !used[m] {
 			return m
 		}
@@ -304,4 +306,4 @@ func (h *Host) exec(file string, parse func(string, []byte) ([]netcore.Command, 
 
 // Subscribe starts a capture reader of the host's frames (bufBytes <= 0: the
 // default queue size).
-func (h *Host) Subscribe(bufBytes int) *netcore.Subscription { return h.drv.Subscribe(bufBytes) }
+func (h *Host) Subscribe(bufBytes int) *capture.Subscription { return h.drv.Subscribe(bufBytes) }

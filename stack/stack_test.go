@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/smolfs/smolfs/netcore"
+	"github.com/smolfs/smolfs/netcore/capture"
 )
 
 // fakeDriver runs a Host with no device: frames it sends are kept.
@@ -45,7 +46,7 @@ func (d *fakeDriver) Exec(file string, cmds []netcore.Command) error {
 	return err
 }
 
-func (d *fakeDriver) Subscribe(n int) *netcore.Subscription { return d.h.Capture().Subscribe(n) }
+func (d *fakeDriver) Subscribe(n int) *capture.Subscription { return d.h.Capture().Subscribe(n) }
 
 func (d *fakeDriver) Close() error {
 	d.mu.Lock()

@@ -13,7 +13,8 @@ import (
 	"syscall"
 
 	"github.com/smolfs/smolfs/devices"
-	"github.com/smolfs/smolfs/netcore"
+	"github.com/smolfs/smolfs/netcore/capture"
+	"github.com/smolfs/smolfs/netcore/tcpdump"
 )
 
 var dumpCommand = &command{
@@ -46,7 +47,7 @@ captured and how many the kernel dropped.`,
 }
 
 // dumpBufSize is tcpdump's default snapshot length: frames up to it are read
-// whole (the pcap records keep netcore.Snaplen bytes of them).
+// whole (the pcap records keep capture.Snaplen bytes of them).
 const dumpBufSize = 262144
 
 func dump(ctx context.Context, iface, file string, stdout, stderr io.Writer) error {
@@ -85,14 +86,14 @@ func dump(ctx context.Context, iface, file string, stdout, stderr io.Writer) err
 
 	out := make([]byte, 0, 512)
 	if pcap {
-		out = netcore.AppendPcapHeader(out)
+		out = capture.AppendPcapHeader(out)
 		if _, err := w.Write(out); err != nil {
 			return writeError(err)
 		}
 	}
 	fmt.Fprintf(stderr, "smolfs dump: listening on %s, link-type EN10MB (Ethernet)\n", iface)
 
-	var td netcore.Tcpdump
+	var td tcpdump.Stream
 	buf := make([]byte, dumpBufSize)
 	frames := 0
 	for {
@@ -111,7 +112,7 @@ func dump(ctx context.Context, iface, file string, stdout, stderr io.Writer) err
 			return fmt.Errorf("dump: %w", err)
 		}
 		if pcap {
-			out = netcore.AppendPcapRecord(out[:0], t, buf[:n], wireLen)
+			out = capture.AppendPcapRecord(out[:0], t, buf[:n], wireLen)
 		} else {
 			out = append(td.Append(out[:0], t, buf[:n], wireLen), '\n')
 		}

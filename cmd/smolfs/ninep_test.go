@@ -22,6 +22,7 @@ import (
 	"github.com/smolfs/smolfs/devices"
 	"github.com/smolfs/smolfs/fs"
 	"github.com/smolfs/smolfs/netcore"
+	"github.com/smolfs/smolfs/netcore/wire"
 	"github.com/smolfs/smolfs/stack"
 )
 
@@ -290,10 +291,10 @@ func TestNinepErrors(t *testing.T) {
 
 // arpRequestFrame is 192.168.69.100 asking who has our address.
 func arpRequestFrame() []byte {
-	peerMAC := netcore.MAC{0x4a, 0x49, 0x58, 0x75, 0x94, 0xf4}
-	b := netcore.EthernetRepr{Dst: netcore.BroadcastMAC, Src: peerMAC, Type: netcore.EtherTypeARP}.Append(nil)
-	b = netcore.ARPRepr{Op: netcore.ARPRequest, SenderMAC: peerMAC, SenderIP: netip.MustParseAddr(kernelIP), TargetIP: netip.MustParseAddr(ourIP)}.Append(b)
-	return netcore.PadFrame(b)
+	peerMAC := wire.MAC{0x4a, 0x49, 0x58, 0x75, 0x94, 0xf4}
+	b := wire.EthernetRepr{Dst: wire.BroadcastMAC, Src: peerMAC, Type: wire.EtherTypeARP}.Append(nil)
+	b = wire.ARPRepr{Op: wire.ARPRequest, SenderMAC: peerMAC, SenderIP: netip.MustParseAddr(kernelIP), TargetIP: netip.MustParseAddr(ourIP)}.Append(b)
+	return wire.PadFrame(b)
 }
 
 // TestNinepReadStream: read of frames prints each frame as it happens,

@@ -9,9 +9,8 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/smolfs/smolfs/netcore/wire"
 	"golang.org/x/sys/unix"
-
-	"github.com/smolfs/smolfs/netcore"
 )
 
 const (
@@ -23,7 +22,7 @@ const (
 	maxSenders = 1 << 24
 	// requestLen is an ARP request in an unpadded Ethernet frame, as the
 	// kernel itself sends them on a tap.
-	requestLen = netcore.EthHeaderLen + netcore.ARPLen
+	requestLen = wire.EthHeaderLen + wire.ARPLen
 	// rcvBuf holds the replies that arrive while a batch is being sent.
 	rcvBuf = 4 << 20
 )
@@ -47,14 +46,14 @@ func (r result) String() string {
 
 // sender is the i-th sender: consecutive addresses from src, skipping the
 // target, each with the hardware address 02:a5:00:ii:ii:ii.
-func sender(cfg *config, i int) (netip.Addr, netcore.MAC) {
+func sender(cfg *config, i int) (netip.Addr, wire.MAC) {
 	ip := ipv4(cfg.src) + uint32(i)
 	if t := ipv4(cfg.target); ipv4(cfg.src) <= t && ip >= t {
 		ip++
 	}
 	var a [4]byte
 	binary.BigEndian.PutUint32(a[:], ip)
-	return netip.AddrFrom4(a), netcore.MAC{senderOUI[0], senderOUI[1], 0, byte(i >> 16), byte(i >> 8), byte(i)}
+	return netip.AddrFrom4(a), wire.MAC{senderOUI[0], senderOUI[1], 0, byte(i >> 16), byte(i >> 8), byte(i)}
 }
 
 func ipv4(a netip.Addr) uint32 {
@@ -65,19 +64,19 @@ func ipv4(a netip.Addr) uint32 {
 // request writes the i-th sender's who-has into f (requestLen bytes).
 func request(cfg *config, i int, f []byte) {
 	ip, mac := sender(cfg, i)
-	b := netcore.EthernetRepr{Dst: cfg.dst, Src: mac, Type: netcore.EtherTypeARP}.Append(f[:0])
-	netcore.ARPRepr{Op: netcore.ARPRequest, SenderMAC: mac, SenderIP: ip, TargetIP: cfg.target}.Append(b)
+	b := wire.EthernetRepr{Dst: cfg.dst, Src: mac, Type: wire.EtherTypeARP}.Append(f[:0])
+	wire.ARPRepr{Op: wire.ARPRequest, SenderMAC: mac, SenderIP: ip, TargetIP: cfg.target}.Append(b)
 }
 
 // isReply reports whether frame is the target's ARP reply to one of our
 // senders.
 func isReply(target netip.Addr, frame []byte) bool {
-	eth, err := netcore.NewEthernetFrame(frame)
-	if err != nil || eth.Type() != netcore.EtherTypeARP {
+	eth, err := wire.NewEthernetFrame(frame)
+	if err != nil || eth.Type() != wire.EtherTypeARP {
 		return false
 	}
-	p, err := netcore.NewARPPacket(eth.Payload())
-	if err != nil || p.Op() != netcore.ARPReply || p.SenderIP() != target {
+	p, err := wire.NewARPPacket(eth.Payload())
+	if err != nil || p.Op() != wire.ARPReply || p.SenderIP() != target {
 		return false
 	}
 	tha := p.TargetMAC()

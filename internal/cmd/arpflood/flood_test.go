@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/smolfs/smolfs/internal/testenv"
-	"github.com/smolfs/smolfs/netcore"
+	"github.com/smolfs/smolfs/netcore/wire"
 )
 
 func mustConfig(t *testing.T, args ...string) *config {
@@ -31,7 +31,7 @@ func mustConfig(t *testing.T, args ...string) *config {
 func TestSendersAreDistinct(t *testing.T) {
 	cfg := mustConfig(t, "-i", "x", "-target", "10.0.0.5", "-src", "10.0.0.1", "-senders", "5000")
 	ips := map[netip.Addr]bool{}
-	macs := map[netcore.MAC]bool{}
+	macs := map[wire.MAC]bool{}
 	var f [requestLen]byte
 	for i := range cfg.senders {
 		ip, mac := sender(cfg, i)
@@ -46,10 +46,10 @@ func TestSendersAreDistinct(t *testing.T) {
 			t.Fatalf("sender %d has %s: want a locally administered unicast address", i, mac)
 		}
 		request(cfg, i, f[:])
-		eth, _ := netcore.ParseEthernet(f[:])
-		arp, err := netcore.ParseARP(f[netcore.EthHeaderLen:])
-		if err != nil || eth.Type != netcore.EtherTypeARP || eth.Dst != netcore.BroadcastMAC || eth.Src != mac ||
-			arp.Op != netcore.ARPRequest || arp.SenderIP != ip || arp.SenderMAC != mac || arp.TargetIP != cfg.target {
+		eth, _ := wire.ParseEthernet(f[:])
+		arp, err := wire.ParseARP(f[wire.EthHeaderLen:])
+		if err != nil || eth.Type != wire.EtherTypeARP || eth.Dst != wire.BroadcastMAC || eth.Src != mac ||
+			arp.Op != wire.ARPRequest || arp.SenderIP != ip || arp.SenderMAC != mac || arp.TargetIP != cfg.target {
 			t.Fatalf("request %d: %+v %+v (%v)", i, eth, arp, err)
 		}
 	}
@@ -83,23 +83,23 @@ func TestFlagErrors(t *testing.T) {
 	}
 }
 
-func reply(from netip.Addr, to netcore.MAC) []byte {
-	b := netcore.EthernetRepr{Dst: to, Src: netcore.MAC{2, 0, 0, 0, 0, 1}, Type: netcore.EtherTypeARP}.Append(nil)
-	b = netcore.ARPRepr{Op: netcore.ARPReply, SenderMAC: netcore.MAC{2, 0, 0, 0, 0, 1}, SenderIP: from,
+func reply(from netip.Addr, to wire.MAC) []byte {
+	b := wire.EthernetRepr{Dst: to, Src: wire.MAC{2, 0, 0, 0, 0, 1}, Type: wire.EtherTypeARP}.Append(nil)
+	b = wire.ARPRepr{Op: wire.ARPReply, SenderMAC: wire.MAC{2, 0, 0, 0, 0, 1}, SenderIP: from,
 		TargetMAC: to, TargetIP: netip.MustParseAddr("10.1.0.0")}.Append(b)
-	return netcore.PadFrame(b)
+	return wire.PadFrame(b)
 }
 
 func TestIsReply(t *testing.T) {
 	target := netip.MustParseAddr("10.0.0.1")
-	ours := netcore.MAC{0x02, 0xa5, 0, 0, 0, 7}
+	ours := wire.MAC{0x02, 0xa5, 0, 0, 0, 7}
 	if !isReply(target, reply(target, ours)) {
 		t.Error("the target's reply to one of our senders is not counted")
 	}
 	if isReply(target, reply(netip.MustParseAddr("10.0.0.9"), ours)) {
 		t.Error("a reply from another address is counted")
 	}
-	if isReply(target, reply(target, netcore.MAC{0x02, 0, 0, 0, 0, 7})) {
+	if isReply(target, reply(target, wire.MAC{0x02, 0, 0, 0, 0, 7})) {
 		t.Error("a reply to someone else is counted")
 	}
 	cfg := mustConfig(t, "-i", "x", "-target", "10.0.0.1")
@@ -114,8 +114,8 @@ func TestIsReply(t *testing.T) {
 // whole ARP reply.
 func FuzzIsReply(f *testing.F) {
 	target := netip.MustParseAddr("10.0.0.1")
-	f.Add(reply(target, netcore.MAC{0x02, 0xa5, 0, 0, 0, 7}))
-	f.Add(reply(target, netcore.MAC{0x02, 0xa5, 0, 0, 0, 7})[:41])
+	f.Add(reply(target, wire.MAC{0x02, 0xa5, 0, 0, 0, 7}))
+	f.Add(reply(target, wire.MAC{0x02, 0xa5, 0, 0, 0, 7})[:41])
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, frame []byte) {
 		if isReply(target, frame) && len(frame) < requestLen {

@@ -35,7 +35,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/smolfs/smolfs/netcore"
+	"github.com/smolfs/smolfs/netcore/wire"
 )
 
 // config is the command line.
@@ -49,7 +49,7 @@ type config struct {
 	window   int // unanswered requests at most; 0: open loop
 	rate     int // requests per second in open loop; 0: as fast as possible
 	timeout  time.Duration
-	dst      netcore.MAC
+	dst      wire.MAC
 }
 
 const usageLine = "usage: arpflood -i IFACE -target IP [-src IP] [-senders N] [-count N] [-duration D] [-window K | -window 0 [-rate R]] [-dst MAC]"
@@ -112,7 +112,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	if cfg.src, err = parseIPv4("-src", *src); err != nil {
 		return nil, err
 	}
-	if cfg.dst, err = netcore.ParseMAC(*dst); err != nil {
+	if cfg.dst, err = wire.ParseMAC(*dst); err != nil {
 		return nil, fmt.Errorf("-dst %q: not a hardware address", *dst)
 	}
 	if cfg.senders < 1 || cfg.senders > maxSenders {

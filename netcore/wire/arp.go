@@ -1,4 +1,4 @@
-package netcore
+package wire
 
 import (
 	"encoding/binary"
@@ -17,19 +17,19 @@ const (
 
 // ARP packet layout for IPv4 over Ethernet.
 const (
-	arpHType  = 0
-	arpPType  = 2
-	arpHLen   = 4
-	arpPLen   = 5
-	arpOp     = 6
-	arpSHA    = 8
-	arpSPA    = 14
-	arpTHA    = 18
-	arpTPA    = 24
-	ARPLen    = 28
-	arpHWEth  = 1
-	arpHLenEt = 6
-	arpPLenV4 = 4
+	ARPHTypeOff         = 0
+	ARPPTypeOff         = 2
+	ARPHLenOff          = 4
+	ARPPLenOff          = 5
+	ARPOpOff            = 6
+	ARPSHAOff           = 8
+	ARPSPAOff           = 14
+	ARPTHAOff           = 18
+	ARPTPAOff           = 24
+	ARPLen              = 28
+	ARPHardwareEthernet = 1
+	arpHLenEt           = 6
+	arpPLenV4           = 4
 )
 
 // ErrARPUnsupported is returned for ARP packets that are not IPv4 over Ethernet.
@@ -44,7 +44,7 @@ func NewARPPacket(b []byte) (ARPPacket, error) {
 		return nil, ErrTruncated
 	}
 	p := ARPPacket(b)
-	if p.HType() != arpHWEth || p.PType() != EtherTypeIPv4 || b[arpHLen] != arpHLenEt || b[arpPLen] != arpPLenV4 {
+	if p.HType() != ARPHardwareEthernet || p.PType() != EtherTypeIPv4 || b[ARPHLenOff] != arpHLenEt || b[ARPPLenOff] != arpPLenV4 {
 		return nil, ErrARPUnsupported
 	}
 	if len(b) < ARPLen {
@@ -54,25 +54,25 @@ func NewARPPacket(b []byte) (ARPPacket, error) {
 }
 
 // HType is the hardware type (1 for Ethernet).
-func (p ARPPacket) HType() uint16 { return binary.BigEndian.Uint16(p[arpHType:]) }
+func (p ARPPacket) HType() uint16 { return binary.BigEndian.Uint16(p[ARPHTypeOff:]) }
 
 // PType is the protocol type (0x0800 for IPv4).
-func (p ARPPacket) PType() EtherType { return EtherType(binary.BigEndian.Uint16(p[arpPType:])) }
+func (p ARPPacket) PType() EtherType { return EtherType(binary.BigEndian.Uint16(p[ARPPTypeOff:])) }
 
 // Op is the operation.
-func (p ARPPacket) Op() ARPOp { return ARPOp(binary.BigEndian.Uint16(p[arpOp:])) }
+func (p ARPPacket) Op() ARPOp { return ARPOp(binary.BigEndian.Uint16(p[ARPOpOff:])) }
 
 // SenderMAC is the sender hardware address.
-func (p ARPPacket) SenderMAC() MAC { return MAC(p[arpSHA : arpSHA+6]) }
+func (p ARPPacket) SenderMAC() MAC { return MAC(p[ARPSHAOff : ARPSHAOff+6]) }
 
 // SenderIP is the sender protocol address.
-func (p ARPPacket) SenderIP() netip.Addr { return netip.AddrFrom4([4]byte(p[arpSPA : arpSPA+4])) }
+func (p ARPPacket) SenderIP() netip.Addr { return netip.AddrFrom4([4]byte(p[ARPSPAOff : ARPSPAOff+4])) }
 
 // TargetMAC is the target hardware address.
-func (p ARPPacket) TargetMAC() MAC { return MAC(p[arpTHA : arpTHA+6]) }
+func (p ARPPacket) TargetMAC() MAC { return MAC(p[ARPTHAOff : ARPTHAOff+6]) }
 
 // TargetIP is the target protocol address.
-func (p ARPPacket) TargetIP() netip.Addr { return netip.AddrFrom4([4]byte(p[arpTPA : arpTPA+4])) }
+func (p ARPPacket) TargetIP() netip.Addr { return netip.AddrFrom4([4]byte(p[ARPTPAOff : ARPTPAOff+4])) }
 
 // ARPRepr is the parsed meaning of an IPv4-over-Ethernet ARP packet.
 type ARPRepr struct {
@@ -99,7 +99,7 @@ func ParseARP(b []byte) (ARPRepr, error) {
 // Append appends the 28-byte packet to b. Addresses that are not IPv4 are
 // written as 0.0.0.0.
 func (r ARPRepr) Append(b []byte) []byte {
-	b = binary.BigEndian.AppendUint16(b, arpHWEth)
+	b = binary.BigEndian.AppendUint16(b, ARPHardwareEthernet)
 	b = binary.BigEndian.AppendUint16(b, uint16(EtherTypeIPv4))
 	b = append(b, arpHLenEt, arpPLenV4)
 	b = binary.BigEndian.AppendUint16(b, uint16(r.Op))

@@ -1,4 +1,4 @@
-package netcore
+package capture
 
 import (
 	"context"
@@ -148,6 +148,11 @@ func (c *Capture) remove(s *Subscription) {
 		c.subs.Store(&subs)
 	}
 }
+
+// FrameOverhead is what a subscription's queue spends on each frame besides
+// the frame's bytes: a queue of n*(FrameOverhead+60) bytes holds n
+// minimum-size frames.
+const FrameOverhead = recHeader
 
 // Record layout inside a subscription's ring.
 const (

@@ -1,4 +1,4 @@
-package netcore
+package wire
 
 import (
 	"encoding/hex"
@@ -39,14 +39,14 @@ func (m MAC) IsMulticast() bool { return m[0]&1 != 0 }
 func (m MAC) IsZero() bool { return m == MAC{} }
 
 // String renders m lower-case with colons, as tcpdump and ip do.
-func (m MAC) String() string { return string(m.appendTo(make([]byte, 0, 17))) }
+func (m MAC) String() string { return string(m.AppendTo(make([]byte, 0, 17))) }
 
 // AppendText appends the lower-case, colon-separated form of m to b.
 func (m MAC) AppendText(b []byte) ([]byte, error) {
-	return m.appendTo(b), nil
+	return m.AppendTo(b), nil
 }
 
-func (m MAC) appendTo(b []byte) []byte {
+func (m MAC) AppendTo(b []byte) []byte {
 	const digits = "0123456789abcdef"
 	for i, x := range m {
 		if i > 0 {

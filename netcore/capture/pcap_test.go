@@ -1,4 +1,4 @@
-package netcore
+package capture_test
 
 import (
 	"bytes"
@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/smolfs/smolfs/internal/testenv"
+	"github.com/smolfs/smolfs/netcore/capture"
+	"github.com/smolfs/smolfs/netcore/wire/wiretest"
 )
 
 func TestPcapHeader(t *testing.T) {
@@ -23,7 +25,7 @@ func TestPcapHeader(t *testing.T) {
 		0xff, 0xff, 0, 0, // snaplen 65535
 		1, 0, 0, 0, // linktype Ethernet
 	}
-	if got := AppendPcapHeader([]byte("x")); !bytes.Equal(got[1:], want) || got[0] != 'x' {
+	if got := capture.AppendPcapHeader([]byte("x")); !bytes.Equal(got[1:], want) || got[0] != 'x' {
 		t.Fatalf("header % x, want x then % x", got, want)
 	}
 }
@@ -43,7 +45,7 @@ func TestPcapRecord(t *testing.T) {
 		{"wire shorter than captured", frame, 2, 5, 5, 5, 21},
 		{"longer than the snaplen", make([]byte, 70000), 70000, 65535, 70000, 65535, 16 + 65535},
 	} {
-		rec := AppendPcapRecord(nil, tm, c.frame, c.wire)
+		rec := capture.AppendPcapRecord(nil, tm, c.frame, c.wire)
 		if len(rec) != c.wantSize {
 			t.Errorf("%s: %d bytes, want %d", c.name, len(rec), c.wantSize)
 			continue
@@ -63,7 +65,7 @@ func TestPcapRecord(t *testing.T) {
 func TestPcapRecordAllocates(t *testing.T) {
 	buf := make([]byte, 0, 4096)
 	frame := make([]byte, 1514)
-	n := testing.AllocsPerRun(100, func() { buf = AppendPcapRecord(buf[:0], tBase, frame, len(frame)) })
+	n := testing.AllocsPerRun(100, func() { buf = capture.AppendPcapRecord(buf[:0], wiretest.TBase, frame, len(frame)) })
 	if n != 0 {
 		t.Fatalf("%v allocations per record", n)
 	}
@@ -71,12 +73,12 @@ func TestPcapRecordAllocates(t *testing.T) {
 
 // pcapOfCases writes the golden frames, whose time stamps have nanoseconds
 // that are not whole microseconds.
-func pcapOfCases(t *testing.T) (string, []tdCase) {
-	cs := allCases(t)
+func pcapOfCases(t *testing.T) (string, []wiretest.Case) {
+	cs := wiretest.Cases(t)
 	for i := range cs {
-		cs[i].t = time.Unix(1764000000+int64(i), int64(i)*1001+7)
+		cs[i].Time = time.Unix(1764000000+int64(i), int64(i)*1001+7)
 	}
-	return writeCasesPcap(t, cs), cs
+	return wiretest.WritePcap(t, cs), cs
 }
 
 // TestPcapReadByTcpdump reads our file back with tcpdump, at nanosecond and
@@ -103,7 +105,7 @@ func TestPcapReadByTcpdump(t *testing.T) {
 			t.Fatalf("tcpdump %v read %d frames, we wrote %d", args, len(stamps), len(cs))
 		}
 		for i, c := range cs {
-			want := strconv.FormatInt(c.t.Unix(), 10) + "." + strconv.Itoa(1e9 + c.t.Nanosecond())[1:]
+			want := strconv.FormatInt(c.Time.Unix(), 10) + "." + strconv.Itoa(1e9 + c.Time.Nanosecond())[1:]
 			if !nano {
 				want = want[:len(want)-3]
 			}
@@ -131,8 +133,8 @@ func TestPcapReadByTshark(t *testing.T) {
 	}
 	for i, c := range cs {
 		f := strings.Split(lines[i], "\t")
-		caplen, wire := pcapLengths(len(c.frame), c.wireLen)
-		wantTime := strconv.FormatInt(c.t.Unix(), 10) + "." + strconv.Itoa(1e9 + c.t.Nanosecond())[1:]
+		caplen, wire := capture.RecordLengths(len(c.Frame), c.WireLen)
+		wantTime := strconv.FormatInt(c.Time.Unix(), 10) + "." + strconv.Itoa(1e9 + c.Time.Nanosecond())[1:]
 		if len(f) != 3 || f[0] != wantTime || f[1] != strconv.Itoa(wire) || f[2] != strconv.Itoa(caplen) {
 			t.Errorf("frame %d: tshark read %q, want %s %d %d", i+1, lines[i], wantTime, wire, caplen)
 		}
@@ -155,7 +157,7 @@ func TestPcapStreamIsTcpdumpInput(t *testing.T) {
 	if err != nil {
 		t.Fatalf("tcpdump -r -: %v", err)
 	}
-	want := tcpdumpFirstLines(t, filepath.Clean(name))
+	want := wiretest.TcpdumpFirstLines(t, filepath.Clean(name))
 	var got []string
 	for _, l := range strings.Split(strings.TrimSuffix(string(out), "\n"), "\n") {
 		if l != "" && l[0] != '\t' && l[0] != ' ' {
@@ -165,4 +167,34 @@ func TestPcapStreamIsTcpdumpInput(t *testing.T) {
 	if len(got) != len(cs) || strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("tcpdump -r - printed %d lines, from the file %d, for %d frames", len(got), len(want), len(cs))
 	}
+}
+
+// FuzzPcap checks that a record holds what it was given, within the
+// snaplen, and that its lengths agree with each other.
+func FuzzPcap(f *testing.F) {
+	for _, fr := range wiretest.Frames(f) {
+		f.Add(fr, int64(1764000000123456789), 0)
+	}
+	f.Fuzz(func(t *testing.T, b []byte, ns int64, extra int) {
+		tm := time.Unix(0, ns)
+		wire := len(b) + extra
+		rec := capture.AppendPcapRecord(nil, tm, b, wire)
+		if len(rec) < capture.PcapRecordHdrLen {
+			t.Fatalf("record of %d bytes", len(rec))
+		}
+		incl := int(binary.LittleEndian.Uint32(rec[8:]))
+		orig := int64(binary.LittleEndian.Uint32(rec[12:]))
+		if incl != min(len(b), capture.PcapSnaplen) || len(rec) != capture.PcapRecordHdrLen+incl {
+			t.Fatalf("incl_len %d, record %d bytes, frame %d bytes", incl, len(rec), len(b))
+		}
+		if !bytes.Equal(rec[capture.PcapRecordHdrLen:], b[:incl]) {
+			t.Fatal("record data differs from the frame")
+		}
+		if orig < int64(incl) {
+			t.Fatalf("orig_len %d < incl_len %d", orig, incl)
+		}
+		if nsec := binary.LittleEndian.Uint32(rec[4:]); nsec >= 1e9 || int(nsec) != tm.Nanosecond() {
+			t.Fatalf("ts nsec %d for %v", nsec, tm)
+		}
+	})
 }

@@ -1,9 +1,6 @@
-package netcore
+package wire
 
-import (
-	"encoding/binary"
-	"errors"
-)
+import "encoding/binary"
 
 // EtherType is the type field of an Ethernet II frame.
 type EtherType uint16
@@ -18,17 +15,13 @@ const (
 
 // Ethernet II header layout.
 const (
-	ethDst        = 0
-	ethSrc        = 6
-	ethType       = 12
+	EthDstOff     = 0
+	EthSrcOff     = 6
+	EthTypeOff    = 12
 	EthHeaderLen  = 14
 	EthMinFrame   = 60 // without FCS: frames the host sends are padded to this
 	EthMaxPayload = 1500
 )
-
-// ErrTruncated is returned by the checked views when the buffer is shorter than
-// the header or length field it must hold.
-var ErrTruncated = errors.New("truncated")
 
 // EthernetFrame is a view over the bytes of an Ethernet II frame. Accessors
 // assume the length was checked by NewEthernetFrame.
@@ -43,13 +36,13 @@ func NewEthernetFrame(b []byte) (EthernetFrame, error) {
 }
 
 // Dst is the destination hardware address.
-func (f EthernetFrame) Dst() MAC { return MAC(f[ethDst : ethDst+6]) }
+func (f EthernetFrame) Dst() MAC { return MAC(f[EthDstOff : EthDstOff+6]) }
 
 // Src is the source hardware address.
-func (f EthernetFrame) Src() MAC { return MAC(f[ethSrc : ethSrc+6]) }
+func (f EthernetFrame) Src() MAC { return MAC(f[EthSrcOff : EthSrcOff+6]) }
 
 // Type is the type/length field. Values below 0x0600 are 802.3 lengths.
-func (f EthernetFrame) Type() EtherType { return EtherType(binary.BigEndian.Uint16(f[ethType:])) }
+func (f EthernetFrame) Type() EtherType { return EtherType(binary.BigEndian.Uint16(f[EthTypeOff:])) }
 
 // Payload is everything after the header (padding included).
 func (f EthernetFrame) Payload() []byte { return f[EthHeaderLen:] }

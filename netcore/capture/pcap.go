@@ -1,4 +1,4 @@
-package netcore
+package capture
 
 import (
 	"encoding/binary"
@@ -8,14 +8,13 @@ import (
 
 // pcap file format constants (the classic libpcap format, nanosecond variant).
 const (
-	PcapMagicNanos    = 0xa1b23c4d
-	PcapSnaplen       = 65535
-	PcapLinkEthernet  = 1
-	PcapHeaderLen     = 24
-	PcapRecordHdrLen  = 16
-	pcapVersionMajor  = 2
-	pcapVersionMinor  = 4
-	tcpdumpMaxSnaplen = 262144 // tcpdump's MAXIMUM_SNAPLEN: longer records are "Invalid header"
+	PcapMagicNanos   = 0xa1b23c4d
+	PcapSnaplen      = 65535
+	PcapLinkEthernet = 1
+	PcapHeaderLen    = 24
+	PcapRecordHdrLen = 16
+	pcapVersionMajor = 2
+	pcapVersionMinor = 4
 )
 
 // AppendPcapHeader appends the 24-byte pcap file header: nanosecond
@@ -38,10 +37,10 @@ func AppendPcapHeader(b []byte) []byte {
 // The record is kept consistent with the file header so that every reader
 // sees the same thing: at most PcapSnaplen bytes are captured (libpcap would
 // cut a longer record to the snaplen anyway), and a wireLen shorter than
-// what was captured is raised to the captured length. AppendTcpdump applies
+// what was captured is raised to the captured length. The tcpdump renderer applies
 // the same rules, so a frames line and tcpdump reading frames.pcap agree.
 func AppendPcapRecord(b []byte, t time.Time, frame []byte, wireLen int) []byte {
-	caplen, origLen := pcapLengths(len(frame), wireLen)
+	caplen, origLen := RecordLengths(len(frame), wireLen)
 	b = binary.LittleEndian.AppendUint32(b, uint32(t.Unix()))
 	b = binary.LittleEndian.AppendUint32(b, uint32(t.Nanosecond()))
 	b = binary.LittleEndian.AppendUint32(b, uint32(caplen))
@@ -49,9 +48,9 @@ func AppendPcapRecord(b []byte, t time.Time, frame []byte, wireLen int) []byte {
 	return append(b, frame[:caplen]...)
 }
 
-// pcapLengths returns the captured and original lengths a record carries for
-// a frame of n captured bytes that was wireLen bytes long on the wire.
-func pcapLengths(n, wireLen int) (caplen, origLen int) {
+// RecordLengths returns the captured and original lengths a record carries
+// for a frame of n captured bytes that was wireLen bytes long on the wire.
+func RecordLengths(n, wireLen int) (caplen, origLen int) {
 	caplen = min(n, PcapSnaplen)
 	origLen = max(wireLen, n)
 	if origLen > math.MaxUint32 {

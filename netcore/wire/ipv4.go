@@ -1,4 +1,4 @@
-package netcore
+package wire
 
 import (
 	"encoding/binary"
@@ -18,21 +18,21 @@ const (
 
 // IPv4 header layout.
 const (
-	ipVerIHL    = 0
-	ipTOS       = 1
-	ipTotalLen  = 2
-	ipID        = 4
-	ipFlagsFrag = 6
-	ipTTL       = 8
-	ipProto     = 9
-	ipChecksum  = 10
-	ipSrc       = 12
-	ipDst       = 16
-	IPv4MinLen  = 20
+	IPv4VerIHLOff    = 0
+	IPv4TOSOff       = 1
+	IPv4TotalLenOff  = 2
+	IPv4IDOff        = 4
+	IPv4FlagsFragOff = 6
+	IPv4TTLOff       = 8
+	IPv4ProtoOff     = 9
+	IPv4ChecksumOff  = 10
+	IPv4SrcOff       = 12
+	IPv4DstOff       = 16
+	IPv4MinLen       = 20
 
-	ipFlagMF      = 0x2000
-	ipFlagDF      = 0x4000
-	ipFragOffMask = 0x1fff
+	IPv4FlagMF      = 0x2000
+	IPv4FlagDF      = 0x4000
+	IPv4FragOffMask = 0x1fff
 )
 
 // Errors of the IPv4 checked view.
@@ -74,49 +74,49 @@ func NewIPv4Packet(b []byte) (IPv4Packet, error) {
 }
 
 // Version is the IP version field.
-func (p IPv4Packet) Version() uint8 { return p[ipVerIHL] >> 4 }
+func (p IPv4Packet) Version() uint8 { return p[IPv4VerIHLOff] >> 4 }
 
 // HeaderLen is the header length in bytes (IHL × 4), options included.
-func (p IPv4Packet) HeaderLen() int { return int(p[ipVerIHL]&0x0f) * 4 }
+func (p IPv4Packet) HeaderLen() int { return int(p[IPv4VerIHLOff]&0x0f) * 4 }
 
 // TOS is the type-of-service byte.
-func (p IPv4Packet) TOS() uint8 { return p[ipTOS] }
+func (p IPv4Packet) TOS() uint8 { return p[IPv4TOSOff] }
 
 // TotalLen is the total length field.
-func (p IPv4Packet) TotalLen() uint16 { return binary.BigEndian.Uint16(p[ipTotalLen:]) }
+func (p IPv4Packet) TotalLen() uint16 { return binary.BigEndian.Uint16(p[IPv4TotalLenOff:]) }
 
 // ID is the identification field.
-func (p IPv4Packet) ID() uint16 { return binary.BigEndian.Uint16(p[ipID:]) }
+func (p IPv4Packet) ID() uint16 { return binary.BigEndian.Uint16(p[IPv4IDOff:]) }
 
 // FlagsFrag is the flags and fragment offset field.
-func (p IPv4Packet) FlagsFrag() uint16 { return binary.BigEndian.Uint16(p[ipFlagsFrag:]) }
+func (p IPv4Packet) FlagsFrag() uint16 { return binary.BigEndian.Uint16(p[IPv4FlagsFragOff:]) }
 
 // MoreFragments reports the MF flag.
-func (p IPv4Packet) MoreFragments() bool { return p.FlagsFrag()&ipFlagMF != 0 }
+func (p IPv4Packet) MoreFragments() bool { return p.FlagsFrag()&IPv4FlagMF != 0 }
 
 // DontFragment reports the DF flag.
-func (p IPv4Packet) DontFragment() bool { return p.FlagsFrag()&ipFlagDF != 0 }
+func (p IPv4Packet) DontFragment() bool { return p.FlagsFrag()&IPv4FlagDF != 0 }
 
 // FragmentOffset is the fragment offset in bytes.
-func (p IPv4Packet) FragmentOffset() int { return int(p.FlagsFrag()&ipFragOffMask) * 8 }
+func (p IPv4Packet) FragmentOffset() int { return int(p.FlagsFrag()&IPv4FragOffMask) * 8 }
 
 // IsFragment reports whether the packet is part of a fragmented datagram.
 func (p IPv4Packet) IsFragment() bool { return p.MoreFragments() || p.FragmentOffset() != 0 }
 
 // TTL is the time-to-live.
-func (p IPv4Packet) TTL() uint8 { return p[ipTTL] }
+func (p IPv4Packet) TTL() uint8 { return p[IPv4TTLOff] }
 
 // Protocol is the payload's protocol number.
-func (p IPv4Packet) Protocol() IPProtocol { return IPProtocol(p[ipProto]) }
+func (p IPv4Packet) Protocol() IPProtocol { return IPProtocol(p[IPv4ProtoOff]) }
 
 // Checksum is the header checksum field.
-func (p IPv4Packet) Checksum() uint16 { return binary.BigEndian.Uint16(p[ipChecksum:]) }
+func (p IPv4Packet) Checksum() uint16 { return binary.BigEndian.Uint16(p[IPv4ChecksumOff:]) }
 
 // Src is the source address.
-func (p IPv4Packet) Src() netip.Addr { return netip.AddrFrom4([4]byte(p[ipSrc : ipSrc+4])) }
+func (p IPv4Packet) Src() netip.Addr { return netip.AddrFrom4([4]byte(p[IPv4SrcOff : IPv4SrcOff+4])) }
 
 // Dst is the destination address.
-func (p IPv4Packet) Dst() netip.Addr { return netip.AddrFrom4([4]byte(p[ipDst : ipDst+4])) }
+func (p IPv4Packet) Dst() netip.Addr { return netip.AddrFrom4([4]byte(p[IPv4DstOff : IPv4DstOff+4])) }
 
 // VerifyChecksum reports whether the header checksum is correct.
 func (p IPv4Packet) VerifyChecksum() bool { return Checksum(p[:p.HeaderLen()]) == 0 }
@@ -164,7 +164,7 @@ func (r IPv4Repr) Append(b []byte) []byte {
 	start := len(b)
 	var flags uint16
 	if r.DF {
-		flags = ipFlagDF
+		flags = IPv4FlagDF
 	}
 	b = append(b, 0x45, r.TOS)
 	b = binary.BigEndian.AppendUint16(b, uint16(IPv4MinLen+r.PayloadLen))
@@ -173,29 +173,6 @@ func (r IPv4Repr) Append(b []byte) []byte {
 	b = append(b, r.TTL, uint8(r.Protocol), 0, 0)
 	b = appendIPv4(b, r.Src)
 	b = appendIPv4(b, r.Dst)
-	binary.BigEndian.PutUint16(b[start+ipChecksum:], Checksum(b[start:]))
+	binary.BigEndian.PutUint16(b[start+IPv4ChecksumOff:], Checksum(b[start:]))
 	return b
-}
-
-// Checksum returns the Internet checksum of b (RFC 1071): the ones'
-// complement of the ones' complement sum of its big-endian 16-bit words, an
-// odd last byte padded with zero. Over data that holds a correct checksum
-// field it returns 0.
-func Checksum(b []byte) uint16 {
-	var sum uint64
-	for len(b) >= 8 {
-		sum += uint64(binary.BigEndian.Uint32(b)) + uint64(binary.BigEndian.Uint32(b[4:]))
-		b = b[8:]
-	}
-	for len(b) >= 2 {
-		sum += uint64(binary.BigEndian.Uint16(b))
-		b = b[2:]
-	}
-	if len(b) == 1 {
-		sum += uint64(b[0]) << 8
-	}
-	for sum > 0xffff {
-		sum = sum&0xffff + sum>>16
-	}
-	return ^uint16(sum)
 }
