@@ -14,19 +14,25 @@ var arpHrdNames = map[uint16]string{
 	24: "IEEE 1394", 19: "ATM", 32: "InfiniBand",
 }
 
+// Hardware types whose addresses print differently.
+const (
+	arpHrdFrameRelay = 15
+	arpHrdATM        = 19
+)
+
 func (p *printer) arp(off, length, caplen int) {
 	p.proto = "arp"
-	p.check(off, 8)
-	hrd := p.be16(off)
-	pro := p.be16(off + 2)
-	hln := int(p.u8(off + 4))
-	pln := int(p.u8(off + 5))
-	op := p.be16(off + 6)
-	if hrd == 19 {
+	p.check(off, wire.ARPSHAOff)
+	hrd := p.be16(off + wire.ARPHTypeOff)
+	pro := p.be16(off + wire.ARPPTypeOff)
+	hln := int(p.u8(off + wire.ARPHLenOff))
+	pln := int(p.u8(off + wire.ARPPLenOff))
+	op := p.be16(off + wire.ARPOpOff)
+	if hrd == arpHrdATM {
 		p.atmarp(off, length, caplen)
 		return
 	}
-	sha := off + 8
+	sha := off + wire.ARPSHAOff
 	spa := sha + hln
 	tha := spa + pln
 	tpa := tha + hln
@@ -34,29 +40,15 @@ func (p *printer) arp(off, length, caplen int) {
 
 	if (pro != uint16(wire.EtherTypeIPv4) && pro != etherTypeTrail) || pln != 4 || hln == 0 {
 		p.hrdName(hrd)
-		p.str(" (len ")
-		p.uint(uint64(hln))
+		p.field(" (len ", uint64(hln))
 		p.str("), ")
-		p.str(etherTypeName(pro, ""))
-		if _, ok := etherTypeNames[pro]; !ok {
-			p.str("Unknown Protocol (0x")
-			p.hex(uint64(pro), 4)
-			p.str(")")
-		}
-		p.str(" (len ")
-		p.uint(uint64(pln))
+		p.protoName(pro)
+		p.field(" (len ", uint64(pln))
 		p.str(")")
 		p.arpLength(length)
 		return
 	}
-	if n, ok := arpOpNames[op]; ok {
-		p.str(n)
-	} else {
-		p.str("Unknown (")
-		p.uint(uint64(op))
-		p.str(")")
-	}
-	p.str(" ")
+	p.opName(op)
 	switch op {
 	case 1:
 		p.str("who-has ")
@@ -99,19 +91,23 @@ func (p *printer) arp(off, length, caplen int) {
 	p.arpLength(length)
 }
 
-func (p *printer) arpLength(length int) {
-	p.str(", length ")
-	p.uint(uint64(length))
+func (p *printer) arpLength(length int) { p.field(", length ", uint64(length)) }
+
+func (p *printer) hrdName(hrd uint16) { printName(p, arpHrdNames, hrd, "Unknown Hardware (", ")") }
+
+func (p *printer) opName(op uint16) {
+	printName(p, arpOpNames, op, "Unknown (", ")")
+	p.str(" ")
 }
 
-func (p *printer) hrdName(hrd uint16) {
-	if n, ok := arpHrdNames[hrd]; ok {
+// protoName is the protocol of an ARP packet that is not for IPv4.
+func (p *printer) protoName(pro uint16) {
+	if n, ok := etherTypeNames[pro]; ok {
 		p.str(n)
 		return
 	}
-	p.str("Unknown Hardware (")
-	p.uint(uint64(hrd))
-	p.str(")")
+	p.str("Unknown Protocol")
+	p.hexParen(uint64(pro), 4)
 }
 
 // linkAddr is linkaddr_string: a MAC for 6-byte Ethernet addresses, colon
@@ -122,7 +118,7 @@ func (p *printer) linkAddr(hrd uint16, off, n int) {
 		p.str("<empty>")
 		return
 	}
-	if hrd == 15 {
+	if hrd == arpHrdFrameRelay {
 		p.q922(off, n)
 		return
 	}
@@ -176,11 +172,13 @@ func (p *printer) q922(off, n int) {
 			}
 		}
 	}
-	p.str("DLCI ")
-	p.uint(uint64(dlci))
+	p.field("DLCI ", uint64(dlci))
 }
 
-// atmarp is atmarp_print, for ARP over ATM (RFC 2225).
+// atmarp is atmarp_print, for ARP over ATM (RFC 2225): after the operation,
+// four type-and-length bytes (of the source ATM number and subaddress, with
+// the source protocol address length between them), then the same for the
+// target, then the variable-length addresses.
 func (p *printer) atmarp(off, length, caplen int) {
 	p.check(off, 12)
 	hrd := p.be16(off)
@@ -202,29 +200,14 @@ func (p *printer) atmarp(off, length, caplen int) {
 	if (pro != uint16(wire.EtherTypeIPv4) && pro != etherTypeTrail) || spl != 4 || tpl != 4 {
 		p.hrdName(hrd)
 		p.str(", ")
-		if n, ok := etherTypeNames[pro]; ok {
-			p.str(n)
-		} else {
-			p.str("Unknown Protocol (0x")
-			p.hex(uint64(pro), 4)
-			p.str(")")
-		}
-		p.str(" (len ")
-		p.uint(uint64(spl))
-		p.str("/")
-		p.uint(uint64(tpl))
+		p.protoName(pro)
+		p.field(" (len ", uint64(spl))
+		p.field("/", uint64(tpl))
 		p.str(")")
 		p.arpLength(length)
 		return
 	}
-	if n, ok := arpOpNames[op]; ok {
-		p.str(n)
-	} else {
-		p.str("Unknown (")
-		p.uint(uint64(op))
-		p.str(")")
-	}
-	p.str(" ")
+	p.opName(op)
 	atmAddr := func(ha, hl, sa, sl int) {
 		if hl == 0 {
 			p.str("<No address>")

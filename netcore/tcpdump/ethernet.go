@@ -30,19 +30,10 @@ var etherTypeNames = map[uint16]string{
 	0x88a2: "AoE", 0x88f7: "PTP", 0xd28b: "Arista Vendor Specific Protocol",
 }
 
-func etherTypeName(t uint16, unknown string) string {
-	if s, ok := etherTypeNames[t]; ok {
-		return s
-	}
-	return unknown
-}
-
 func (p *printer) etherTypeField(t uint16) {
 	p.str("ethertype ")
-	p.str(etherTypeName(t, "Unknown"))
-	p.str(" (0x")
-	p.hex(uint64(t), 4)
-	p.str(")")
+	p.str(nameOr(etherTypeNames, t, "Unknown"))
+	p.hexParen(uint64(t), 4)
 }
 
 func (p *printer) ether(off, length, caplen int) {
@@ -52,19 +43,26 @@ func (p *printer) ether(off, length, caplen int) {
 		return
 	}
 	origLength := length
-	p.mac(off + 6)
+	p.mac(off + wire.EthSrcOff)
 	p.str(" > ")
-	p.mac(off)
+	p.mac(off + wire.EthDstOff)
 	p.str(", ")
-	length -= 12
-	caplen -= 12
-	off += 12
-
-	lengthType := p.be16(off)
-	length -= 2
-	caplen -= 2
-	off += 2
+	lengthType := p.be16(off + wire.EthTypeOff)
+	length -= wire.EthHeaderLen
+	caplen -= wire.EthHeaderLen
+	off += wire.EthHeaderLen
+	// typeField prints an ethertype and, after the first, the frame's length.
 	printedLength := false
+	typeField := func(t uint16) {
+		p.etherTypeField(t)
+		if printedLength {
+			p.str(", ")
+			return
+		}
+		p.field(", length ", uint64(origLength))
+		p.str(": ")
+		printedLength = true
+	}
 	for lengthType == uint16(wire.EtherTypeVLAN) || lengthType == etherTypeQ9100 ||
 		lengthType == etherTypeQ9200 || lengthType == etherTypeQinQ {
 		if caplen < 4 || length < 4 {
@@ -73,19 +71,9 @@ func (p *printer) ether(off, length, caplen int) {
 			return
 		}
 		tag := p.be16(off)
-		p.etherTypeField(lengthType)
-		if !printedLength {
-			p.str(", length ")
-			p.uint(uint64(origLength))
-			p.str(": ")
-			printedLength = true
-		} else {
-			p.str(", ")
-		}
-		p.str("vlan ")
-		p.uint(uint64(tag & 0xfff))
-		p.str(", p ")
-		p.uint(uint64(tag >> 13))
+		typeField(lengthType)
+		p.field("vlan ", uint64(tag&0xfff))
+		p.field(", p ", uint64(tag>>13))
 		if tag&0x1000 != 0 {
 			p.str(", DEI")
 		}
@@ -107,27 +95,15 @@ func (p *printer) ether(off, length, caplen int) {
 		old := p.pushSnap(off, length)
 		p.str("802.3")
 		if !printedLength {
-			p.str(", length ")
-			p.uint(uint64(length))
+			p.field(", length ", uint64(length))
 			p.str(": ")
 		}
-		if n := p.llc(off, length, caplen); n < 0 {
-			p.defaultPrint(off, caplen)
-		}
+		p.llcOrDump(off, length, caplen)
 		p.end = old
 	case lengthType == etherTypeJumbo:
-		if n := p.llc(off, length, caplen); n < 0 {
-			p.defaultPrint(off, caplen)
-		}
+		p.llcOrDump(off, length, caplen)
 	default:
-		p.etherTypeField(lengthType)
-		if !printedLength {
-			p.str(", length ")
-			p.uint(uint64(origLength))
-			p.str(": ")
-		} else {
-			p.str(", ")
-		}
+		typeField(lengthType)
 		if !p.etherType(lengthType, off, length, caplen) {
 			p.defaultPrint(off, caplen)
 		}
@@ -169,13 +145,6 @@ var llcSAPNames = map[uint8]string{
 	0x8e: "ProWay", 0xaa: "SNAP", 0xe0: "IPX", 0xf0: "NetBeui", 0xfe: "OSI",
 }
 
-func llcSAPName(s uint8) string {
-	if n, ok := llcSAPNames[s]; ok {
-		return n
-	}
-	return "Unknown"
-}
-
 func llcFlagName(v uint16) string {
 	switch v {
 	case 0:
@@ -190,14 +159,21 @@ func llcFlagName(v uint16) string {
 	return "?"
 }
 
+// llcOrDump prints an 802.2 header and what follows, or dumps what it did
+// not decode.
+func (p *printer) llcOrDump(off, length, caplen int) {
+	if n := p.llc(off, length, caplen); n < 0 {
+		p.defaultPrint(off, caplen)
+	}
+}
+
 // llc prints an 802.2 header and what follows. Like llc_print it returns
 // the header length, negated when the payload was not decoded (the caller
 // then dumps it).
 func (p *printer) llc(off, length, caplen int) int {
 	p.proto = "llc"
 	if caplen < 3 || length < 3 {
-		p.truncMark()
-		p.defaultPrint(off, caplen)
+		p.truncDump(off, caplen)
 		return max(min(caplen, length), 0)
 	}
 	dsapField := p.u8(off)
@@ -207,8 +183,7 @@ func (p *printer) llc(off, length, caplen int) int {
 	hdrlen := 3
 	if !isU {
 		if caplen < 4 || length < 4 {
-			p.truncMark()
-			p.defaultPrint(off, caplen)
+			p.truncDump(off, caplen)
 			return min(caplen, length)
 		}
 		control = uint16(p.u8(off+2)) | uint16(p.u8(off+3))<<8
@@ -220,26 +195,8 @@ func (p *printer) llc(off, length, caplen int) int {
 	}
 	dsap := dsapField &^ 1
 	ssap := ssapField &^ 1
-	p.str("LLC, dsap ")
-	p.str(llcSAPName(dsap))
-	p.str(" (0x")
-	p.hex(uint64(dsap), 2)
-	p.str(") ")
-	if dsapField&1 != 0 {
-		p.str("Group")
-	} else {
-		p.str("Individual")
-	}
-	p.str(", ssap ")
-	p.str(llcSAPName(ssap))
-	p.str(" (0x")
-	p.hex(uint64(ssap), 2)
-	p.str(") ")
-	if ssapField&1 != 0 {
-		p.str("Response")
-	} else {
-		p.str("Command")
-	}
+	p.sap("LLC, dsap ", dsapField, "Group", "Individual")
+	p.sap(", ssap ", ssapField, "Response", "Command")
 	p.str(", ctrl 0x")
 	if isU {
 		p.hex(uint64(control), 2)
@@ -292,10 +249,7 @@ func (p *printer) llc(off, length, caplen int) int {
 		default:
 			p.hex(uint64(c), 2)
 		}
-		p.str(", Flags [")
-		p.str(llcFlagName(uint16(ssapField&1) | control&0x10))
-		p.str("], length ")
-		p.uint(uint64(length + hdrlen))
+		p.llcFlags(ssapField, control&0x10, length+hdrlen)
 		if control&^0x10 == 0xaf {
 			if length == 0 {
 				return hdrlen
@@ -306,8 +260,7 @@ func (p *printer) llc(off, length, caplen int) int {
 			}
 			if p.u8(off) == 0x81 {
 				if caplen < 3 || length < 3 {
-					p.truncMark()
-					p.defaultPrint(off, caplen)
+					p.truncDump(off, caplen)
 				} else {
 					p.str(": ")
 					p.hex(uint64(p.u8(off+1)), 2)
@@ -329,24 +282,38 @@ func (p *printer) llc(off, length, caplen int) int {
 		default:
 			p.str("?")
 		}
-		p.str(", rcv seq ")
-		p.uint(uint64((control >> 9) & 0x7f))
-		p.str(", Flags [")
-		p.str(llcFlagName(uint16(ssapField&1) | control&0x100))
-		p.str("], length ")
-		p.uint(uint64(length + hdrlen))
+		p.field(", rcv seq ", uint64((control>>9)&0x7f))
+		p.llcFlags(ssapField, control&0x100, length+hdrlen)
 		return hdrlen
 	} else {
-		p.str("Information, send seq ")
-		p.uint(uint64((control >> 1) & 0x7f))
-		p.str(", rcv seq ")
-		p.uint(uint64((control >> 9) & 0x7f))
-		p.str(", Flags [")
-		p.str(llcFlagName(uint16(ssapField&1) | control&0x100))
-		p.str("], length ")
-		p.uint(uint64(length + hdrlen))
+		p.field("Information, send seq ", uint64((control>>1)&0x7f))
+		p.field(", rcv seq ", uint64((control>>9)&0x7f))
+		p.llcFlags(ssapField, control&0x100, length+hdrlen)
 	}
 	return -hdrlen
+}
+
+// sap prints a service access point: its name, its number and what its
+// low bit means.
+func (p *printer) sap(label string, field uint8, set, clear string) {
+	sap := field &^ 1
+	p.str(label)
+	p.str(nameOr(llcSAPNames, sap, "Unknown"))
+	p.hexParen(uint64(sap), 2)
+	p.str(" ")
+	if field&1 != 0 {
+		p.str(set)
+	} else {
+		p.str(clear)
+	}
+}
+
+// llcFlags prints the command/response bit of the SSAP with the poll/final
+// bit of the control field, and the length.
+func (p *printer) llcFlags(ssapField uint8, pf uint16, length int) {
+	p.str(", Flags [")
+	p.str(llcFlagName(uint16(ssapField&1) | pf))
+	p.field("], length ", uint64(length))
 }
 
 var ouiNames = map[uint32]string{
@@ -382,14 +349,9 @@ func (p *printer) snap(off, length, caplen int) bool {
 	org := uint32(p.u8(off))<<16 | uint32(p.be16(off+1))
 	et := p.be16(off + 3)
 	p.str("oui ")
-	if n, ok := ouiNames[org]; ok {
-		p.str(n)
-	} else {
-		p.str("Unknown")
-	}
-	p.str(" (0x")
-	p.hex(uint64(org), 6)
-	p.str("), ")
+	p.str(nameOr(ouiNames, org, "Unknown"))
+	p.hexParen(uint64(org), 6)
+	p.str(", ")
 	if org == 0 {
 		p.str("ethertype ")
 	} else {
@@ -398,7 +360,7 @@ func (p *printer) snap(off, length, caplen int) bool {
 	var name string
 	switch org {
 	case 0x000000, 0x0000f8, 0x080007:
-		name = etherTypeName(et, "Unknown")
+		name = nameOr(etherTypeNames, et, "Unknown")
 	case 0x00000c:
 		name = ciscoPIDNames[et]
 	case 0x0080c2:
@@ -408,10 +370,8 @@ func (p *printer) snap(off, length, caplen int) bool {
 		name = "Unknown"
 	}
 	p.str(name)
-	p.str(" (0x")
-	p.hex(uint64(et), 4)
-	p.str("), length ")
-	p.uint(uint64(uint32(length - 5)))
+	p.hexParen(uint64(et), 4)
+	p.field(", length ", uint64(uint32(length-5)))
 	p.str(": ")
 	off += 5
 	length -= 5

@@ -1,7 +1,25 @@
 package tcpdump
 
+import "github.com/smolfs/smolfs/netcore/wire"
+
 // ICMPv4 (print-icmp.c); length is the ICMP message length from the IP
 // header.
+
+// unreachPort prints the port of a port-unreachable message and reports
+// whether the protocol had a name.
+func (p *printer) unreachPort(proto uint8, dport uint16) bool {
+	switch proto {
+	case protoTCP:
+		p.field(" tcp port ", uint64(dport))
+	case protoUDP:
+		p.field(" udp port ", uint64(dport))
+	default:
+		p.field(" protocol ", uint64(proto))
+		p.field(" port ", uint64(dport))
+		return false
+	}
+	return true
+}
 
 var icmpUnreachText = [...]string{
 	0: "net %s unreachable", 1: "host %s unreachable", 5: "%s unreachable - source route failed",
@@ -12,12 +30,20 @@ var icmpUnreachText = [...]string{
 	14: "host %s unreachable - host precedence violation", 15: "host %s unreachable - precedence cutoff",
 }
 
+// icmpNames are the messages printed by their name alone.
+var icmpNames = map[wire.ICMPType]string{
+	wire.ICMPSourceQuench: "source quench", wire.ICMPRouterSolicit: "router solicitation",
+	wire.ICMPInfoRequest: "information request", wire.ICMPInfoReply: "information reply",
+	wire.ICMPAddrMaskRequest: "address mask request",
+}
+
 func (p *printer) icmp(off, length int) {
 	p.proto = "icmp"
-	typ := p.u8(off)
-	code := p.u8(off + 1)
+	typ := wire.ICMPType(p.u8(off + wire.ICMPTypeOff))
+	code := p.u8(off + wire.ICMPCodeOff)
 	// tcpdump formats the whole message into a buffer before printing, so a
 	// message cut short prints none of it: render, and drop it on panic.
+	// (So the order of reads and prints below does not matter.)
 	start := len(p.out)
 	defer func() {
 		if r := recover(); r != nil {
@@ -26,66 +52,50 @@ func (p *printer) icmp(off, length int) {
 		}
 	}()
 	p.str("ICMP ")
-	inner := off + 8 // the quoted IP header of error messages
+	inner := off + wire.ICMPQuoteOff // the quoted IP header of error messages
+	innerDst := inner + wire.IPv4DstOff
+	id, seq := off+wire.ICMPIdentOff, off+wire.ICMPSeqOff
 	switch typ {
-	case 8, 0:
-		id, seq := p.be16(off+4), p.be16(off+6)
-		if typ == 8 {
-			p.str("echo request, id ")
+	case wire.ICMPEchoRequest, wire.ICMPEchoReply:
+		if typ == wire.ICMPEchoRequest {
+			p.str("echo request")
 		} else {
-			p.str("echo reply, id ")
+			p.str("echo reply")
 		}
-		p.uint(uint64(id))
-		p.str(", seq ")
-		p.uint(uint64(seq))
-	case 3:
+		p.field(", id ", uint64(p.be16(id)))
+		p.field(", seq ", uint64(p.be16(seq)))
+	case wire.ICMPDestUnreachable:
 		switch code {
-		case 2:
-			p.ipv4(inner + 16)
-			p.str(" protocol ")
-			p.uint(uint64(p.u8(inner + 9)))
+		case wire.ICMPProtocolUnreachable:
+			p.ipv4(innerDst)
+			p.field(" protocol ", uint64(p.u8(inner+wire.IPv4ProtoOff)))
 			p.str(" unreachable")
-		case 3:
-			p.check(inner+9, 1)
-			hlen := int(p.u8(inner)&0x0f) * 4
-			dport := p.be16(inner + hlen + 2)
-			proto := p.u8(inner + 9)
-			p.ipv4(inner + 16)
-			switch proto {
-			case 6:
-				p.str(" tcp port ")
-				p.uint(uint64(dport))
-			case 17:
-				p.str(" udp port ")
-				p.uint(uint64(dport))
-			default:
-				p.str(" protocol ")
-				p.uint(uint64(proto))
-				p.str(" port ")
-				p.uint(uint64(dport))
-			}
+		case wire.ICMPPortUnreachable:
+			p.check(inner+wire.IPv4ProtoOff, 1)
+			hlen := int(p.u8(inner+wire.IPv4VerIHLOff)&0x0f) * 4
+			dport := p.be16(inner + hlen + udpDstPortOff) // TCP's is there too
+			proto := p.u8(inner + wire.IPv4ProtoOff)
+			p.ipv4(innerDst)
+			p.unreachPort(proto, dport)
 			p.str(" unreachable")
-		case 4:
-			mtu := p.be16(off + 6)
-			p.ipv4(inner + 16)
+		case wire.ICMPFragNeeded:
+			mtu := p.be16(off + wire.ICMPMTUOff)
+			p.ipv4(innerDst)
 			p.str(" unreachable - need to frag")
 			if mtu != 0 {
-				p.str(" (mtu ")
-				p.uint(uint64(mtu))
+				p.field(" (mtu ", uint64(mtu))
 				p.str(")")
 			}
 		default:
 			if int(code) < len(icmpUnreachText) && icmpUnreachText[code] != "" {
-				p.format(icmpUnreachText[code], inner+16)
+				p.format(icmpUnreachText[code], innerDst)
 			} else {
-				p.ipv4(inner + 16)
-				p.str(" unreachable - #")
-				p.uint(uint64(code))
+				p.ipv4(innerDst)
+				p.field(" unreachable - #", uint64(code))
 			}
 		}
-	case 5:
-		dst := inner + 16
-		gw := off + 4
+	case wire.ICMPRedirect:
+		gw := off + wire.ICMPGatewayOff
 		switch code {
 		case 0, 1, 2, 3:
 			if code < 2 {
@@ -93,115 +103,87 @@ func (p *printer) icmp(off, length int) {
 			} else {
 				p.str("redirect-tos ")
 			}
-			p.ipv4(dst)
+			p.ipv4(innerDst)
 			if code%2 == 0 {
 				p.str(" to net ")
 			} else {
 				p.str(" to host ")
 			}
-			p.ipv4(gw)
 		default:
-			p.str("redirect-#")
-			p.uint(uint64(code))
+			p.field("redirect-#", uint64(code))
 			p.str(" ")
-			p.ipv4(dst)
+			p.ipv4(innerDst)
 			p.str(" to ")
-			p.ipv4(gw)
 		}
-	case 9:
+		p.ipv4(gw)
+	case wire.ICMPRouterAdvert:
 		p.str("router advertisement")
-		p.check(off+4, 4)
+		p.check(off+wire.ICMPRANumOff, 4)
 		p.str(" lifetime ")
-		lt := uint64(p.be16(off + 6))
+		lt := uint32(p.be16(off + wire.ICMPRALifeOff))
 		switch {
 		case lt < 60:
-			p.uint(lt)
+			p.uint(uint64(lt))
 		case lt < 3600:
-			p.uint(lt / 60)
-			p.str(":")
-			p.out = appendZeroPadded(p.out, uint32(lt%60), 2)
+			p.uint(uint64(lt / 60))
+			p.padded(":", lt%60, 2)
 		default:
-			p.uint(lt / 3600)
-			p.str(":")
-			p.out = appendZeroPadded(p.out, uint32(lt%3600/60), 2)
-			p.str(":")
-			p.out = appendZeroPadded(p.out, uint32(lt%60), 2)
+			p.uint(uint64(lt / 3600))
+			p.padded(":", lt%3600/60, 2)
+			p.padded(":", lt%60, 2)
 		}
-		num := int(p.u8(off + 4))
-		p.str(" ")
-		p.uint(uint64(num))
+		num := int(p.u8(off + wire.ICMPRANumOff))
+		p.field(" ", uint64(num))
 		p.str(":")
-		size := p.u8(off + 5)
+		size := p.u8(off + wire.ICMPRAEntSizeOff)
 		if size != 2 {
-			p.str(" [size ")
-			p.uint(uint64(size))
+			p.field(" [size ", uint64(size))
 			p.str("]")
 			break
 		}
-		for i, a := 0, off+8; i < num; i, a = i+1, a+8 {
+		for i, a := 0, off+wire.ICMPRAEntriesOff; i < num; i, a = i+1, a+8 {
 			p.check(a, 8)
 			p.str(" {")
 			p.ipv4(a)
-			p.str(" ")
-			p.uint(uint64(p.be32(a + 4)))
+			p.field(" ", uint64(p.be32(a+4)))
 			p.str("}")
 		}
-	case 11:
-		p.check(inner+16, 4)
+	case wire.ICMPTimeExceeded:
+		p.check(innerDst, 4)
 		switch code {
 		case 0:
 			p.str("time exceeded in-transit")
 		case 1:
 			p.str("ip reassembly time exceeded")
 		default:
-			p.str("time exceeded-#")
-			p.uint(uint64(code))
+			p.field("time exceeded-#", uint64(code))
 		}
-	case 12:
+	case wire.ICMPParamProblem:
 		if code != 0 {
-			p.str("parameter problem - code ")
-			p.uint(uint64(code))
+			p.field("parameter problem - code ", uint64(code))
 		} else {
-			p.str("parameter problem - octet ")
-			p.uint(uint64(p.u8(off + 4)))
+			p.field("parameter problem - octet ", uint64(p.u8(off+wire.ICMPPointerOff)))
 		}
-	case 18:
+	case wire.ICMPAddrMaskReply:
 		p.str("address mask is 0x")
-		p.hex(uint64(p.be32(off+8)), 8)
-	case 13:
-		id, seq := p.be16(off+4), p.be16(off+6)
-		p.str("time stamp query id ")
-		p.uint(uint64(id))
-		p.str(" seq ")
-		p.uint(uint64(seq))
-	case 14:
-		p.check(off+16, 4)
-		p.str("time stamp reply id ")
-		p.uint(uint64(p.be16(off + 4)))
-		p.str(" seq ")
-		p.uint(uint64(p.be16(off + 6)))
+		p.hex(uint64(p.be32(off+wire.ICMPAddrMaskOff)), 8)
+	case wire.ICMPTimestamp:
+		p.field("time stamp query id ", uint64(p.be16(id)))
+		p.field(" seq ", uint64(p.be16(seq)))
+	case wire.ICMPTimestampReply:
+		p.check(off+wire.ICMPTimeXmitOff, 4)
+		p.field("time stamp reply id ", uint64(p.be16(id)))
+		p.field(" seq ", uint64(p.be16(seq)))
 		p.str(": org ")
-		p.msTime(p.be32(off + 8))
+		p.msTime(p.be32(off + wire.ICMPTimeOrigOff))
 		p.str(", recv ")
-		p.msTime(p.be32(off + 12))
+		p.msTime(p.be32(off + wire.ICMPTimeRecvOff))
 		p.str(", xmit ")
-		p.msTime(p.be32(off + 16))
-	case 4:
-		p.str("source quench")
-	case 10:
-		p.str("router solicitation")
-	case 15:
-		p.str("information request")
-	case 16:
-		p.str("information reply")
-	case 17:
-		p.str("address mask request")
+		p.msTime(p.be32(off + wire.ICMPTimeXmitOff))
 	default:
-		p.str("type-#")
-		p.uint(uint64(typ))
+		printName(p, icmpNames, typ, "type-#", "")
 	}
-	p.str(", length ")
-	p.uint(uint64(length))
+	p.field(", length ", uint64(length))
 }
 
 // format prints a pattern with one %s standing for the IPv4 address at off.
@@ -225,11 +207,8 @@ func (p *printer) msTime(t uint32) {
 	sec -= min * 60
 	hrs := min / 60
 	min -= hrs * 60
-	p.out = appendZeroPadded(p.out, hrs, 2)
-	p.str(":")
-	p.out = appendZeroPadded(p.out, min, 2)
-	p.str(":")
-	p.out = appendZeroPadded(p.out, sec, 2)
-	p.str(".")
-	p.out = appendZeroPadded(p.out, ms, 3)
+	p.padded("", hrs, 2)
+	p.padded(":", min, 2)
+	p.padded(":", sec, 2)
+	p.padded(".", ms, 3)
 }

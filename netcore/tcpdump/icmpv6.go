@@ -15,6 +15,27 @@ var icmp6TypeNames = map[uint8]string{
 	201: "mtrace message", 200: "mtrace response", 155: "RPL",
 }
 
+var icmp6UnreachNames = map[uint8]string{
+	0: "unreachable route", 1: " unreachable prohibited", 2: "beyond scope",
+	3: "unreachable address", 4: "unreachable port",
+}
+
+var icmp6ParamProbNames = map[uint8]string{
+	0: ", erroneous - octet ", 1: ", next header - octet ", 2: ", option - octet ",
+	3: ", incomplete header chain - octet ",
+}
+
+// icmp6QuoteOff is where an error message quotes the offending packet.
+const icmp6QuoteOff = 8
+
+// ipv6Field prints label and the IPv6 address at off, or ends the frame
+// before the label when the address was not captured.
+func (p *printer) ipv6Field(label string, off int) {
+	p.check(off, 16)
+	p.str(label)
+	p.ipv6(off)
+}
+
 func (p *printer) icmp6(off, length int, fragmented bool) {
 	p.proto = "icmp6"
 	if length == 0 {
@@ -23,45 +44,22 @@ func (p *printer) icmp6(off, length int, fragmented bool) {
 	}
 	typ := p.u8(off)
 	p.str("ICMP6, ")
-	if n, ok := icmp6TypeNames[typ]; ok {
-		p.str(n)
-	} else {
-		p.str("unknown icmp6 type (")
-		p.uint(uint64(typ))
-		p.str(")")
-	}
+	printName(p, icmp6TypeNames, typ, "unknown icmp6 type (", ")")
 	code := p.u8(off + 1)
-	oip := off + 8
+	oip := off + icmp6QuoteOff
 	switch typ {
 	case 1:
 		p.str(", ")
-		switch code {
-		case 0:
-			p.str("unreachable route")
-		case 1:
-			p.str(" unreachable prohibited")
-		case 2:
-			p.str("beyond scope")
-		case 3:
-			p.str("unreachable address")
-		case 4:
-			p.str("unreachable port")
-		default:
-			p.str("unknown unreach code (")
-			p.uint(uint64(code))
-			p.str(")")
-		}
+		printName(p, icmp6UnreachNames, code, "unknown unreach code (", ")")
 		switch code {
 		case 0, 1, 3:
-			p.check(oip+24, 16)
-			p.str(" ")
-			p.ipv6(oip + 24)
+			p.ipv6Field(" ", oip+ip6DstOff)
 		case 2:
-			p.check(oip+8, 32)
+			p.check(oip+ip6SrcOff, 32)
 			p.str(" ")
-			p.ipv6(oip + 24)
+			p.ipv6(oip + ip6DstOff)
 			p.str(", source address ")
-			p.ipv6(oip + 8)
+			p.ipv6(oip + ip6SrcOff)
 		case 4:
 			uh, prot, ok := p.upperLayer6(oip)
 			if !ok {
@@ -69,21 +67,8 @@ func (p *printer) icmp6(off, length int, fragmented bool) {
 				return
 			}
 			dport := p.be16(uh + 2)
-			p.check(oip+24, 16)
-			p.str(", ")
-			p.ipv6(oip + 24)
-			switch prot {
-			case 6:
-				p.str(" tcp port ")
-				p.uint(uint64(dport))
-			case 17:
-				p.str(" udp port ")
-				p.uint(uint64(dport))
-			default:
-				p.str(" protocol ")
-				p.uint(uint64(prot))
-				p.str(" port ")
-				p.uint(uint64(dport))
+			p.ipv6Field(", ", oip+ip6DstOff)
+			if !p.unreachPort(prot, dport) {
 				p.str(" unreachable")
 			}
 		default:
@@ -92,48 +77,31 @@ func (p *printer) icmp6(off, length int, fragmented bool) {
 		}
 	case 2:
 		mtu := p.be32(off + 4)
-		p.str(", mtu ")
-		p.uint(uint64(mtu))
+		p.field(", mtu ", uint64(mtu))
 	case 3:
 		switch code {
 		case 0:
-			p.check(oip+24, 16)
-			p.str(" for ")
-			p.ipv6(oip + 24)
+			p.ipv6Field(" for ", oip+ip6DstOff)
 		case 1:
 			p.str(" (reassembly)")
 		default:
-			p.str(", unknown code (")
-			p.uint(uint64(code))
+			p.field(", unknown code (", uint64(code))
 			p.str(")")
 		}
 	case 4:
-		if !p.ttest(oip+24, 16) {
+		if !p.ttest(oip+ip6DstOff, 16) {
 			p.truncMark()
 			return
 		}
-		switch code {
-		case 0:
-			p.str(", erroneous - octet ")
-		case 1:
-			p.str(", next header - octet ")
-		case 2:
-			p.str(", option - octet ")
-		case 3:
-			p.str(", incomplete header chain - octet ")
-		default:
-			p.str(", code-#")
-			p.uint(uint64(code))
-		}
-		if code <= 3 {
-			p.uint(uint64(p.be32(off + 4)))
+		if n, ok := icmp6ParamProbNames[code]; ok {
+			p.field(n, uint64(p.be32(off+4)))
+		} else {
+			p.field(", code-#", uint64(code))
 		}
 	case 128, 129:
 		p.check(off+4, 4)
-		p.str(", id ")
-		p.uint(uint64(p.be16(off + 4)))
-		p.str(", seq ")
-		p.uint(uint64(p.be16(off + 6)))
+		p.field(", id ", uint64(p.be16(off+4)))
+		p.field(", seq ", uint64(p.be16(off+6)))
 	case 130:
 		switch {
 		case length == 24:
@@ -148,44 +116,32 @@ func (p *printer) icmp6(off, length int, fragmented bool) {
 				if length < 28+int(n)*16 {
 					p.str(" [invalid number of sources]")
 				} else {
-					p.str(", ")
-					p.uint(uint64(n))
+					p.field(", ", uint64(n))
 					p.str(" source(s)")
 				}
 			}
 			p.str("]")
 		default:
-			p.str(" unknown-version (len ")
-			p.uint(uint64(length))
+			p.field(" unknown-version (len ", uint64(length))
 			p.str(") ")
 		}
 	case 131, 132:
 		p.mld6(off)
 	case 133, 134, 141, 142:
 	case 135:
-		p.check(off+8, 16)
-		p.str(", who has ")
-		p.ipv6(off + 8)
+		p.ipv6Field(", who has ", off+8)
 	case 136:
-		p.check(off+8, 16)
-		p.str(", tgt is ")
-		p.ipv6(off + 8)
+		p.ipv6Field(", tgt is ", off+8)
 	case 137:
-		p.check(off+24, 16)
-		p.str(", ")
-		p.ipv6(off + 24)
-		p.check(off+8, 16)
-		p.str(" to ")
-		p.ipv6(off + 8)
+		p.ipv6Field(", ", off+24)
+		p.ipv6Field(" to ", off+8)
 	case 143:
 		if length < 8 {
-			p.str(" [invalid len ")
-			p.uint(uint64(length))
+			p.field(" [invalid len ", uint64(length))
 			p.str("]")
 		} else {
 			n := p.be16(off + 6)
-			p.str(", ")
-			p.uint(uint64(n))
+			p.field(", ", uint64(n))
 			p.str(" group record(s)")
 		}
 	case 146, 144:
@@ -198,13 +154,11 @@ func (p *printer) icmp6(off, length int, fragmented bool) {
 		// of their own; not ours.
 		return
 	default:
-		p.str(", length ")
-		p.uint(uint64(length))
+		p.field(", length ", uint64(length))
 		p.unknownData(off, length)
 		return
 	}
-	p.str(", length ")
-	p.uint(uint64(length))
+	p.field(", length ", uint64(length))
 }
 
 // mld6 is mld6_print: nothing at all when the message was not captured whole.
@@ -212,8 +166,7 @@ func (p *printer) mld6(off int) {
 	if off+24 > p.end {
 		return
 	}
-	p.str("max resp delay: ")
-	p.uint(uint64(p.be16(off + 4)))
+	p.field("max resp delay: ", uint64(p.be16(off+4)))
 	p.str(" addr: ")
 	p.ipv6(off + 8)
 }
@@ -221,36 +174,36 @@ func (p *printer) mld6(off int) {
 // upperLayer6 is get_upperlayer: it walks the quoted IPv6 header's
 // extension headers to the UDP or TCP header and returns its offset.
 func (p *printer) upperLayer6(ip6 int) (off int, prot uint8, ok bool) {
-	if !p.ttest(ip6+6, 1) {
+	if !p.ttest(ip6+ip6NextHeaderOff, 1) {
 		return 0, 0, false
 	}
-	nh := p.u8(ip6 + 6)
-	hlen := 40
+	nh := p.u8(ip6 + ip6NextHeaderOff)
+	hlen := ip6HeaderLen
 	bp := ip6
 	for bp < p.end {
 		bp += hlen
 		switch nh {
-		case 6, 17:
+		case protoTCP, protoUDP:
 			if p.ttest(bp+2, 2) {
 				return bp, nh, true
 			}
 			return 0, 0, false
-		case 0, 60, 43:
+		case ipProtoHopOpts, ipProtoDstOpts, ipProtoRouting:
 			if !p.ttest(bp+1, 1) {
 				return 0, 0, false
 			}
 			nh = p.u8(bp)
-			hlen = (int(p.u8(bp+1)) + 1) << 3
-		case 44:
+			hlen = p.ip6ExtLen(bp)
+		case ipProtoFragment:
 			if !p.ttest(bp+2, 2) {
 				return 0, 0, false
 			}
-			if p.be16(bp+2)&0xfff8 != 0 {
+			if p.be16(bp+2)&ip6FragOffMask != 0 {
 				return 0, 0, false
 			}
 			nh = p.u8(bp)
 			hlen = 8
-		case 51:
+		case ipProtoAH:
 			if !p.ttest(bp+1, 1) {
 				return 0, 0, false
 			}

@@ -12,6 +12,36 @@ var ipProtoNames = map[uint8]string{
 	132: "SCTP", 135: "Mobility", 143: "Ethernet",
 }
 
+// IP protocol numbers the printers name (wire has ICMP, TCP and UDP).
+const (
+	ipProtoHopOpts   = 0
+	ipProtoIGMP      = 2
+	ipProtoIPIP      = 4
+	ipProtoDCCP      = 33
+	ipProtoIPv6      = 41
+	ipProtoRouting   = 43
+	ipProtoFragment  = 44
+	ipProtoAH        = 51
+	ipProtoICMPv6    = 58
+	ipProtoNoNext    = 59
+	ipProtoDstOpts   = 60
+	ipProtoND        = 77
+	ipProtoSCTP      = 132
+	ipProtoMobility  = 135
+	ipProtoMobileOld = 62
+	ipProtoEthernet  = 143
+
+	protoTCP  = uint8(wire.ProtoTCP)
+	protoUDP  = uint8(wire.ProtoUDP)
+	protoICMP = uint8(wire.ProtoICMP)
+)
+
+// portsInLine reports whether the transport's printer prints the addresses
+// with the ports (TCP, UDP, SCTP, DCCP) rather than the IP printer alone.
+func portsInLine(proto uint8) bool {
+	return proto == protoTCP || proto == protoUDP || proto == ipProtoSCTP || proto == ipProtoDCCP
+}
+
 func (p *printer) ip(off, length int) {
 	p.proto = "ip"
 	v := p.u8(off) >> 4
@@ -19,8 +49,7 @@ func (p *printer) ip(off, length int) {
 		if v == 6 {
 			p.str("IP6, wrong link-layer encapsulation")
 		} else {
-			p.str("IP")
-			p.uint(uint64(v))
+			p.field("IP", uint64(v))
 		}
 		p.str(" (invalid)")
 		return
@@ -30,53 +59,37 @@ func (p *printer) ip(off, length int) {
 		return
 	}
 	if length < wire.IPv4MinLen {
-		p.str("truncated-ip ")
-		p.uint(uint64(length))
+		p.field("truncated-ip ", uint64(length))
 		return
 	}
-	hlen := int(p.u8(off)&0x0f) * 4
+	hlen := int(p.u8(off+wire.IPv4VerIHLOff)&0x0f) * 4
 	if hlen < wire.IPv4MinLen {
-		p.str("bad-hlen ")
-		p.uint(uint64(hlen))
+		p.field("bad-hlen ", uint64(hlen))
 		return
 	}
-	tlen := int(p.be16(off + 2))
+	tlen := int(p.be16(off + wire.IPv4TotalLenOff))
 	if length < tlen {
-		p.str("truncated-ip - ")
-		p.uint(uint64(tlen - length))
+		p.field("truncated-ip - ", uint64(tlen-length))
 		p.str(" bytes missing! ")
 	}
 	if tlen < hlen {
-		p.str("bad-len ")
-		p.uint(uint64(tlen))
+		p.field("bad-len ", uint64(tlen))
 		return
 	}
 	old := p.pushSnap(off, tlen)
 	plen := tlen - hlen
-	frag := p.be16(off + 6)
-	proto := p.u8(off + 9)
-	if frag&0x1fff == 0 {
-		if proto != uint8(wire.ProtoTCP) && proto != uint8(wire.ProtoUDP) && proto != 132 && proto != 33 {
-			p.ipv4(off + 12)
-			p.str(" > ")
-			p.ipv4(off + 16)
+	frag := p.be16(off + wire.IPv4FlagsFragOff)
+	proto := p.u8(off + wire.IPv4ProtoOff)
+	if frag&wire.IPv4FragOffMask == 0 {
+		if !portsInLine(proto) {
+			p.ipAddrs(off)
 			p.str(": ")
 		}
-		if !p.ttest(off, hlen) {
-			p.str(" [remaining caplen(")
-			p.uint(uint64(p.avail(off)))
-			p.str(") < header length(")
-			p.uint(uint64(hlen))
-			p.str(")]")
-			p.trunc()
-		}
-		p.ipDemux(off+hlen, plen, 4, frag&0x2000 != 0, proto, off)
+		p.headerCut(off, hlen)
+		p.ipDemux(off+hlen, plen, 4, frag&wire.IPv4FlagMF != 0, proto, off)
 	} else {
-		p.ipv4(off + 12)
-		p.str(" > ")
-		p.ipv4(off + 16)
-		p.str(": ip-proto-")
-		p.uint(uint64(proto))
+		p.ipAddrs(off)
+		p.field(": ip-proto-", uint64(proto))
 	}
 	p.end = old
 }
@@ -92,49 +105,46 @@ func (p *printer) ipDemux(off, length, ver int, fragmented bool, nh uint8, iph i
 		p.str("] (invalid)")
 	}
 	switch nh {
-	case 6:
+	case protoTCP:
 		p.tcp(off, length, iph, fragmented)
-	case 17:
+	case protoUDP:
 		p.udp(off, length, iph, fragmented)
-	case 1:
+	case protoICMP:
 		if ver == 4 {
 			p.icmp(off, length)
 		} else {
 			requires("IPv4")
 		}
-	case 58:
+	case ipProtoICMPv6:
 		if ver == 6 {
 			p.icmp6(off, length, fragmented)
 		} else {
 			requires("IPv6")
 		}
-	case 2:
+	case ipProtoIGMP:
 		if ver != 4 {
 			requires("IPv4")
 		}
 		// igmp_print is not ours
-	case 143:
+	case ipProtoEthernet:
 		if ver == 6 {
 			p.ether(off, length, p.avail(off))
 		} else {
 			requires("IPv6")
 		}
-	case 4:
+	case ipProtoIPIP:
 		p.ip(off, length)
-	case 41:
+	case ipProtoIPv6:
 		p.ip6(off, length)
-	case 77:
-		p.str(" nd ")
-		p.uint(uint64(length))
-	case 59:
+	case ipProtoND:
+		p.field(" nd ", uint64(length))
+	case ipProtoNoNext:
 		p.str("no next header")
 	case 51, 50, 108, 132, 33, 9, 88, 8, 89, 46, 47, 55, 103, 112, 113:
 		// AH, ESP, IPComp, SCTP, DCCP, IGRP, EIGRP, EGP, OSPF, RSVP, GRE,
 		// Mobile, PIM, VRRP, PGM: tcpdump's printers, not ours.
 	default:
-		p.str(" ip-proto-")
-		p.uint(uint64(nh))
-		p.str(" ")
-		p.uint(uint64(length))
+		p.field(" ip-proto-", uint64(nh))
+		p.field(" ", uint64(length))
 	}
 }

@@ -2,41 +2,52 @@ package tcpdump
 
 // IPv6 (print-ip6.c, print-ip6opts.c, print-frag6.c).
 
+// IPv6 header layout (RFC 8200), and the fragment header's offset field.
+const (
+	ip6PayloadLenOff = 4
+	ip6NextHeaderOff = 6
+	ip6SrcOff        = 8
+	ip6DstOff        = 24
+	ip6HeaderLen     = 40
+	ip6FragOffMask   = 0xfff8
+)
+
+// ip6ExtLen is the length of a hop-by-hop, destination options or routing
+// header at cp: its second byte counts 8-byte units after the first.
+func (p *printer) ip6ExtLen(cp int) int { return (int(p.u8(cp+1)) + 1) << 3 }
+
 func (p *printer) ip6(off, length int) {
 	p.proto = "ip6"
-	if !p.ttest(off, 40) {
+	if !p.ttest(off, ip6HeaderLen) {
 		p.truncMark()
 		return
 	}
-	if length < 40 {
-		p.str("truncated-ip6 ")
-		p.uint(uint64(length))
+	if length < ip6HeaderLen {
+		p.field("truncated-ip6 ", uint64(length))
 		return
 	}
 	if v := p.u8(off) >> 4; v != 6 {
-		p.str("version error: ")
-		p.uint(uint64(v))
+		p.field("version error: ", uint64(v))
 		p.str(" != 6")
 		return
 	}
-	payloadLen := int(p.be16(off + 4))
+	payloadLen := int(p.be16(off + ip6PayloadLenOff))
 	var total int
 	if payloadLen != 0 {
-		total = payloadLen + 40
+		total = payloadLen + ip6HeaderLen
 		if length < total {
-			p.str("truncated-ip6 - ")
-			p.uint(uint64(total - length))
+			p.field("truncated-ip6 - ", uint64(total-length))
 			p.str(" bytes missing!")
 		}
 	} else {
-		total = length + 40
+		total = length + ip6HeaderLen
 	}
-	nh := p.u8(off + 6)
+	nh := p.u8(off + ip6NextHeaderOff)
 	ph := uint8(255)
 	old := p.pushSnap(off, total)
 	defer func() { p.end = old }()
 	cp := off
-	advance := 40
+	advance := ip6HeaderLen
 	foundExt, foundHBH, fragmented := false, false, false
 	rem := total
 	for cp < p.end && advance > 0 {
@@ -46,14 +57,12 @@ func (p *printer) ip6(off, length int) {
 		}
 		cp += advance
 		rem -= advance
-		if cp == off+40 && nh != 6 && nh != 17 && nh != 33 && nh != 132 {
-			p.ipv6(off + 8)
-			p.str(" > ")
-			p.ipv6(off + 24)
+		if cp == off+ip6HeaderLen && !portsInLine(nh) {
+			p.ipAddrs(off)
 			p.str(": ")
 		}
 		switch nh {
-		case 0: // hop-by-hop options
+		case ipProtoHopOpts:
 			if foundHBH {
 				p.str("[The Hop-by-Hop Options header was already found] (invalid)")
 				return
@@ -63,7 +72,7 @@ func (p *printer) ip6(off, length int) {
 				return
 			}
 			p.proto = "hbhopt"
-			hl := (int(p.u8(cp+1)) + 1) << 3
+			hl := p.ip6ExtLen(cp)
 			if !p.ttest(cp, hl) {
 				p.truncMark()
 				advance = -1
@@ -87,9 +96,9 @@ func (p *printer) ip6(off, length int) {
 			}
 			foundExt, foundHBH = true, true
 			nh = p.u8(cp)
-		case 60: // destination options
+		case ipProtoDstOpts:
 			p.proto = "dstopt"
-			hl := (int(p.u8(cp+1)) + 1) << 3
+			hl := p.ip6ExtLen(cp)
 			if !p.ttest(cp, hl) {
 				p.truncMark()
 				return
@@ -98,16 +107,14 @@ func (p *printer) ip6(off, length int) {
 			advance = hl
 			foundExt = true
 			nh = p.u8(cp)
-		case 44: // fragment
+		case ipProtoFragment:
 			p.proto = "frag6"
 			offlg := p.be16(cp + 2)
-			fragLen := uint64(int64(40 + int(p.be16(off+4)) - (cp - off) - 8))
-			p.str("frag (")
-			p.uint(uint64(offlg & 0xfff8))
-			p.str("|")
-			p.uint(fragLen)
+			fragLen := uint64(int64(ip6HeaderLen + int(p.be16(off+ip6PayloadLenOff)) - (cp - off) - 8))
+			p.field("frag (", uint64(offlg&ip6FragOffMask))
+			p.field("|", fragLen)
 			p.str(")")
-			if offlg&0xfff8 != 0 {
+			if offlg&ip6FragOffMask != 0 {
 				return
 			}
 			p.str(" ")
@@ -118,7 +125,7 @@ func (p *printer) ip6(off, length int) {
 			foundExt = true
 			nh = p.u8(cp)
 			fragmented = true
-		case 135, 62, 43:
+		case ipProtoMobility, ipProtoMobileOld, ipProtoRouting:
 			// Mobility and routing headers have printers we do not have.
 			return
 		default:
@@ -129,7 +136,7 @@ func (p *printer) ip6(off, length int) {
 					return
 				}
 				plen = 0
-				p.end = min(p.end, off+40)
+				p.end = min(p.end, off+ip6HeaderLen)
 			}
 			p.ipDemux(cp, plen, 6, fragmented, nh, off)
 			return
@@ -139,69 +146,55 @@ func (p *printer) ip6(off, length int) {
 	}
 }
 
+// ip6Opts are the options ip6_opt_process checks: the least room the
+// option must have left in the header, and what its length byte must hold.
+var ip6Opts = map[uint8]struct {
+	name  string
+	room  int
+	lenOK func(l uint8) bool
+}{
+	1:    {"padn", 2, nil},
+	5:    {"rtalert", 4, func(l uint8) bool { return l == 2 }},
+	0xc2: {"jumbo", 6, func(l uint8) bool { return l == 4 }},
+	0xc9: {"homeaddr", 18, func(l uint8) bool { return l >= 16 }},
+}
+
 // ip6Options is ip6_opt_process without -v: it prints only problems and
 // reports false where tcpdump gives up on the header as truncated.
 func (p *printer) ip6Options(off, n int) bool {
 	for i, olen := 0, 0; i < n; i += olen {
 		t := p.u8(off + i)
-		if t == 0 {
+		if t == 0 { // Pad1
 			olen = 1
-		} else {
-			if i+1 >= n {
-				return false
-			}
-			olen = int(p.u8(off+i+1)) + 2
+			continue
 		}
+		if i+1 >= n {
+			return false
+		}
+		olen = int(p.u8(off+i+1)) + 2
 		if i+olen > n {
 			return false
 		}
-		switch t {
-		case 0:
-		case 1:
-			if n-i < 2 {
-				p.str("(padn: trunc)")
-				return false
+		opt, known := ip6Opts[t]
+		if !known {
+			opt.room = 2
+		}
+		if n-i < opt.room {
+			if known {
+				p.str("(")
+				p.str(opt.name)
+			} else {
+				p.field("(type ", uint64(t))
 			}
-		case 5:
-			if n-i < 4 {
-				p.str("(rtalert: trunc)")
-				return false
-			}
-			if l := p.u8(off + i + 1); l != 2 {
-				p.str("(rtalert: invalid len ")
-				p.uint(uint64(l))
-				p.str(")")
-				return false
-			}
-		case 0xc2:
-			if n-i < 6 {
-				p.str("(jumbo: trunc)")
-				return false
-			}
-			if l := p.u8(off + i + 1); l != 4 {
-				p.str("(jumbo: invalid len ")
-				p.uint(uint64(l))
-				p.str(")")
-				return false
-			}
-		case 0xc9:
-			if n-i < 18 {
-				p.str("(homeaddr: trunc)")
-				return false
-			}
-			if l := p.u8(off + i + 1); l < 16 {
-				p.str("(homeaddr: invalid len ")
-				p.uint(uint64(l))
-				p.str(")")
-				return false
-			}
-		default:
-			if n-i < 2 {
-				p.str("(type ")
-				p.uint(uint64(t))
-				p.str(": trunc)")
-				return false
-			}
+			p.str(": trunc)")
+			return false
+		}
+		if l := p.u8(off + i + 1); opt.lenOK != nil && !opt.lenOK(l) {
+			p.str("(")
+			p.str(opt.name)
+			p.field(": invalid len ", uint64(l))
+			p.str(")")
+			return false
 		}
 	}
 	return true

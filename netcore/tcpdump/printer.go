@@ -41,6 +41,38 @@ func (p *printer) str(s string) { p.out = append(p.out, s...) }
 
 func (p *printer) uint(v uint64) { p.out = strconv.AppendUint(p.out, v, 10) }
 
+// field prints a label and a number, the most common shape of a field.
+func (p *printer) field(label string, v uint64) {
+	p.str(label)
+	p.uint(v)
+}
+
+// hexParen prints " (0x" v ")", v in hex of at least width digits.
+func (p *printer) hexParen(v uint64, width int) {
+	p.str(" (0x")
+	p.hex(v, width)
+	p.str(")")
+}
+
+// nameOr is the name of k, or unknown.
+func nameOr[K comparable](names map[K]string, k K, unknown string) string {
+	if n, ok := names[k]; ok {
+		return n
+	}
+	return unknown
+}
+
+// printName prints the name of k, or for a k that names does not hold,
+// before, k in decimal, after.
+func printName[K ~uint8 | ~uint16](p *printer, names map[K]string, k K, before, after string) {
+	if n, ok := names[k]; ok {
+		p.str(n)
+		return
+	}
+	p.field(before, uint64(k))
+	p.str(after)
+}
+
 func (p *printer) hex(v uint64, width int) {
 	const digits = "0123456789abcdef"
 	var tmp [16]byte
@@ -73,6 +105,12 @@ func (p *printer) truncMark() {
 	p.str("]")
 }
 
+// padded prints sep and v in decimal with leading zeros to width digits.
+func (p *printer) padded(sep string, v uint32, width int) {
+	p.str(sep)
+	p.out = appendZeroPadded(p.out, v, width)
+}
+
 func appendZeroPadded(b []byte, v uint32, width int) []byte {
 	var tmp [10]byte
 	i := len(tmp)
@@ -103,23 +141,17 @@ func (p *printer) avail(off int) int {
 }
 
 func (p *printer) u8(off int) uint8 {
-	if !p.ttest(off, 1) {
-		p.trunc()
-	}
+	p.check(off, 1)
 	return p.pkt[off]
 }
 
 func (p *printer) be16(off int) uint16 {
-	if !p.ttest(off, 2) {
-		p.trunc()
-	}
+	p.check(off, 2)
 	return binary.BigEndian.Uint16(p.pkt[off:])
 }
 
 func (p *printer) be32(off int) uint32 {
-	if !p.ttest(off, 4) {
-		p.trunc()
-	}
+	p.check(off, 4)
 	return binary.BigEndian.Uint32(p.pkt[off:])
 }
 
@@ -154,6 +186,13 @@ func (p *printer) defaultPrint(off, n int) {
 	if trunc {
 		p.trunc()
 	}
+}
+
+// truncDump is the truncation marker and then the dump of what is left, as
+// tcpdump's printers do for a header cut short.
+func (p *printer) truncDump(off, caplen int) {
+	p.truncMark()
+	p.defaultPrint(off, caplen)
 }
 
 // unknownData is print_unknown_data: a hex dump of what was captured.
@@ -243,50 +282,67 @@ func (p *printer) ipv6(off int) {
 	}
 }
 
-func (p *printer) ipAddrs(iph int) {
-	if p.u8(iph)>>4 == 6 {
-		p.ipv6(iph + 8)
-		p.str(" > ")
-		p.ipv6(iph + 24)
-	} else {
-		p.ipv4(iph + 12)
-		p.str(" > ")
-		p.ipv4(iph + 16)
+// The IP headers of either version, for the transport printers: iph is the
+// offset of the IPv4 or IPv6 header that carries them.
+
+// isIPv6 reports whether the header at iph is IPv6.
+func (p *printer) isIPv6(iph int) bool { return p.u8(iph)>>4 == 6 }
+
+// nextHeader is the protocol (IPv4) or next header (IPv6) field at iph.
+func (p *printer) nextHeader(iph int) uint8 {
+	if p.isIPv6(iph) {
+		return p.u8(iph + ip6NextHeaderOff)
 	}
+	return p.u8(iph + wire.IPv4ProtoOff)
+}
+
+// ipAddr prints the source or the destination address of the header at iph.
+func (p *printer) ipAddr(iph int, dst bool) {
+	switch {
+	case p.isIPv6(iph) && dst:
+		p.ipv6(iph + ip6DstOff)
+	case p.isIPv6(iph):
+		p.ipv6(iph + ip6SrcOff)
+	case dst:
+		p.ipv4(iph + wire.IPv4DstOff)
+	default:
+		p.ipv4(iph + wire.IPv4SrcOff)
+	}
+}
+
+// ipAddrs prints "src > dst".
+func (p *printer) ipAddrs(iph int) {
+	p.ipAddr(iph, false)
+	p.str(" > ")
+	p.ipAddr(iph, true)
 }
 
 // portAddrs prints "src.sport > dst.dport: " when the next header of the IP
 // header is proto, or "sport > dport: " when the transport header is not
 // the IP header's direct payload.
 func (p *printer) portAddrs(iph int, proto uint8, sport, dport uint16) {
-	v6 := p.u8(iph)>>4 == 6
-	var nh uint8
-	if v6 {
-		nh = p.u8(iph + 6)
-	} else {
-		nh = p.u8(iph + 9)
-	}
-	if nh == proto {
-		if v6 {
-			p.ipv6(iph + 8)
-		} else {
-			p.ipv4(iph + 12)
-		}
+	direct := p.nextHeader(iph) == proto
+	if direct {
+		p.ipAddr(iph, false)
 		p.str(".")
-		p.uint(uint64(sport))
-		p.str(" > ")
-		if v6 {
-			p.ipv6(iph + 24)
-		} else {
-			p.ipv4(iph + 16)
-		}
-		p.str(".")
-		p.uint(uint64(dport))
-		p.str(": ")
-		return
 	}
 	p.uint(uint64(sport))
 	p.str(" > ")
+	if direct {
+		p.ipAddr(iph, true)
+		p.str(".")
+	}
 	p.uint(uint64(dport))
 	p.str(": ")
+}
+
+// headerCut ends the frame when the header of hlen bytes at off was not
+// captured whole, as tcpdump's ND_TCHECK_LEN with its note does.
+func (p *printer) headerCut(off, hlen int) {
+	if !p.ttest(off, hlen) {
+		p.field(" [remaining caplen(", uint64(p.avail(off)))
+		p.field(") < header length(", uint64(hlen))
+		p.str(")]")
+		p.trunc()
+	}
 }

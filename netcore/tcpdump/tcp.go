@@ -1,37 +1,55 @@
 package tcpdump
 
+import "github.com/smolfs/smolfs/netcore/wire"
+
 // TCP (print-tcp.c).
+
+// TCP header layout (RFC 9293) and flags.
+const (
+	tcpSrcPortOff = 0
+	tcpDstPortOff = 2
+	tcpSeqOff     = 4
+	tcpAckOff     = 8
+	tcpDataOffOff = 12
+	tcpFlagsOff   = 13
+	tcpWindowOff  = 14
+	tcpUrgentOff  = 18
+	tcpMinLen     = 20
+
+	tcpFlagSYN  = 0x02
+	tcpFlagACK  = 0x10
+	tcpFlagURG  = 0x20
+	tcpFlagsFSR = 0x07 // FIN, SYN, RST: they take a sequence number
+)
 
 func (p *printer) tcp(off, length, iph int, fragmented bool) {
 	p.proto = "tcp"
-	v6 := p.u8(iph)>>4 == 6
-	if !p.ttest(off+2, 2) {
+	v6 := p.isIPv6(iph)
+	if !p.ttest(off+tcpDstPortOff, 2) {
 		p.ipAddrs(iph)
 		p.str(":")
 		p.truncMark()
 		return
 	}
-	sport := p.be16(off)
-	dport := p.be16(off + 2)
-	p.portAddrs(iph, 6, sport, dport)
-	if !p.ttest(off, 20) {
+	sport := p.be16(off + tcpSrcPortOff)
+	dport := p.be16(off + tcpDstPortOff)
+	p.portAddrs(iph, protoTCP, sport, dport)
+	if !p.ttest(off, tcpMinLen) {
 		p.truncMark()
 		return
 	}
-	hlen := int(p.u8(off+12)>>4) * 4
-	if hlen < 20 {
-		p.str(" tcp ")
-		p.uint(uint64(uint32(length - hlen)))
-		p.str(" [bad hdr length ")
-		p.uint(uint64(hlen))
+	hlen := int(p.u8(off+tcpDataOffOff)>>4) * 4
+	if hlen < tcpMinLen {
+		p.field(" tcp ", uint64(uint32(length-hlen)))
+		p.field(" [bad hdr length ", uint64(hlen))
 		p.str(" - too short, < 20]")
 		return
 	}
-	seq := p.be32(off + 4)
-	ack := p.be32(off + 8)
-	win := p.be16(off + 14)
-	urp := p.be16(off + 18)
-	flags := p.u8(off + 13)
+	seq := p.be32(off + tcpSeqOff)
+	ack := p.be32(off + tcpAckOff)
+	win := p.be16(off + tcpWindowOff)
+	urp := p.be16(off + tcpUrgentOff)
+	flags := p.u8(off + tcpFlagsOff)
 	p.str("Flags [")
 	if flags == 0 {
 		p.str("none")
@@ -47,67 +65,52 @@ func (p *printer) tcp(off, length, iph int, fragmented bool) {
 
 	var thseq, thack uint32
 	rev := false
-	if flags&0x10 != 0 {
+	if flags&tcpFlagACK != 0 {
 		thseq, thack, rev = p.tcpRelative(iph, v6, sport, dport, flags, &seq, &ack)
 	}
 	if hlen > length {
-		p.str(" [bad hdr length ")
-		p.uint(uint64(hlen))
-		p.str(" - too long, > ")
-		p.uint(uint64(length))
+		p.field(" [bad hdr length ", uint64(hlen))
+		p.field(" - too long, > ", uint64(length))
 		p.str("]")
 		return
 	}
 	length -= hlen
-	if length > 0 || flags&0x07 != 0 {
-		p.str(", seq ")
-		p.uint(uint64(seq))
+	if length > 0 || flags&tcpFlagsFSR != 0 {
+		p.field(", seq ", uint64(seq))
 		if length > 0 {
-			p.str(":")
-			p.uint(uint64(seq + uint32(length)))
+			p.field(":", uint64(seq+uint32(length)))
 		}
 	}
-	if flags&0x10 != 0 {
-		p.str(", ack ")
-		p.uint(uint64(ack))
+	if flags&tcpFlagACK != 0 {
+		p.field(", ack ", uint64(ack))
 	}
-	p.str(", win ")
-	p.uint(uint64(win))
-	if flags&0x20 != 0 {
-		p.str(", urg ")
-		p.uint(uint64(urp))
+	p.field(", win ", uint64(win))
+	if flags&tcpFlagURG != 0 {
+		p.field(", urg ", uint64(urp))
 	}
-	if hlen > 20 {
-		if !p.tcpOptions(off+20, hlen-20, rev, thseq, thack, off+hlen, length) {
+	if hlen > tcpMinLen {
+		if !p.tcpOptions(off+tcpMinLen, hlen-tcpMinLen, rev, thseq, thack, off+hlen, length) {
 			return
 		}
 	}
-	p.str(", length ")
-	p.uint(uint64(length))
+	p.field(", length ", uint64(length))
 	if length == 0 {
 		return
 	}
-	if !p.ttest(off, hlen) {
-		p.str(" [remaining caplen(")
-		p.uint(uint64(p.avail(off)))
-		p.str(") < header length(")
-		p.uint(uint64(hlen))
-		p.str(")]")
-		p.trunc()
-	}
+	p.headerCut(off, hlen)
 	// Payloads on well-known ports go to tcpdump's application printers,
 	// which are not ours.
 }
 
 // tcpRelative is tcpdump's conversation table: the first segment with ACK
 // set (or any SYN) records the initial numbers, later ones are printed
-// relative to them. Without a Tcpdump the table is empty every time.
+// relative to them. Without a Stream the table is empty every time.
 func (p *printer) tcpRelative(iph int, v6 bool, sport, dport uint16, flags uint8, seq, ack *uint32) (thseq, thack uint32, rev bool) {
 	var src, dst []byte
 	if v6 {
-		src, dst = p.pkt[iph+8:iph+24], p.pkt[iph+24:iph+40]
+		src, dst = p.pkt[iph+ip6SrcOff:][:16], p.pkt[iph+ip6DstOff:][:16]
 	} else {
-		src, dst = p.pkt[iph+12:iph+16], p.pkt[iph+16:iph+20]
+		src, dst = p.pkt[iph+wire.IPv4SrcOff:][:4], p.pkt[iph+wire.IPv4DstOff:][:4]
 	}
 	if sport > dport {
 		rev = true
@@ -140,7 +143,7 @@ func (p *printer) tcpRelative(iph int, v6 bool, sport, dport uint16, flags uint8
 			e, found = d.conv4[k4]
 		}
 	}
-	if !found || flags&0x02 != 0 {
+	if !found || flags&tcpFlagSYN != 0 {
 		if rev {
 			e = tcpConvSeq{seq: *ack - 1, ack: *seq}
 		} else {
@@ -164,6 +167,9 @@ var tcpOptionNames = map[uint8]string{
 	7: "echoreply", 8: "TS", 11: "cc", 12: "ccnew", 13: "", 19: "md5", 20: "scps",
 	28: "uto", 29: "tcp-ao", 30: "mptcp", 34: "tfo", 254: "exp",
 }
+
+// tcpOptionLen is the data length of the options whose length is fixed.
+var tcpOptionLen = map[uint8]int{2: 2, 3: 1, 6: 4, 7: 4, 8: 8, 11: 4, 12: 4, 13: 4, 19: 16, 20: 2, 28: 2}
 
 // tcpOptions prints the options list and reports whether the caller goes on
 // (tcpdump returns early after a bad option).
@@ -221,34 +227,24 @@ func (p *printer) tcpOptions(cp, hlen int, rev bool, thseq, thack uint32, dataOf
 			}
 			return true
 		}
-		if n, ok := tcpOptionNames[opt]; ok {
-			p.str(n)
-		} else {
-			p.str("unknown-")
-			p.uint(uint64(opt))
+		printName(p, tcpOptionNames, opt, "unknown-", "")
+		if n, fixed := tcpOptionLen[opt]; fixed {
+			datalen = n
+			if !lencheck(datalen) {
+				return bad()
+			}
 		}
 		switch opt {
 		case 2:
-			datalen = 2
-			if !lencheck(datalen) {
-				return bad()
-			}
-			p.str(" ")
-			p.uint(uint64(p.be16(cp)))
+			p.field(" ", uint64(p.be16(cp)))
 		case 3:
-			datalen = 1
-			if !lencheck(datalen) {
-				return bad()
-			}
-			p.str(" ")
-			p.uint(uint64(p.u8(cp)))
+			p.field(" ", uint64(p.u8(cp)))
 		case 5:
 			datalen = olen - 2
 			if datalen%8 != 0 {
 				p.str(" invalid sack")
 			} else {
-				p.str(" ")
-				p.uint(uint64(datalen / 8))
+				p.field(" ", uint64(datalen/8))
 				p.str(" ")
 				for i := 0; i < datalen; i += 8 {
 					if !lencheck(i + 4) {
@@ -266,37 +262,20 @@ func (p *printer) tcpOptions(cp, hlen int, rev bool, thseq, thack uint32, dataOf
 						s -= thack
 						e -= thack
 					}
-					p.str("{")
-					p.uint(uint64(s))
-					p.str(":")
-					p.uint(uint64(e))
+					p.field("{", uint64(s))
+					p.field(":", uint64(e))
 					p.str("}")
 				}
 			}
 		case 11, 12, 13, 6, 7:
-			datalen = 4
-			if !lencheck(datalen) {
-				return bad()
-			}
-			p.str(" ")
-			p.uint(uint64(p.be32(cp)))
+			p.field(" ", uint64(p.be32(cp)))
 		case 8:
-			datalen = 8
-			if !lencheck(datalen) {
-				return bad()
-			}
-			p.str(" val ")
-			p.uint(uint64(p.be32(cp)))
-			p.str(" ecr ")
-			p.uint(uint64(p.be32(cp + 4)))
+			p.field(" val ", uint64(p.be32(cp)))
+			p.field(" ecr ", uint64(p.be32(cp+4)))
 		case 19:
 			// The signature is checked against a secret tcpdump may have
 			// been given; without one it prints "can't check - " and the
 			// hex digits.
-			datalen = 16
-			if !lencheck(datalen) {
-				return bad()
-			}
 			p.str(" ")
 			if dataOff+dataLen > p.end {
 				p.str("snaplen too short, ")
@@ -308,14 +287,9 @@ func (p *printer) tcpOptions(cp, hlen int, rev bool, thseq, thack uint32, dataOf
 				p.hex(uint64(p.u8(cp+i)), 2)
 			}
 		case 20:
-			datalen = 2
-			if !lencheck(datalen) {
-				return bad()
-			}
 			p.str(" cap ")
 			p.hex(uint64(p.u8(cp)), 2)
-			p.str(" id ")
-			p.uint(uint64(p.u8(cp + 1)))
+			p.field(" id ", uint64(p.u8(cp+1)))
 		case 29:
 			datalen = olen - 2
 			if datalen < 2 {
@@ -324,13 +298,11 @@ func (p *printer) tcpOptions(cp, hlen int, rev bool, thseq, thack uint32, dataOf
 				if !lencheck(1) {
 					return bad()
 				}
-				p.str(" keyid ")
-				p.uint(uint64(p.u8(cp)))
+				p.field(" keyid ", uint64(p.u8(cp)))
 				if !lencheck(2) {
 					return bad()
 				}
-				p.str(" rnextkeyid ")
-				p.uint(uint64(p.u8(cp + 1)))
+				p.field(" rnextkeyid ", uint64(p.u8(cp+1)))
 				if datalen > 2 {
 					p.str(" mac 0x")
 					for i := 2; i < datalen; i++ {
@@ -343,10 +315,6 @@ func (p *printer) tcpOptions(cp, hlen int, rev bool, thseq, thack uint32, dataOf
 			}
 		case 0, 1, 4:
 		case 28:
-			datalen = 2
-			if !lencheck(datalen) {
-				return bad()
-			}
 			uto := uint32(p.be16(cp))
 			p.str(" 0x")
 			p.hex(uint64(uto), 0)
@@ -355,8 +323,7 @@ func (p *printer) tcpOptions(cp, hlen int, rev bool, thseq, thack uint32, dataOf
 			} else {
 				uto >>= 1
 			}
-			p.str(" ")
-			p.uint(uint64(uto))
+			p.field(" ", uint64(uto))
 		case 30, 34, 254:
 			// MPTCP and TCP Fast Open have printers of their own, which
 			// are not ours: the line stops at the option's name.
@@ -380,8 +347,7 @@ func (p *printer) tcpOptions(cp, hlen int, rev bool, thseq, thack uint32, dataOf
 			datalen++
 		}
 		if datalen != olen {
-			p.str("[len ")
-			p.uint(uint64(olen))
+			p.field("[len ", uint64(olen))
 			p.str("]")
 		}
 		ch = ','

@@ -5,70 +5,62 @@ import "encoding/binary"
 // UDP (print-udp.c). Ports whose payload tcpdump decodes (DNS, DHCP, NTP,
 // ...) get the generic summary here, which differs from tcpdump's line.
 
+// UDP header layout (RFC 768).
+const (
+	udpSrcPortOff = 0
+	udpDstPortOff = 2
+	udpLengthOff  = 4
+	udpHeaderLen  = 8
+)
+
 func (p *printer) udp(off, length, iph int, fragmented bool) {
 	p.proto = "udp"
-	v6 := p.u8(iph)>>4 == 6
-	if !p.ttest(off+2, 2) {
-		var nh uint8
-		if v6 {
-			nh = p.u8(iph + 6)
-		} else {
-			nh = p.u8(iph + 9)
-		}
-		if nh == 17 {
+	if !p.ttest(off+udpDstPortOff, 2) {
+		if p.nextHeader(iph) == protoUDP {
 			p.ipAddrs(iph)
 			p.str(": ")
 		}
 		p.truncMark()
 		return
 	}
-	sport := p.be16(off)
-	dport := p.be16(off + 2)
-	if length < 8 {
-		p.portAddrs(iph, 17, sport, dport)
-		p.str("truncated-udp ")
-		p.uint(uint64(length))
+	sport := p.be16(off + udpSrcPortOff)
+	dport := p.be16(off + udpDstPortOff)
+	p.portAddrs(iph, protoUDP, sport, dport)
+	if length < udpHeaderLen {
+		p.field("truncated-udp ", uint64(length))
 		return
 	}
-	if !p.ttest(off+4, 2) {
-		p.portAddrs(iph, 17, sport, dport)
+	if !p.ttest(off+udpLengthOff, 2) {
 		p.truncMark()
 		return
 	}
-	ulen := int(p.be16(off + 4))
+	ulen := int(p.be16(off + udpLengthOff))
 	if ulen == 0 && length > 65535 {
 		ulen = length
 	}
-	if ulen < 8 {
-		p.portAddrs(iph, 17, sport, dport)
-		p.str("truncated-udplength ")
-		p.uint(uint64(ulen))
+	if ulen < udpHeaderLen {
+		p.field("truncated-udplength ", uint64(ulen))
 		return
 	}
-	ulen -= 8
-	length -= 8
+	ulen -= udpHeaderLen
+	length -= udpHeaderLen
 	if ulen < length {
 		length = ulen
 	}
-	if off+8 > p.end {
-		p.portAddrs(iph, 17, sport, dport)
+	if off+udpHeaderLen > p.end {
 		p.truncMark()
 		return
 	}
-	p.portAddrs(iph, 17, sport, dport)
-	if p.udpDecoded(off+8, sport, dport) {
+	if p.udpDecoded(off+udpHeaderLen, sport, dport) {
 		// tcpdump hands the payload to an application printer (DNS,
 		// DHCP, NTP, ...); those are not ours, so the line stops here.
 		return
 	}
 	if ulen > length && !fragmented {
-		p.str("UDP, bad length ")
-		p.uint(uint64(ulen))
-		p.str(" > ")
-		p.uint(uint64(length))
+		p.field("UDP, bad length ", uint64(ulen))
+		p.field(" > ", uint64(length))
 	} else {
-		p.str("UDP, length ")
-		p.uint(uint64(ulen))
+		p.field("UDP, length ", uint64(ulen))
 	}
 }
 
