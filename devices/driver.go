@@ -16,10 +16,11 @@ import (
 	"github.com/smolfs/smolfs/devices/uring"
 	"github.com/smolfs/smolfs/netcore"
 	"github.com/smolfs/smolfs/netcore/capture"
+	netctl "github.com/smolfs/smolfs/netcore/ctl"
 )
 
 // Errors of a Driver whose device has stopped. Exec wraps them in a
-// netcore.CommandError of class EIO.
+// ctl.CommandError of class EIO.
 var (
 	ErrDeviceGone = errors.New("device gone")   // the device failed or was removed
 	ErrClosed     = errors.New("device closed") // Close was called
@@ -197,13 +198,13 @@ func (d *Driver) Exec(file string, cmds []netcore.Command) error {
 	d.mu.Lock()
 	if d.closing.Load() {
 		d.mu.Unlock()
-		return &netcore.CommandError{File: file, Errno: syscall.EIO, Err: fmt.Errorf("%s: %w", d.name, ErrClosed)}
+		return &netctl.CommandError{File: file, Errno: syscall.EIO, Err: fmt.Errorf("%s: %w", d.name, ErrClosed)}
 	}
 	if d.err != nil {
 		for _, c := range cmds {
 			if c.Op == netcore.OpUp {
 				d.mu.Unlock()
-				return &netcore.CommandError{File: file, Line: c.Line, Text: c.Text, Errno: syscall.EIO, Err: d.err}
+				return &netctl.CommandError{File: file, Line: c.Line, Text: c.Text, Errno: syscall.EIO, Err: d.err}
 			}
 		}
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/smolfs/smolfs/internal/testenv"
 	"github.com/smolfs/smolfs/netcore"
 	"github.com/smolfs/smolfs/netcore/capture"
+	netctl "github.com/smolfs/smolfs/netcore/ctl"
 	"github.com/smolfs/smolfs/netcore/wire"
 )
 
@@ -400,7 +401,7 @@ func checkGone(t *testing.T, d *Driver) {
 		t.Error("the host is not down after its device went away")
 	}
 	err := ctl(t, d, "mtu 1400\nup")
-	var ce *netcore.CommandError
+	var ce *netctl.CommandError
 	if !errors.As(err, &ce) || ce.Errno != syscall.EIO || ce.Line != 2 || !errors.Is(err, ErrDeviceGone) {
 		t.Errorf("up after the device went: %v, want a CommandError of class EIO on line 2 wrapping ErrDeviceGone", err)
 	}

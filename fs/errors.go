@@ -4,12 +4,12 @@ import (
 	"fmt"
 	"syscall"
 
-	"github.com/smolfs/smolfs/netcore"
+	"github.com/smolfs/smolfs/netcore/ctl"
 )
 
 // fsError is an error the file server itself makes (an unknown file, a bad
 // fid, a refused rename), with its errno class. Command errors come from
-// netcore/stack as *netcore.CommandError and are passed through unchanged.
+// netcore/stack as *ctl.CommandError and are passed through unchanged.
 type fsError struct {
 	errno syscall.Errno
 	msg   string
@@ -17,7 +17,7 @@ type fsError struct {
 
 func (e *fsError) Error() string { return e.msg }
 
-// Unwrap exposes the class, so that netcore.Errno and errors.Is see it.
+// Unwrap exposes the class, so that ctl.Errno and errors.Is see it.
 func (e *fsError) Unwrap() error { return e.errno }
 
 func errorf(errno syscall.Errno, format string, args ...any) error {
@@ -64,7 +64,7 @@ var linuxErrstr = map[syscall.Errno]string{
 }
 
 // errnoOf is the errno class of err (EIO when it has none).
-func errnoOf(err error) syscall.Errno { return netcore.Errno(err) }
+func errnoOf(err error) syscall.Errno { return ctl.Errno(err) }
 
 // linuxString is the error string a Linux 9P2000 client turns into the
 // errno of err's class.

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smolfs/smolfs/netcore/ctl"
 	"github.com/smolfs/smolfs/netcore/wire"
 )
 
@@ -155,13 +156,13 @@ func FuzzHostReceive(f *testing.F) {
 	f.Fuzz(fuzzScript)
 }
 
-// checkParsed checks what holds for any parse: an error is a *CommandError
+// checkParsed checks what holds for any parse: an error is a *ctl.CommandError
 // with a class and a line, commands render to the spelling that parses back
 // to them.
 func checkParsed(t *testing.T, file string, cmds []Command, err error, parse func(string, []byte) ([]Command, error)) {
 	t.Helper()
 	if err != nil {
-		var ce *CommandError
+		var ce *ctl.CommandError
 		if !errors.As(err, &ce) || ce.Errno == 0 || ce.Line < 1 || ce.File != file || ce.Err == nil {
 			t.Fatalf("error %#v (%v)", err, err)
 		}
@@ -172,7 +173,7 @@ func checkParsed(t *testing.T, file string, cmds []Command, err error, parse fun
 	}
 	var text []byte
 	for _, c := range cmds {
-		if r := c.validate(); r != nil {
+		if r := c.check(); r != nil {
 			t.Fatalf("parsed %q into an invalid command %+v: %v", c.Text, c, r)
 		}
 		text = c.Append(text)
@@ -196,7 +197,7 @@ func checkParsed(t *testing.T, file string, cmds []Command, err error, parse fun
 	th.recv(whoHas(hostIP))
 	before := th.snap()
 	if err := th.h.Exec(th.now, file, cmds, &th.out); err != nil {
-		var ce *CommandError
+		var ce *ctl.CommandError
 		if !errors.As(err, &ce) || ce.Errno == 0 {
 			t.Fatalf("Exec error %#v", err)
 		}
@@ -244,12 +245,12 @@ func FuzzParseRootCtl(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, text []byte) {
 		check := func(err error) {
-			var ce *CommandError
+			var ce *ctl.CommandError
 			if !errors.As(err, &ce) || ce.Errno == 0 || ce.Err == nil {
 				t.Fatalf("error %#v (%v)", err, err)
 			}
 		}
-		cmds, err := ParseRootCtl("ctl", text)
+		cmds, err := ctl.ParseRoot("ctl", text)
 		if err != nil {
 			check(err)
 		} else {
@@ -257,7 +258,7 @@ func FuzzParseRootCtl(f *testing.F) {
 			for _, c := range cmds {
 				b = c.Append(b)
 			}
-			again, err := ParseRootCtl("ctl", b)
+			again, err := ctl.ParseRoot("ctl", b)
 			if err != nil || len(again) != len(cmds) {
 				t.Fatalf("rendered %q: %v, %d commands", b, err, len(again))
 			}
@@ -267,7 +268,7 @@ func FuzzParseRootCtl(f *testing.F) {
 				if !reflect.DeepEqual(a, b) {
 					t.Fatalf("%q parses back as %+v, was %+v", cmds[i].Text, b, a)
 				}
-				if a.Op == RootNew {
+				if a.Op == ctl.RootNew {
 					h, err := NewHost(Config{Name: a.Host.Name, MAC: hostMAC, Addrs: a.Host.Addrs})
 					if err != nil || h == nil {
 						t.Fatalf("NewHost refuses what ParseRootCtl accepts: %v", err)
@@ -275,12 +276,12 @@ func FuzzParseRootCtl(f *testing.F) {
 				}
 			}
 		}
-		spec, err := ParseHostFlag(string(text))
+		spec, err := ctl.ParseHostFlag(string(text))
 		if err != nil {
 			check(err)
 			return
 		}
-		again, err := ParseRootCtl("ctl", spec.Append(nil))
+		again, err := ctl.ParseRoot("ctl", spec.Append(nil))
 		if err != nil || len(again) != 1 || !reflect.DeepEqual(again[0].Host, spec) {
 			t.Fatalf("-host %q renders as %q: %v %+v", text, spec.Append(nil), err, again)
 		}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/smolfs/smolfs/netcore/capture"
+	"github.com/smolfs/smolfs/netcore/ctl"
 	"github.com/smolfs/smolfs/netcore/wire"
 	"github.com/smolfs/smolfs/netcore/wire/wiretest"
 )
@@ -114,6 +115,44 @@ func checkInvariants(t testing.TB, h *Host) {
 		t.Errorf("ARP cache holds %d entries, bound %d", n, h.cfg.ARPCacheSize)
 	}
 	checkCache(t, h.arp)
+	checkTimers(t, h)
+}
+
+// checkTimers checks the timer heap: it is a heap, every armed timer's
+// position is where its owner says, and every neighbour that must be
+// looked at again (expiry, retry) has a timer armed no later than its
+// deadline, which a static one does not need.
+func checkTimers(t testing.TB, h *Host) {
+	t.Helper()
+	q := &h.timers
+	for i, it := range q.items {
+		if i > 0 && it.at.Before(q.items[(i-1)/2].at) {
+			t.Fatalf("timer %d (%v) is earlier than its parent", i, it.at)
+		}
+		if p := *q.pos(it.kind, it.id); p != int32(i) {
+			t.Fatalf("timer %d of kind %d, id %d: its owner says position %d", i, it.kind, it.id, p)
+		}
+	}
+	armed := 0
+	for i := range h.arp.slots {
+		e := &h.arp.slots[i]
+		if e.timer != noTimer {
+			armed++
+		}
+		switch {
+		case e.state == 0 && e.timer != noTimer:
+			t.Fatalf("free slot %d has a timer", i)
+		case e.state == Static && e.timer != noTimer:
+			t.Fatalf("static entry %v has a timer", e.addr)
+		case (e.state == Reachable || e.state == Incomplete) && e.timer == noTimer:
+			t.Fatalf("%s entry %v has no timer", e.state, e.addr)
+		case e.timer != noTimer && q.items[e.timer].at.After(e.deadline):
+			t.Fatalf("entry %v: timer at %v, after its deadline %v", e.addr, q.items[e.timer].at, e.deadline)
+		}
+	}
+	if armed != len(q.items) {
+		t.Fatalf("%d timers armed, %d neighbours have one", len(q.items), armed)
+	}
 }
 
 func (th *harness) recv(frame []byte) [][]byte {
@@ -363,11 +402,11 @@ func TestUpDown(t *testing.T) {
 	}
 	for _, cmd := range []string{"garp"} {
 		_, err := th.exec("tap0/ctl", cmd)
-		if Errno(err) != syscall.ENETDOWN {
+		if ctl.Errno(err) != syscall.ENETDOWN {
 			t.Errorf("%s while down: %v, want ENETDOWN", cmd, err)
 		}
 	}
-	if _, err := th.exec("tap0/arp", "resolve "+peerIP.String()); Errno(err) != syscall.ENETDOWN {
+	if _, err := th.exec("tap0/arp", "resolve "+peerIP.String()); ctl.Errno(err) != syscall.ENETDOWN {
 		t.Errorf("resolve while down: %v, want ENETDOWN", err)
 	}
 	// Adding an address while down announces nothing; coming up announces all.
@@ -658,9 +697,9 @@ func TestNewHostValidates(t *testing.T) {
 	}
 	for _, tc := range cases {
 		_, err := NewHost(tc.cfg)
-		var ce *CommandError
-		if !errors.As(err, &ce) || Errno(err) != tc.errno || err.Error() != tc.msg {
-			t.Errorf("NewHost(%+v) = %v (errno %d), want %q (errno %d)", tc.cfg, err, Errno(err), tc.msg, tc.errno)
+		var ce *ctl.CommandError
+		if !errors.As(err, &ce) || ctl.Errno(err) != tc.errno || err.Error() != tc.msg {
+			t.Errorf("NewHost(%+v) = %v (errno %d), want %q (errno %d)", tc.cfg, err, ctl.Errno(err), tc.msg, tc.errno)
 		}
 	}
 	h, err := NewHost(Config{Name: "tap0", MAC: hostMAC})

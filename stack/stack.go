@@ -16,6 +16,7 @@ import (
 
 	"github.com/smolfs/smolfs/netcore"
 	"github.com/smolfs/smolfs/netcore/capture"
+	"github.com/smolfs/smolfs/netcore/ctl"
 	"github.com/smolfs/smolfs/netcore/wire"
 )
 
@@ -82,14 +83,14 @@ func (s *Stack) Host(name string) (*Host, bool) {
 }
 
 // Add creates a host (the -host flag).
-func (s *Stack) Add(spec netcore.HostSpec) error {
-	return s.exec("-host", []netcore.RootCommand{{Op: netcore.RootNew, Host: spec}})
+func (s *Stack) Add(spec ctl.HostSpec) error {
+	return s.exec("-host", []ctl.RootCommand{{Op: ctl.RootNew, Host: spec}})
 }
 
 // Ctl applies a write to the root ctl file: `new NAME ...` and `del NAME`
 // lines, all or nothing. A failure is logged with its full reason.
 func (s *Stack) Ctl(text []byte) error {
-	cmds, err := netcore.ParseRootCtl("ctl", text)
+	cmds, err := ctl.ParseRoot("ctl", text)
 	if err == nil {
 		err = s.exec("ctl", cmds)
 	}
@@ -105,11 +106,11 @@ func (s *Stack) Ctl(text []byte) error {
 // are still running, except one deleted to be recreated under the same name
 // (its tap had to be released first), which is started again with its
 // configuration.
-func (s *Stack) exec(file string, cmds []netcore.RootCommand) error {
+func (s *Stack) exec(file string, cmds []ctl.RootCommand) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return &netcore.CommandError{File: file, Errno: syscall.EIO, Err: errors.New("server is shutting down")}
+		return &ctl.CommandError{File: file, Errno: syscall.EIO, Err: errors.New("server is shutting down")}
 	}
 	exists := map[string]bool{}
 	for name := range s.hosts {
@@ -117,14 +118,14 @@ func (s *Stack) exec(file string, cmds []netcore.RootCommand) error {
 	}
 	for _, c := range cmds {
 		switch {
-		case c.Op == netcore.RootNew && exists[c.Host.Name]:
-			return &netcore.CommandError{File: file, Line: c.Line, Text: c.Text, Errno: syscall.EEXIST,
-				Err: fmt.Errorf("%w: host %s", netcore.ErrExists, c.Host.Name)}
-		case c.Op == netcore.RootDel && !exists[c.Host.Name]:
-			return &netcore.CommandError{File: file, Line: c.Line, Text: c.Text, Errno: syscall.ENOENT,
-				Err: fmt.Errorf("%w: no host %s", netcore.ErrNotFound, c.Host.Name)}
+		case c.Op == ctl.RootNew && exists[c.Host.Name]:
+			return &ctl.CommandError{File: file, Line: c.Line, Text: c.Text, Errno: syscall.EEXIST,
+				Err: fmt.Errorf("%w: host %s", ctl.ErrExists, c.Host.Name)}
+		case c.Op == ctl.RootDel && !exists[c.Host.Name]:
+			return &ctl.CommandError{File: file, Line: c.Line, Text: c.Text, Errno: syscall.ENOENT,
+				Err: fmt.Errorf("%w: no host %s", ctl.ErrNotFound, c.Host.Name)}
 		}
-		exists[c.Host.Name] = c.Op == netcore.RootNew
+		exists[c.Host.Name] = c.Op == ctl.RootNew
 	}
 
 	var (
@@ -133,13 +134,13 @@ func (s *Stack) exec(file string, cmds []netcore.RootCommand) error {
 		replaced = map[string]netcore.Config{} // deleted hosts already closed to free their tap
 	)
 	recreatedLater := func(i int, name string) bool {
-		return slices.ContainsFunc(cmds[i+1:], func(c netcore.RootCommand) bool {
-			return c.Op == netcore.RootNew && c.Host.Name == name
+		return slices.ContainsFunc(cmds[i+1:], func(c ctl.RootCommand) bool {
+			return c.Op == ctl.RootNew && c.Host.Name == name
 		})
 	}
 	for i, c := range cmds {
 		name := c.Host.Name
-		if c.Op == netcore.RootDel {
+		if c.Op == ctl.RootDel {
 			h := s.hosts[name]
 			delete(s.hosts, name)
 			if j := slices.Index(created, h); j >= 0 {
@@ -159,7 +160,7 @@ func (s *Stack) exec(file string, cmds []netcore.RootCommand) error {
 		h, err := s.start(cfg)
 		if err != nil {
 			s.rollback(created, deleted, replaced)
-			return &netcore.CommandError{File: file, Line: c.Line, Text: c.Text, Errno: netcore.Errno(err), Err: err}
+			return &ctl.CommandError{File: file, Line: c.Line, Text: c.Text, Errno: ctl.Errno(err), Err: err}
 		}
 		created = append(created, h)
 		s.hosts[name] = h
@@ -254,7 +255,7 @@ func (s *Stack) CtlText() []byte {
 			continue
 		}
 		cfg := h.Snapshot().Config
-		b = netcore.HostSpec{Name: name, MAC: cfg.MAC, Addrs: cfg.Addrs}.Append(b)
+		b = ctl.HostSpec{Name: name, MAC: cfg.MAC, Addrs: cfg.Addrs}.Append(b)
 	}
 	return b
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/smolfs/smolfs/netcore"
 	"github.com/smolfs/smolfs/netcore/capture"
+	"github.com/smolfs/smolfs/netcore/ctl"
 )
 
 // fakeDriver runs a Host with no device: frames it sends are kept.
@@ -94,7 +95,7 @@ func TestRootCtl(t *testing.T) {
 	} {
 		err := s.Ctl([]byte(tc.text))
 		if !errors.Is(err, tc.errno) || err.Error() != tc.msg {
-			t.Errorf("Ctl(%q) = %v (errno %d), want %q (errno %d)", tc.text, err, netcore.Errno(err), tc.msg, tc.errno)
+			t.Errorf("Ctl(%q) = %v (errno %d), want %q (errno %d)", tc.text, err, ctl.Errno(err), tc.msg, tc.errno)
 		}
 		if got := s.HostNames(); strings.Join(got, " ") != "tap0 tap1" {
 			t.Errorf("after failed %q hosts are %v, want tap0 tap1", tc.text, got)
@@ -116,7 +117,7 @@ func TestRootCtl(t *testing.T) {
 
 func TestHostCtlErrorsAreLogged(t *testing.T) {
 	s, _ := newTestStack(t)
-	if err := s.Add(netcore.HostSpec{Name: "tap0"}); err != nil {
+	if err := s.Add(ctl.HostSpec{Name: "tap0"}); err != nil {
 		t.Fatal(err)
 	}
 	r := s.Log().Subscribe()

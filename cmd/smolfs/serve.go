@@ -16,6 +16,7 @@ import (
 	"github.com/smolfs/smolfs/devices"
 	"github.com/smolfs/smolfs/fs"
 	"github.com/smolfs/smolfs/netcore"
+	"github.com/smolfs/smolfs/netcore/ctl"
 	"github.com/smolfs/smolfs/stack"
 )
 
@@ -51,7 +52,7 @@ readers see end of file, the taps are closed, the exit status is 0.`,
 		o := &serveOptions{}
 		flags.StringVar(&o.listen, "listen", defaultListen, "serve 9P on `ADDR`: HOST:PORT for TCP, or unix:PATH for a unix socket (a stale\nsocket file is replaced, and removed on exit). 9P over TCP has no\nauthentication: an address other than loopback is logged as a warning")
 		flags.Func("host", "run a host on a tap device, described as `NAME[,ea=MAC][,ip=IP/N]...`:\nNAME is the tap's name, ea its hardware address (default: the first free one of\n02:00:00:00:00:01, :02, ...), and each ip=IP/N adds an IPv4 address (the first is\nprimary). Repeat -host for more hosts. Without -host: "+defaultHost, func(s string) error {
-			spec, err := netcore.ParseHostFlag(s)
+			spec, err := ctl.ParseHostFlag(s)
 			if err != nil {
 				return errors.Unwrap(err) // the flag package names the flag and value itself
 			}
@@ -76,11 +77,11 @@ readers see end of file, the taps are closed, the exit status is 0.`,
 				return usagef("unexpected argument %q (hosts are given with -host)", args[0])
 			}
 			if len(o.hosts) == 0 {
-				spec, err := netcore.ParseHostFlag(defaultHost)
+				spec, err := ctl.ParseHostFlag(defaultHost)
 				if err != nil {
 					panic(err) // a constant
 				}
-				o.hosts = []netcore.HostSpec{spec}
+				o.hosts = []ctl.HostSpec{spec}
 			}
 			return serve(ctx, o, stderr)
 		}
@@ -89,7 +90,7 @@ readers see end of file, the taps are closed, the exit status is 0.`,
 
 type serveOptions struct {
 	listen string
-	hosts  []netcore.HostSpec
+	hosts  []ctl.HostSpec
 	level  slog.Level
 	debug  string // loopback HOST:PORT for the profiles, or ""
 }
@@ -168,7 +169,7 @@ func serve(ctx context.Context, o *serveOptions, stderr io.Writer) error {
 // device's error already names the tap and says what to do, and the default
 // host was never written as a -host flag.
 func hostError(err error) error {
-	var ce *netcore.CommandError
+	var ce *ctl.CommandError
 	if errors.As(err, &ce) && ce.Err != nil {
 		return ce.Err
 	}

@@ -1,4 +1,4 @@
-package netcore
+package ctl
 
 import (
 	"errors"
@@ -64,6 +64,7 @@ var (
 	ErrBadMAC         = errors.New("bad hardware address")
 	ErrBadIPv4        = errors.New("bad IPv4 address")
 	ErrBadPrefix      = errors.New("bad IPv4 address/prefix")
+	ErrBadAddrPort    = errors.New("bad address!port")
 	ErrBadNumber      = errors.New("bad number")
 	ErrExists         = errors.New("already exists")
 	ErrNotFound       = errors.New("not found")
@@ -73,24 +74,32 @@ var (
 	ErrTooManyAddrs   = errors.New("too many addresses")
 )
 
-// reason is an error with its class, before the file and line are known.
-type reason struct {
-	errno syscall.Errno
-	err   error
+// Reason is what is wrong with a command, with its class, before the file
+// and line are known.
+type Reason struct {
+	Errno syscall.Errno
+	Err   error
 }
 
-func (r *reason) Error() string { return r.err.Error() }
-func (r *reason) Unwrap() error { return r.err }
+func (r *Reason) Error() string { return r.Err.Error() }
+func (r *Reason) Unwrap() error { return r.Err }
 
-// fail makes a reason of class errno: the sentinel wrapped with detail.
-func fail(errno syscall.Errno, sentinel error, format string, args ...any) *reason {
+// Fail makes a Reason of class errno: the sentinel, followed by the detail
+// that format and args make, if any.
+func Fail(errno syscall.Errno, sentinel error, format string, args ...any) *Reason {
 	if format == "" {
-		return &reason{errno, sentinel}
+		return &Reason{errno, sentinel}
 	}
-	return &reason{errno, fmt.Errorf("%w: "+format, append([]any{sentinel}, args...)...)}
+	return &Reason{errno, fmt.Errorf("%w: "+format, append([]any{sentinel}, args...)...)}
 }
 
-// at turns a reason into the CommandError for the line of cmd.
-func (r *reason) at(file string, line int, text string) *CommandError {
-	return &CommandError{File: file, Line: line, Text: text, Errno: r.errno, Err: r.err}
+// Usage is a Reason that gives a command's synopsis.
+func Usage(format string, args ...any) *Reason {
+	return Fail(syscall.EINVAL, ErrUsage, format, args...)
+}
+
+// At turns a reason into the CommandError for a line of file (line 0 when
+// it is tied to no line).
+func (r *Reason) At(file string, line int, text string) *CommandError {
+	return &CommandError{File: file, Line: line, Text: text, Errno: r.Errno, Err: r.Err}
 }

@@ -1,15 +1,20 @@
 package netcore
 
 import (
-	"github.com/smolfs/smolfs/netcore/wire"
 	"net/netip"
 	"time"
+
+	"github.com/smolfs/smolfs/netcore/wire"
 )
 
-// ARPState is the state of an ARP cache entry.
+// The neighbour table: which hardware address each neighbour on a connected
+// subnet has. ARP fills it for IPv4; it is keyed by netip.Addr so that IPv6's
+// neighbour discovery can share it, as Plan 9 keeps one table for both.
+
+// ARPState is the state of a neighbour table entry.
 type ARPState uint8
 
-// ARP cache entry states.
+// Neighbour table entry states.
 const (
 	Incomplete ARPState = iota + 1 // a request is out, no answer yet
 	Reachable                      // learned from traffic; expires
@@ -28,7 +33,7 @@ func (s ARPState) String() string {
 	return "?"
 }
 
-// Defaults of the ARP cache.
+// Defaults of the neighbour table.
 const (
 	DefaultARPCacheSize = 1024
 	DefaultARPTimeout   = 60 * time.Second
@@ -37,7 +42,7 @@ const (
 	ARPRequestInterval  = time.Second
 )
 
-// ARPEntry is one row of the ARP cache as a snapshot shows it.
+// ARPEntry is one row of the neighbour table as a snapshot shows it.
 type ARPEntry struct {
 	IP    netip.Addr
 	MAC   wire.MAC // zero while incomplete
@@ -47,29 +52,30 @@ type ARPEntry struct {
 
 const noEntry = -1
 
-// arpEntry is a slot of the cache. Slots live in one slice allocated up front,
-// linked in least-recently-used order by index, so that neither lookups nor
-// learning allocate. Each entry is in one of two segments (a segmented LRU):
-// entries only learned from traffic start on probation; the host's own use of
-// an entry (sending to it, waiting for it, a static entry) makes it protected.
-// A full cache evicts the least recently used entry on probation first, so
-// that a flood of requests from strangers cannot push out the neighbours the
-// host is talking to.
-type arpEntry struct {
-	ip       uint32
+// neighbour is a slot of the table. Slots live in one slice allocated up
+// front, linked in least-recently-used order by index, so that neither
+// lookups nor learning allocate. Each entry is in one of two segments (a
+// segmented LRU): entries only learned from traffic start on probation; the
+// host's own use of an entry (sending to it, waiting for it, a static entry)
+// makes it protected. A full table evicts the least recently used entry on
+// probation first, so that a flood of requests from strangers cannot push
+// out the neighbours the host is talking to.
+type neighbour struct {
+	addr     netip.Addr
 	mac      wire.MAC
 	state    ARPState  // 0: the slot is free
 	slot     int32     // this entry's index in slots, fixed, so that use costs no lookup
 	seg      segment   // probation or protected
 	prev     int32     // towards the most recently used
 	next     int32     // towards the least recently used
+	timer    int32     // position of its timer in the host's heap, or noTimer
 	tries    int       // requests sent for the current resolution
 	deadline time.Time // Reachable: expiry; Incomplete: next retry or failure
 	lastReq  time.Time // when the last request for this address went out
 	pending  [][]byte  // frames waiting for the address (Incomplete)
 }
 
-// segment is a part of the cache's LRU order.
+// segment is a part of the table's LRU order.
 type segment uint8
 
 const (
@@ -77,25 +83,34 @@ const (
 	protected                // used by the host, or static
 )
 
-// arpCache is bounded; when it is full the least recently used entry on
+// neighbours is bounded; when it is full the least recently used entry on
 // probation that is not static makes room, or failing that the least
 // recently used protected one.
-type arpCache struct {
-	slots   []arpEntry
-	index   map[uint32]int32
+//
+// IPv4 entries are indexed by their address as an integer: the ARP and echo
+// hot paths look a neighbour up for every frame, and a map keyed by uint32
+// takes Go's 32-bit fast path (6 ns a lookup on the development VM) where
+// one keyed by netip.Addr hashes 24 bytes (21 ns). Other addresses (IPv6,
+// to come) have an index of their own.
+type neighbours struct {
+	slots   []neighbour
+	v4      map[uint32]int32
+	other   map[netip.Addr]int32
 	free    []int32
 	head    [2]int32 // most recently used, per segment
 	tail    [2]int32 // least recently used, per segment
 	statics int
 
-	onEvict func(*arpEntry) // an entry is about to be pushed out to make room
+	onEvict func(*neighbour) // an entry is about to be pushed out to make room
+	onFree  func(*neighbour) // an entry is about to be removed
 }
 
-func newARPCache(size int, onEvict func(*arpEntry)) *arpCache {
-	c := &arpCache{
+func newNeighbours(size int, onEvict, onFree func(*neighbour)) *neighbours {
+	c := &neighbours{
 		onEvict: onEvict,
-		slots:   make([]arpEntry, size),
-		index:   make(map[uint32]int32, size),
+		onFree:  onFree,
+		slots:   make([]neighbour, size),
+		v4:      make(map[uint32]int32, size),
 		free:    make([]int32, size),
 		head:    [2]int32{noEntry, noEntry},
 		tail:    [2]int32{noEntry, noEntry},
@@ -103,10 +118,13 @@ func newARPCache(size int, onEvict func(*arpEntry)) *arpCache {
 	for i := range c.free {
 		c.free[i] = int32(size - 1 - i)
 		c.slots[i].slot = int32(i)
+		c.slots[i].timer = noTimer
 	}
 	return c
 }
 
+// key is an IPv4 address as an integer, for the IPv4 index and the IPv4
+// code's subnet arithmetic.
 func key(a netip.Addr) uint32 {
 	v := a.As4()
 	return uint32(v[0])<<24 | uint32(v[1])<<16 | uint32(v[2])<<8 | uint32(v[3])
@@ -116,11 +134,23 @@ func addrOf(k uint32) netip.Addr {
 	return netip.AddrFrom4([4]byte{byte(k >> 24), byte(k >> 16), byte(k >> 8), byte(k)})
 }
 
-func (c *arpCache) len() int { return len(c.index) }
+func (c *neighbours) len() int { return len(c.v4) + len(c.other) }
 
-// get returns the entry for ip, or nil.
-func (c *arpCache) get(ip uint32) *arpEntry {
-	i, ok := c.index[ip]
+// get returns the entry for a, or nil.
+func (c *neighbours) get(a netip.Addr) *neighbour {
+	if a.Is4() {
+		return c.get4(key(a))
+	}
+	i, ok := c.other[a]
+	if !ok {
+		return nil
+	}
+	return &c.slots[i]
+}
+
+// get4 returns the entry for an IPv4 address given as an integer, or nil.
+func (c *neighbours) get4(ip uint32) *neighbour {
+	i, ok := c.v4[ip]
 	if !ok {
 		return nil
 	}
@@ -129,7 +159,7 @@ func (c *arpCache) get(ip uint32) *arpEntry {
 
 // touch makes e the most recently used entry of its segment (traffic
 // confirmed it).
-func (c *arpCache) touch(e *arpEntry) {
+func (c *neighbours) touch(e *neighbour) {
 	if c.head[e.seg] == e.slot {
 		return
 	}
@@ -138,7 +168,7 @@ func (c *arpCache) touch(e *arpEntry) {
 }
 
 // use makes e the most recently used protected entry (the host needs it).
-func (c *arpCache) use(e *arpEntry) {
+func (c *neighbours) use(e *neighbour) {
 	if e.seg == protected && c.head[protected] == e.slot {
 		return
 	}
@@ -146,7 +176,7 @@ func (c *arpCache) use(e *arpEntry) {
 	c.pushFront(e.slot, protected)
 }
 
-func (c *arpCache) unlink(i int32) {
+func (c *neighbours) unlink(i int32) {
 	e := &c.slots[i]
 	if e.prev != noEntry {
 		c.slots[e.prev].next = e.next
@@ -161,7 +191,7 @@ func (c *arpCache) unlink(i int32) {
 	e.prev, e.next = noEntry, noEntry
 }
 
-func (c *arpCache) pushFront(i int32, seg segment) {
+func (c *neighbours) pushFront(i int32, seg segment) {
 	e := &c.slots[i]
 	e.seg = seg
 	e.prev, e.next = noEntry, c.head[seg]
@@ -174,12 +204,12 @@ func (c *arpCache) pushFront(i int32, seg segment) {
 	}
 }
 
-// insert adds a fresh entry for ip in state st to segment seg, evicting an
-// entry if the cache is full (onEvict sees it first, for its pending frames):
-// the least recently used one on probation, or else the least recently used
-// protected one, never a static one. It returns nil when every slot holds a
-// static entry.
-func (c *arpCache) insert(ip uint32, st ARPState, seg segment) *arpEntry {
+// insert adds a fresh entry for a in state st to segment seg, evicting an
+// entry if the table is full (onEvict sees it first, for its pending
+// frames): the least recently used one on probation, or else the least
+// recently used protected one, never a static one. It returns nil when every
+// slot holds a static entry.
+func (c *neighbours) insert(a netip.Addr, st ARPState, seg segment) *neighbour {
 	if len(c.free) == 0 {
 		i := int32(noEntry)
 		for _, s := range [...]segment{probation, protected} {
@@ -201,20 +231,32 @@ func (c *arpCache) insert(ip uint32, st ARPState, seg segment) *arpEntry {
 	c.free = c.free[:len(c.free)-1]
 	// The fresh entry keeps the slot's pending slice (emptied on removal)
 	// so that queueing for it again does not allocate.
-	c.slots[i] = arpEntry{ip: ip, slot: i, pending: c.slots[i].pending[:0]}
+	c.slots[i] = neighbour{addr: a, slot: i, timer: noTimer, pending: c.slots[i].pending[:0]}
 	c.setState(&c.slots[i], st)
-	c.index[ip] = i
+	if a.Is4() {
+		c.v4[key(a)] = i
+	} else {
+		if c.other == nil {
+			c.other = make(map[netip.Addr]int32)
+		}
+		c.other[a] = i
+	}
 	c.pushFront(i, seg)
 	return &c.slots[i]
 }
 
 // remove frees e's slot. Its pending frames are the caller's to account for.
-func (c *arpCache) remove(e *arpEntry) {
+func (c *neighbours) remove(e *neighbour) {
+	c.onFree(e)
 	if e.state == Static {
 		c.statics--
 	}
 	c.unlink(e.slot)
-	delete(c.index, e.ip)
+	if e.addr.Is4() {
+		delete(c.v4, key(e.addr))
+	} else {
+		delete(c.other, e.addr)
+	}
 	e.state = 0
 	clear(e.pending) // no references to recycled buffers stay behind
 	e.pending = e.pending[:0]
@@ -222,7 +264,7 @@ func (c *arpCache) remove(e *arpEntry) {
 }
 
 // setState keeps the count of static entries right.
-func (c *arpCache) setState(e *arpEntry, s ARPState) {
+func (c *neighbours) setState(e *neighbour, s ARPState) {
 	if e.state == Static {
 		c.statics--
 	}
@@ -233,7 +275,7 @@ func (c *arpCache) setState(e *arpEntry, s ARPState) {
 }
 
 // each calls fn for every entry, in no particular order; fn may remove it.
-func (c *arpCache) each(fn func(*arpEntry)) {
+func (c *neighbours) each(fn func(*neighbour)) {
 	for i := range c.slots {
 		if c.slots[i].state != 0 {
 			fn(&c.slots[i])

@@ -8,12 +8,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smolfs/smolfs/netcore/ctl"
 	"github.com/smolfs/smolfs/netcore/wire"
 )
 
 // checkCache checks the cache's structure: the LRU lists of both segments,
 // the index, the free list and the count of static entries agree.
-func checkCache(t testing.TB, c *arpCache) {
+func checkCache(t testing.TB, c *neighbours) {
 	t.Helper()
 	n, statics := 0, 0
 	for _, seg := range []segment{protected, probation} {
@@ -23,8 +24,8 @@ func checkCache(t testing.TB, c *arpCache) {
 			if n++; n > len(c.slots) {
 				t.Fatal("LRU list has a cycle")
 			}
-			if e.state == 0 || e.slot != i || e.prev != prev || e.seg != seg || c.index[e.ip] != i {
-				t.Fatalf("slot %d: %+v (prev %d, segment %d, index %d)", i, e, prev, seg, c.index[e.ip])
+			if e.state == 0 || e.slot != i || e.prev != prev || e.seg != seg || c.indexOf(e.addr) != i {
+				t.Fatalf("slot %d: %+v (prev %d, segment %d, index %d)", i, e, prev, seg, c.indexOf(e.addr))
 			}
 			if e.state == Static {
 				statics++
@@ -35,8 +36,8 @@ func checkCache(t testing.TB, c *arpCache) {
 			t.Fatalf("segment %d: tail %d, last in list %d", seg, c.tail[seg], prev)
 		}
 	}
-	if n != len(c.index) || n+len(c.free) != len(c.slots) || statics != c.statics {
-		t.Fatalf("list %d, index %d, free %d, slots %d, statics %d (counted %d)", n, len(c.index), len(c.free), len(c.slots), c.statics, statics)
+	if n != c.len() || n+len(c.free) != len(c.slots) || statics != c.statics {
+		t.Fatalf("list %d, index %d, free %d, slots %d, statics %d (counted %d)", n, c.len(), len(c.free), len(c.slots), c.statics, statics)
 	}
 	for _, i := range c.free {
 		if c.slots[i].state != 0 || len(c.slots[i].pending) != 0 {
@@ -45,23 +46,44 @@ func checkCache(t testing.TB, c *arpCache) {
 	}
 }
 
+// indexOf is the slot the index gives for a, or noEntry.
+func (c *neighbours) indexOf(a netip.Addr) int32 {
+	i, ok := c.other[a]
+	if a.Is4() {
+		i, ok = c.v4[key(a)]
+	}
+	if !ok {
+		return noEntry
+	}
+	return i
+}
+
 // lru lists the cache's addresses in the reverse of eviction order: the
-// protected segment, then probation, each most recently used first.
-func lru(c *arpCache) []uint32 {
+// protected segment, then probation, each most recently used first. IPv4
+// addresses are integers; others are listed as 0.
+func lru(c *neighbours) []uint32 {
 	var ips []uint32
 	for _, seg := range []segment{protected, probation} {
 		for i := c.head[seg]; i != noEntry; i = c.slots[i].next {
-			ips = append(ips, c.slots[i].ip)
+			if a := c.slots[i].addr; a.Is4() {
+				ips = append(ips, key(a))
+			} else {
+				ips = append(ips, 0)
+			}
 		}
 	}
 	return ips
 }
 
+func testNeighbours(size int, evicted *[]uint32) *neighbours {
+	return newNeighbours(size, func(e *neighbour) { *evicted = append(*evicted, key(e.addr)) }, func(*neighbour) {})
+}
+
 func TestARPCacheLRU(t *testing.T) {
 	var evicted []uint32
-	c := newARPCache(3, func(e *arpEntry) { evicted = append(evicted, e.ip) })
+	c := testNeighbours(3, &evicted)
 	for ip := uint32(1); ip <= 3; ip++ {
-		if c.insert(ip, Reachable, probation) == nil {
+		if c.insert(addrOf(ip), Reachable, probation) == nil {
 			t.Fatal("insert into a cache with room failed")
 		}
 		checkCache(t, c)
@@ -69,31 +91,31 @@ func TestARPCacheLRU(t *testing.T) {
 	if got := lru(c); !slices.Equal(got, []uint32{3, 2, 1}) {
 		t.Fatalf("order %v", got)
 	}
-	c.touch(c.get(1))
+	c.touch(c.get4(1))
 	checkCache(t, c)
-	c.insert(4, Reachable, probation) // evicts 2, the least recently used
+	c.insert(addrOf(4), Reachable, probation) // evicts 2, the least recently used
 	checkCache(t, c)
-	if got := lru(c); !slices.Equal(got, []uint32{4, 1, 3}) || !slices.Equal(evicted, []uint32{2}) || c.get(2) != nil {
+	if got := lru(c); !slices.Equal(got, []uint32{4, 1, 3}) || !slices.Equal(evicted, []uint32{2}) || c.get4(2) != nil {
 		t.Fatalf("order %v, evicted %v", got, evicted)
 	}
-	c.setState(c.get(3), Static)
-	c.setState(c.get(1), Static)
-	c.insert(5, Incomplete, probation) // 3 and 1 are static: 4 goes although it is newest
+	c.setState(c.get4(3), Static)
+	c.setState(c.get4(1), Static)
+	c.insert(addrOf(5), Incomplete, probation) // 3 and 1 are static: 4 goes although it is newest
 	checkCache(t, c)
 	if got := lru(c); !slices.Equal(got, []uint32{5, 1, 3}) || !slices.Equal(evicted, []uint32{2, 4}) {
 		t.Fatalf("order %v, evicted %v", got, evicted)
 	}
-	c.insert(6, Static, protected)
+	c.insert(addrOf(6), Static, protected)
 	checkCache(t, c)
 	if got := lru(c); !slices.Equal(got, []uint32{6, 1, 3}) || !slices.Equal(evicted, []uint32{2, 4, 5}) {
 		t.Fatalf("order %v, evicted %v", got, evicted)
 	}
-	if e := c.insert(7, Reachable, probation); e != nil {
+	if e := c.insert(addrOf(7), Reachable, probation); e != nil {
 		t.Fatalf("inserted %+v into a cache full of static entries", e)
 	}
-	c.remove(c.get(1))
+	c.remove(c.get4(1))
 	checkCache(t, c)
-	if e := c.insert(7, Reachable, probation); e == nil || e.state != Reachable {
+	if e := c.insert(addrOf(7), Reachable, probation); e == nil || e.state != Reachable {
 		t.Fatalf("insert after remove: %+v", e)
 	}
 	checkCache(t, c)
@@ -101,29 +123,52 @@ func TestARPCacheLRU(t *testing.T) {
 
 func TestARPCacheUsedEntriesOutliveProbation(t *testing.T) {
 	var evicted []uint32
-	c := newARPCache(4, func(e *arpEntry) { evicted = append(evicted, e.ip) })
-	c.insert(1, Reachable, probation)
-	c.insert(2, Reachable, probation)
-	c.use(c.get(1)) // the host sends to 1: it is protected from here on
+	c := testNeighbours(4, &evicted)
+	c.insert(addrOf(1), Reachable, probation)
+	c.insert(addrOf(2), Reachable, probation)
+	c.use(c.get4(1)) // the host sends to 1: it is protected from here on
 	checkCache(t, c)
-	c.insert(3, Incomplete, protected)
+	c.insert(addrOf(3), Incomplete, protected)
 	for ip := uint32(10); ip < 20; ip++ { // a flood of strangers
-		c.insert(ip, Reachable, probation)
+		c.insert(addrOf(ip), Reachable, probation)
 		checkCache(t, c)
 	}
-	if c.get(1) == nil || c.get(3) == nil {
+	if c.get4(1) == nil || c.get4(3) == nil {
 		t.Fatalf("a flood on probation evicted used entries: order %v", lru(c))
 	}
 	if got := lru(c); !slices.Equal(got, []uint32{3, 1, 19, 18}) || evicted[0] != 2 {
 		t.Fatalf("order %v, evicted %v", got, evicted)
 	}
 	// With nothing on probation, the protected segment's LRU entry goes.
-	c.use(c.get(19))
-	c.use(c.get(18))
-	c.insert(30, Incomplete, protected)
+	c.use(c.get4(19))
+	c.use(c.get4(18))
+	c.insert(addrOf(30), Incomplete, protected)
 	checkCache(t, c)
 	if got := lru(c); !slices.Equal(got, []uint32{30, 18, 19, 3}) {
 		t.Fatalf("order %v, want 1 evicted as the least recently used protected entry", got)
+	}
+}
+
+// TestNeighboursShareIPv6 checks that the table takes any netip.Addr: an
+// IPv6 neighbour lives beside IPv4 ones, in the same LRU order and bound.
+func TestNeighboursShareIPv6(t *testing.T) {
+	var evicted []uint32
+	c := testNeighbours(2, &evicted)
+	v6 := netip.MustParseAddr("fe80::1")
+	c.insert(addrOf(1), Reachable, probation)
+	if e := c.insert(v6, Reachable, probation); e == nil || c.get(v6) != e || e.addr != v6 {
+		t.Fatalf("IPv6 entry %+v", e)
+	}
+	checkCache(t, c)
+	c.insert(addrOf(2), Reachable, probation) // evicts 1, the least recently used
+	checkCache(t, c)
+	if c.get(v6) == nil || c.get4(1) != nil || c.len() != 2 {
+		t.Fatalf("after eviction: %v, evicted %v", lru(c), evicted)
+	}
+	c.remove(c.get(v6))
+	checkCache(t, c)
+	if c.get(v6) != nil || c.len() != 1 {
+		t.Fatal("IPv6 entry not removed")
 	}
 }
 
@@ -351,7 +396,7 @@ func TestARPCacheFullOfStatics(t *testing.T) {
 		"resolve " + ip3.String(),
 	} {
 		_, err := th.exec("tap0/arp", text)
-		if Errno(err) != syscall.ENOSPC || err.Error() != `tap0/arp: line 1: "`+text+`": ARP cache is full of static entries` {
+		if ctl.Errno(err) != syscall.ENOSPC || err.Error() != `tap0/arp: line 1: "`+text+`": ARP cache is full of static entries` {
 			t.Errorf("%s: %v", text, err)
 		}
 	}
@@ -532,7 +577,7 @@ func TestARPFlushDelResolve(t *testing.T) {
 	}
 	th.recv(ping(2, nil)) // now waits
 	_, err := th.exec("tap0/arp", "del 192.168.69.100\ndel 192.168.69.100")
-	if Errno(err) != syscall.ENOENT || err.Error() != `tap0/arp: line 2: "del 192.168.69.100": not found: no ARP entry for 192.168.69.100` {
+	if ctl.Errno(err) != syscall.ENOENT || err.Error() != `tap0/arp: line 2: "del 192.168.69.100": not found: no ARP entry for 192.168.69.100` {
 		t.Errorf("double del: %v", err)
 	}
 	th.mustExec("tap0/arp", "flush")
@@ -540,7 +585,7 @@ func TestARPFlushDelResolve(t *testing.T) {
 		t.Errorf("flush left %v", got)
 	}
 	th.wantStats(map[Counter]uint64{ARPPendingDropped: 1, ICMPEchoTx: 1})
-	if _, err := th.exec("tap0/arp", "del 192.168.69.9"); Errno(err) != syscall.ENOENT {
+	if _, err := th.exec("tap0/arp", "del 192.168.69.9"); ctl.Errno(err) != syscall.ENOENT {
 		t.Errorf("del after flush: %v", err)
 	}
 	if sent := th.advance(10 * time.Second); len(sent) != 0 {
