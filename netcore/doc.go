@@ -1,12 +1,21 @@
 // Package netcore is the packet core of smolfs: Host, a sans-I/O state
-// machine, and the command languages of the ctl and arp files. Below it sit
-// netcore/wire (the wire formats), and beside it netcore/capture (the
-// never-blocking capture of every frame, and pcap) and netcore/tcpdump (the
-// line renderer of the frames files).
+// machine, and the command languages of a host's ctl and arp files.
 //
 // Frames flow in from a device (package devices) through Host.Receive, and the
 // frames to send flow back out in an Output; timers are deadlines that Host
 // reports, never sleeps. Nothing here does I/O, starts a goroutine or reads a
 // clock: the caller passes now. The file server (package fs) sees a Host only
 // through snapshots, commands and capture subscriptions.
+//
+// A protocol is a file: host.go receives a frame and hands it on by
+// ethertype, arp.go and ipv4.go take it from there, ipv4.go hands datagrams
+// on by protocol to icmp.go. neighbour.go is the neighbour table,
+// timers.go the one heap of deadlines that Poll drains, commands.go the
+// table of ctl and arp commands, stats.go the counters, events.go what goes
+// to the log, snapshot.go what the files show.
+//
+// Around it: netcore/wire holds the wire formats, netcore/ctl the machinery
+// of the command languages (and the root ctl language), netcore/capture the
+// never-blocking capture of every frame and pcap, netcore/tcpdump the line
+// renderer of the frames files.
 package netcore
