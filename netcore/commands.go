@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/smolfs/smolfs/netcore/ctl"
+	"github.com/smolfs/smolfs/netcore/impair"
 	"github.com/smolfs/smolfs/netcore/wire"
 )
 
@@ -41,6 +42,7 @@ const (
 	OpPromisc                  // promiscuous on|off
 	OpGARP                     // garp
 	OpARPTimeout               // arptimeout SECONDS
+	OpImpair                   // impair [rx|tx] [loss P%] ... | impair [rx|tx] off
 
 	OpARPAdd     // add IP MAC
 	OpARPDel     // del IP
@@ -67,6 +69,7 @@ type Command struct {
 	N      int           // mtu
 	D      time.Duration // arptimeout
 	On     bool          // promiscuous
+	Impair impair.Command
 }
 
 // command is a row of the host's tables.
@@ -236,6 +239,43 @@ var ctlCommands = []command{
 		args:   func(b []byte, c *Command) []byte { return strconv.AppendInt(b, int64(c.D/time.Second), 10) },
 		config: func(cfg *Config) []Command { return []Command{{Op: OpARPTimeout, D: cfg.ARPTimeout}} },
 	},
+	{Syntax: ctl.Syntax{Names: []string{"impair"}, Usage: impair.Usage, Args: -1}, op: OpImpair,
+		parse: func(c *Command, args []string) *ctl.Reason {
+			ic, err := impair.ParseArgs(args)
+			if err != nil {
+				return &ctl.Reason{Errno: syscall.EINVAL, Err: err}
+			}
+			c.Impair = ic
+			return nil
+		},
+		valid: func(c *Command) *ctl.Reason {
+			if c.Impair.Dir > impair.Tx {
+				return ctl.Usage("%s", impair.Usage)
+			}
+			if err := c.Impair.Settings.Validate(); err != nil {
+				return &ctl.Reason{Errno: syscall.EINVAL, Err: err}
+			}
+			return nil
+		},
+		apply: func(t target, c *Command) *ctl.Reason {
+			cfg := t.config()
+			if c.Impair.Dir != impair.Tx {
+				cfg.ImpairRx = c.Impair.Settings
+			}
+			if c.Impair.Dir != impair.Rx {
+				cfg.ImpairTx = c.Impair.Settings
+			}
+			return nil
+		},
+		args: func(b []byte, c *Command) []byte { return c.Impair.AppendArgs(b) },
+		config: func(cfg *Config) []Command {
+			var cmds []Command
+			for _, ic := range impair.Config(cfg.ImpairRx, cfg.ImpairTx) {
+				cmds = append(cmds, Command{Op: OpImpair, Impair: ic})
+			}
+			return cmds
+		},
+	},
 }
 
 // arpCommands are the arp file's language.
@@ -316,7 +356,7 @@ var arpCommands = []command{
 // that is down says so before its addresses are added, so that replaying
 // the lines sends no gratuitous ARP; one that is up comes up last, which
 // announces every address once.
-var configOrder = []Op{OpEA, OpMTU, OpPromisc, OpARPTimeout, OpDown, OpRemoveAll, OpAdd, OpUp}
+var configOrder = []Op{OpEA, OpMTU, OpPromisc, OpARPTimeout, OpImpair, OpDown, OpRemoveAll, OpAdd, OpUp}
 
 // commandByOp finds an Op's row.
 var commandByOp = func() (t [numOps]*command) {
@@ -535,6 +575,7 @@ func (h *Host) reconcile(now time.Time, before *Config, out *Output) {
 	if cfg.ARPTimeout != before.ARPTimeout {
 		h.setARPTimeout(now, cfg.ARPTimeout)
 	}
+	h.reconcileImpair(now, before)
 	switch {
 	case cfg.Down && !before.Down:
 		h.wentDown(now, "down", out)

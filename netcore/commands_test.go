@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/smolfs/smolfs/netcore/ctl"
+	"github.com/smolfs/smolfs/netcore/impair"
 	"github.com/smolfs/smolfs/netcore/wire"
 )
 
@@ -33,7 +34,10 @@ func TestParseCtl(t *testing.T) {
 		"promiscuous off\n" +
 		"garp\n" +
 		"arptimeout 1\n" +
-		"arptimeout 86400\n"
+		"arptimeout 86400\n" +
+		"impair off\n" +
+		"impair rx loss 50%\n" +
+		"impair  tx  delay 20ms~5  reorder 25\n"
 	cmds, err := ParseCtl("tap0/ctl", []byte(text))
 	if err != nil {
 		t.Fatal(err)
@@ -55,6 +59,10 @@ func TestParseCtl(t *testing.T) {
 		{Op: OpGARP, Line: 16, Text: "garp"},
 		{Op: OpARPTimeout, Line: 17, Text: "arptimeout 1", D: time.Second},
 		{Op: OpARPTimeout, Line: 18, Text: "arptimeout 86400", D: 24 * time.Hour},
+		{Op: OpImpair, Line: 19, Text: "impair off"},
+		{Op: OpImpair, Line: 20, Text: "impair rx loss 50%", Impair: impair.Command{Dir: impair.Rx, Settings: impair.Settings{Loss: 500_000}}},
+		{Op: OpImpair, Line: 21, Text: "impair  tx  delay 20ms~5  reorder 25",
+			Impair: impair.Command{Dir: impair.Tx, Settings: impair.Settings{Reorder: 250_000, Delay: 20 * time.Millisecond, Jitter: 5 * time.Millisecond}}},
 	}
 	if !reflect.DeepEqual(cmds, want) {
 		t.Errorf("got:\n%+v\nwant:\n%+v", cmds, want)
@@ -97,8 +105,8 @@ func TestParseCtlErrors(t *testing.T) {
 	const E = syscall.EINVAL
 	cases := []struct{ text, msg string }{
 		{"up\nadd 300.1.1.1/24", `tap0/ctl: line 2: "add 300.1.1.1/24": bad IPv4 address`},
-		{"frob", `tap0/ctl: line 1: "frob": unknown command: "frob" (ea, add, remove, mtu, up, down, promiscuous, garp, arptimeout)`},
-		{"EA 02:00:00:00:00:01", `tap0/ctl: line 1: "EA 02:00:00:00:00:01": unknown command: "EA" (ea, add, remove, mtu, up, down, promiscuous, garp, arptimeout)`},
+		{"frob", `tap0/ctl: line 1: "frob": unknown command: "frob" (ea, add, remove, mtu, up, down, promiscuous, garp, arptimeout, impair)`},
+		{"EA 02:00:00:00:00:01", `tap0/ctl: line 1: "EA 02:00:00:00:00:01": unknown command: "EA" (ea, add, remove, mtu, up, down, promiscuous, garp, arptimeout, impair)`},
 		{"ea", `tap0/ctl: line 1: "ea": usage: ea MAC`},
 		{"mac 1 2", `tap0/ctl: line 1: "mac 1 2": usage: mac MAC`},
 		{"ea zz", `tap0/ctl: line 1: "ea zz": bad hardware address`},
@@ -142,6 +150,11 @@ func TestParseCtlErrors(t *testing.T) {
 		{"arptimeout 9223372037", `tap0/ctl: line 1: "arptimeout 9223372037": bad number: arptimeout must be 1..86400 seconds`},
 		{"arptimeout 99999999999999999999", `tap0/ctl: line 1: "arptimeout 99999999999999999999": bad number: arptimeout must be 1..86400 seconds`},
 		{"up\n\n# fine\nmtu 0", `tap0/ctl: line 4: "mtu 0": bad number: mtu must be 68..1500`},
+		{"impair", `tap0/ctl: line 1: "impair": usage: ` + impair.Usage},
+		{"impair rx", `tap0/ctl: line 1: "impair rx": usage: ` + impair.Usage},
+		{"impair loss 101%", `tap0/ctl: line 1: "impair loss 101%": bad number: loss must be a percentage 0..100 with at most 4 decimals, not "101%"`},
+		{"impair tx jitter 5", `tap0/ctl: line 1: "impair tx jitter 5": bad option: unknown option "jitter" (rx, tx, off, loss, duplicate, reorder, corrupt, delay)`},
+		{"impair reorder 5%", `tap0/ctl: line 1: "impair reorder 5%": bad option: reorder needs a delay (the reordered frames go at once while the others wait)`},
 	}
 	for _, tc := range cases {
 		cmds, err := ParseCtl("tap0/ctl", []byte(tc.text))
@@ -201,6 +214,8 @@ func TestExecErrors(t *testing.T) {
 	for _, c := range []Command{
 		{Op: OpEA}, {Op: OpMTU, N: 20000}, {Op: OpARPTimeout, D: -time.Second}, {Op: OpAdd},
 		{Op: OpARPAdd, IP: peerIP}, {Op: OpARPResolve}, {Op: 99},
+		{Op: OpImpair, Impair: impair.Command{Dir: 7}}, {Op: OpImpair, Impair: impair.Command{Settings: impair.Settings{Loss: impair.Certain + 1}}},
+		{Op: OpImpair, Impair: impair.Command{Settings: impair.Settings{Reorder: 1}}},
 	} {
 		c.Line, c.Text = 1, "built"
 		var out Output
@@ -227,6 +242,7 @@ func TestExecIsAtomic(t *testing.T) {
 	cases := []struct{ file, text string }{
 		{"tap0/ctl", "ea 02:00:00:00:00:07\nmtu 576\npromiscuous on\narptimeout 5\nadd 10.0.0.1/8\nremove 192.168.69.1/24\ndown\nremove 172.16.0.1/12"},
 		{"tap0/ctl", "remove all\nadd 10.0.0.1/8\ngarp\ndown\ngarp"},
+		{"tap0/ctl", "impair tx delay 10\nimpair rx loss 100%\nmtu 1"},
 		{"tap0/arp", "flush\nadd 192.168.69.7 02:00:00:00:00:07\nresolve 192.168.69.8\ndel 192.168.69.100\ndel 192.168.69.50"},
 		{"tap0/arp", "del 192.168.69.9\nresolve 10.9.9.9"},
 	}
@@ -257,7 +273,7 @@ func TestExecIsAtomic(t *testing.T) {
 func TestConfigReplay(t *testing.T) {
 	for _, down := range []bool{false, true} {
 		src := newHarness(t)
-		src.mustExec("tap0/ctl", "ea 02:00:00:00:00:2a\nmtu 1280\npromiscuous on\narptimeout 120\nadd 10.0.0.1/8\nadd 172.16.5.4/31")
+		src.mustExec("tap0/ctl", "ea 02:00:00:00:00:2a\nmtu 1280\npromiscuous on\narptimeout 120\nadd 10.0.0.1/8\nadd 172.16.5.4/31\nimpair rx corrupt 0.5%")
 		if down {
 			src.mustExec("tap0/ctl", "down")
 		}
@@ -272,6 +288,7 @@ func TestConfigReplay(t *testing.T) {
 		if !down {
 			dst.mustExec("tap0/ctl", "down")
 		}
+		dst.mustExec("tap0/ctl", "impair duplicate 1%") // which the replay clears
 		sent := dst.mustExec("tap0/ctl", string(text))
 		got := dst.snap().Config
 		if !reflect.DeepEqual(got, want) {
@@ -299,7 +316,7 @@ func TestConfigReplay(t *testing.T) {
 	}
 	// The rendering itself, for the docs.
 	th := newHarness(t)
-	want := "ea 02:00:00:00:00:01\nmtu 1500\npromiscuous off\narptimeout 60\nremove all\nadd 192.168.69.1/24\nup\n"
+	want := "ea 02:00:00:00:00:01\nmtu 1500\npromiscuous off\narptimeout 60\nimpair off\nremove all\nadd 192.168.69.1/24\nup\n"
 	s := th.snap()
 	if got := string(s.AppendConfig(nil)); got != want {
 		t.Errorf("config:\n%s\nwant:\n%s", got, want)
@@ -307,7 +324,8 @@ func TestConfigReplay(t *testing.T) {
 }
 
 func TestCommandAppendRoundTrip(t *testing.T) {
-	ctl := "ea 02:00:00:00:00:02\nadd 192.168.69.1/24\nremove 10.0.0.1/31\nremove all\nmtu 576\nup\ndown\npromiscuous on\npromiscuous off\ngarp\narptimeout 90\n"
+	ctl := "ea 02:00:00:00:00:02\nadd 192.168.69.1/24\nremove 10.0.0.1/31\nremove all\nmtu 576\nup\ndown\npromiscuous on\npromiscuous off\ngarp\narptimeout 90\n" +
+		"impair off\nimpair rx off\nimpair tx loss 1% duplicate 2% reorder 3% corrupt 4% delay 5~6\nimpair delay 0~0.5\n"
 	arp := "add 192.168.69.9 02:00:00:00:00:09\ndel 192.168.69.9\nflush\nresolve 192.168.69.7\n"
 	for _, tc := range []struct {
 		text  string
@@ -333,6 +351,10 @@ func TestCommandAppendRoundTrip(t *testing.T) {
 func TestErrno(t *testing.T) {
 	_, err := ParseCtl("tap0/ctl", []byte("mtu 1"))
 	if !errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.ENOENT) || !errors.Is(err, ctl.ErrBadNumber) {
+		t.Errorf("errors.Is on %v", err)
+	}
+	_, err = ParseCtl("tap0/ctl", []byte("impair delay 1s"))
+	if !errors.Is(err, syscall.EINVAL) || !errors.Is(err, ctl.ErrBadNumber) {
 		t.Errorf("errors.Is on %v", err)
 	}
 	wrapped := fmt.Errorf("writing: %w", err)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/smolfs/smolfs/netcore/capture"
 	"github.com/smolfs/smolfs/netcore/ctl"
+	"github.com/smolfs/smolfs/netcore/impair"
 	"github.com/smolfs/smolfs/netcore/wire"
 )
 
@@ -18,7 +19,15 @@ type Config struct {
 	MTU         int
 	Promiscuous bool
 	Down        bool
-	ARPTimeout  time.Duration // lifetime of learned entries
+	ARPTimeout  time.Duration   // lifetime of learned entries
+	ImpairRx    impair.Settings // `impair rx`: what the link does to received frames
+	ImpairTx    impair.Settings // `impair tx`: ... and to sent ones
+
+	// Seed seeds the randomness of `impair`. The caller fills it (package
+	// stack from crypto/rand); a test gives a fixed one and gets the same
+	// losses every run. It is not a command: a replayed configuration keeps
+	// the host's own.
+	Seed uint64
 
 	// Limits; zero means the default.
 	ARPCacheSize int // entries (DefaultARPCacheSize)
@@ -117,7 +126,8 @@ func (o *Output) buffer() []byte {
 //
 // The protocols live a file each: arp.go, ipv4.go, icmp.go; the neighbour
 // table in neighbour.go, the timers in timers.go, the ctl and arp commands
-// in commands.go, the counters in stats.go.
+// in commands.go, the counters in stats.go, the link's impairment (the
+// `impair` command) in impair.go.
 type Host struct {
 	cfg      Config
 	addrs    []ifAddr // cfg.Addrs as the receive path compares them, same order
@@ -126,10 +136,13 @@ type Host struct {
 	stats    Stats
 	capture  capture.Capture
 	ipID     uint16
-	announce bool      // gratuitous ARP for every address at the next Poll
-	fresh    []uint32  // addresses added since the last Poll, to announce then
-	conflict time.Time // when the last conflict event was reported
-	spare    [][]byte  // recycled pending-frame buffers
+	announce bool         // gratuitous ARP for every address at the next Poll
+	fresh    []uint32     // addresses added since the last Poll, to announce then
+	conflict time.Time    // when the last conflict event was reported
+	spare    [][]byte     // recycled pending-frame buffers
+	rx, tx   impair.Stage // the link's impairment of each direction (impair.go)
+	rxTimer  int32        // the impair timers' positions in the heap
+	txTimer  int32
 }
 
 // NewHost makes a host from cfg; missing limits take their defaults. The
@@ -146,11 +159,17 @@ func NewHost(cfg Config) (*Host, error) {
 	h := &Host{cfg: cfg, announce: len(cfg.Addrs) > 0}
 	h.arp = newNeighbours(cfg.ARPCacheSize, h.evict, h.forget)
 	h.timers.pos = func(kind timerKind, id int32) *int32 {
-		// One kind so far; each kind that comes keeps its timers'
-		// positions in its own records and adds a case.
+		// Each kind keeps its timers' positions in its own records.
+		switch kind {
+		case timerImpairRx:
+			return &h.rxTimer
+		case timerImpairTx:
+			return &h.txTimer
+		}
 		return &h.arp.slots[id].timer
 	}
 	h.setAddrs()
+	h.initImpair()
 	return h, nil
 }
 
@@ -178,8 +197,18 @@ var ethernetProtos = [...]struct {
 	{wire.EtherTypeIPv4, (*Host).receiveIPv4},
 }
 
-// Receive processes one frame that arrived at now; replies go to out.
+// Receive processes one frame that arrived at now; replies go to out. The
+// host keeps no reference to frame after it returns.
 func (h *Host) Receive(now time.Time, frame []byte, out *Output) {
+	if h.rx.Active() {
+		h.receiveImpaired(now, frame, out)
+		return
+	}
+	h.deliver(now, frame, out)
+}
+
+// deliver counts, captures and processes a frame that reached the host.
+func (h *Host) deliver(now time.Time, frame []byte, out *Output) {
 	h.stats[RxFrames]++
 	h.stats[RxBytes] += uint64(len(frame))
 	h.capture.Publish(now, capture.In, frame)
@@ -224,6 +253,10 @@ func (h *Host) transmit(now time.Time, out *Output, frame []byte) {
 	h.stats[TxFrames]++
 	h.stats[TxBytes] += uint64(len(frame))
 	h.capture.Publish(now, capture.Out, frame)
+	if h.tx.Active() {
+		h.transmitImpaired(now, out, frame)
+		return
+	}
 	out.Frames = append(out.Frames, frame)
 }
 
@@ -242,6 +275,10 @@ func (h *Host) Poll(now time.Time, out *Output) time.Time {
 		switch t.kind {
 		case timerNeighbour:
 			h.neighbourTimer(now, &h.arp.slots[t.id], out)
+		case timerImpairRx:
+			h.deliverImpaired(now, out)
+		case timerImpairTx:
+			h.sendImpaired(now, out)
 		}
 	}
 	return h.timers.next()

@@ -15,6 +15,7 @@ import (
 
 	"github.com/smolfs/smolfs/netcore/capture"
 	"github.com/smolfs/smolfs/netcore/ctl"
+	"github.com/smolfs/smolfs/netcore/impair"
 	"github.com/smolfs/smolfs/netcore/wire"
 	"github.com/smolfs/smolfs/netcore/wire/wiretest"
 )
@@ -150,8 +151,22 @@ func checkTimers(t testing.TB, h *Host) {
 			t.Fatalf("entry %v: timer at %v, after its deadline %v", e.addr, q.items[e.timer].at, e.deadline)
 		}
 	}
+	// Each impair stage with frames waiting has its timer at their due time.
+	for _, st := range []struct {
+		name  string
+		kind  timerKind
+		stage *impair.Stage
+	}{{"rx", timerImpairRx, &h.rx}, {"tx", timerImpairTx, &h.tx}} {
+		at, ok := q.when(st.kind, 0)
+		if ok {
+			armed++
+		}
+		if due := st.stage.Deadline(); ok != !due.IsZero() || ok && !at.Equal(due) {
+			t.Fatalf("impair %s: timer at %v (armed %v), frames due at %v", st.name, at, ok, due)
+		}
+	}
 	if armed != len(q.items) {
-		t.Fatalf("%d timers armed, %d neighbours have one", len(q.items), armed)
+		t.Fatalf("%d timers armed, %d neighbours and stages have one", len(q.items), armed)
 	}
 }
 

@@ -7,6 +7,10 @@ type Counter int
 
 // The host's counters. Every received frame is counted in rx_frames and in
 // exactly one of the counters marked "fate", so their sum equals rx_frames.
+// With `impair rx` on, a received frame is what reaches the host past the
+// impairment, and each copy it lost (impair_rx_dropped,
+// impair_rx_queue_overflow) is counted as one too; frames waiting out a
+// delay are counted when they arrive.
 const (
 	RxFrames Counter = iota
 	RxBytes
@@ -37,6 +41,21 @@ const (
 	TxNoRoute         // replies not sent: destination not on a connected subnet
 	TxDropped         // frames the device failed to send
 	CaptureDropped    // frames dropped for slow capture readers (from Capture)
+
+	// What `impair` did to the frames of each direction (impair.go): the
+	// six counters of impair.Counters, in its order, for rx and then tx.
+	ImpairRxDropped       // fate: lost on purpose (loss)
+	ImpairRxDuplicated    // extra copies delivered (each also counted in rx_frames and a fate)
+	ImpairRxReordered     // delivered at once past the frames waiting out the delay
+	ImpairRxCorrupted     // a bit flipped
+	ImpairRxDelayed       // held for a delay
+	ImpairRxQueueOverflow // fate: dropped because the delay queue was full
+	ImpairTxDropped
+	ImpairTxDuplicated
+	ImpairTxReordered
+	ImpairTxCorrupted
+	ImpairTxDelayed
+	ImpairTxQueueOverflow
 	numCounters
 )
 
@@ -70,12 +89,26 @@ var counterNames = [numCounters]string{
 	TxNoRoute:         "tx_no_route",
 	TxDropped:         "tx_dropped",
 	CaptureDropped:    "capture_dropped",
+
+	ImpairRxDropped:       "impair_rx_dropped",
+	ImpairRxDuplicated:    "impair_rx_duplicated",
+	ImpairRxReordered:     "impair_rx_reordered",
+	ImpairRxCorrupted:     "impair_rx_corrupted",
+	ImpairRxDelayed:       "impair_rx_delayed",
+	ImpairRxQueueOverflow: "impair_rx_queue_overflow",
+	ImpairTxDropped:       "impair_tx_dropped",
+	ImpairTxDuplicated:    "impair_tx_duplicated",
+	ImpairTxReordered:     "impair_tx_reordered",
+	ImpairTxCorrupted:     "impair_tx_corrupted",
+	ImpairTxDelayed:       "impair_tx_delayed",
+	ImpairTxQueueOverflow: "impair_tx_queue_overflow",
 }
 
 // RxFates are the counters whose sum equals RxFrames.
 var RxFates = []Counter{RxMalformed, RxNotForUs, RxDown, Rx8023, RxOtherEthertype, RxTooBig,
 	ARPRxRequest, ARPRxReply, ARPRxOther, IPv4RxBadChecksum, IPv4RxFragment, IPv4RxOther,
-	ICMPEchoRx, ICMPRxOther}
+	ICMPEchoRx, ICMPRxOther,
+	ImpairRxDropped, ImpairRxQueueOverflow}
 
 func (c Counter) String() string {
 	if c < 0 || c >= numCounters {

@@ -3,7 +3,7 @@ package netcore
 import "time"
 
 // The host's timers: one heap of deadlines for every kind (neighbour
-// retries and expiry now; reassembly, retransmission and TIME_WAIT later),
+// retries and expiry, frames delayed by `impair`; reassembly, retransmission and TIME_WAIT later),
 // which Poll drains in order without looking at what is not due. A timer is
 // identified by its kind and an id of that kind (a neighbour's slot); the
 // owner keeps the timer's position in the heap, so that moving or stopping
@@ -19,6 +19,8 @@ type timerKind uint8
 
 const (
 	timerNeighbour timerKind = iota + 1 // id: the neighbour's slot
+	timerImpairRx                       // id 0: the rx impairment's next frame is due (impair.go)
+	timerImpairTx                       // id 0: the tx impairment's next frame is due
 )
 
 // noTimer is the position of a timer that is not armed.

@@ -1,11 +1,12 @@
 package impair
 
 import (
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/smolfs/smolfs/netcore/ctl"
 )
 
 // Prob is a probability in parts per million: 10000 is 1%. The command
@@ -63,12 +64,13 @@ type Command struct {
 	Settings Settings
 }
 
-// Reasons a command is refused, all of the errno class EINVAL. Their words
-// are those of the host's other ctl commands, whose error wraps them.
+// Reasons a command is refused, all of the errno class EINVAL: the
+// sentinels of the host's other ctl commands, so that errors.Is finds
+// ctl.ErrBadNumber in a bad `impair` line as in a bad `mtu` line.
 var (
-	ErrUsage     = errors.New("usage")
-	ErrBadNumber = errors.New("bad number")
-	ErrBadOption = errors.New("bad option")
+	ErrUsage     = ctl.ErrUsage
+	ErrBadNumber = ctl.ErrBadNumber
+	ErrBadOption = ctl.ErrBadOption
 )
 
 // Usage is the command's synopsis.
@@ -79,11 +81,16 @@ const Usage = "impair [rx|tx] [loss P%] [duplicate P%] [reorder P%] [corrupt P%]
 // options given replace the direction's settings whole: what is not named
 // is off.
 func Parse(f []string) (Command, error) {
-	var c Command
 	if len(f) == 0 || f[0] != "impair" {
-		return c, fmt.Errorf("%w: %s", ErrUsage, Usage)
+		return Command{}, fmt.Errorf("%w: %s", ErrUsage, Usage)
 	}
-	args := f[1:]
+	return ParseArgs(f[1:])
+}
+
+// ParseArgs parses the words after `impair`, as a command table that has
+// found the command by its name gives them.
+func ParseArgs(args []string) (Command, error) {
+	var c Command
 	if len(args) > 0 {
 		switch args[0] {
 		case "rx":
@@ -244,12 +251,18 @@ func parseFixed(s string, decimals int) (uint64, bool) {
 
 // Append renders c as the line that parses back to it, with a newline.
 func (c Command) Append(b []byte) []byte {
-	b = append(b, "impair"...)
+	b = append(b, "impair "...)
+	return append(c.AppendArgs(b), '\n')
+}
+
+// AppendArgs renders the words after `impair` that ParseArgs reads back as
+// c: the direction, if not both, then the options or `off`.
+func (c Command) AppendArgs(b []byte) []byte {
 	if c.Dir != Both {
-		b = append(b, ' ')
 		b = append(b, c.Dir.String()...)
+		b = append(b, ' ')
 	}
-	return append(c.Settings.appendOptions(b), '\n')
+	return c.Settings.appendOptions(b)
 }
 
 // String is the command as Append renders it, without the newline.
@@ -259,14 +272,19 @@ func (c Command) String() string {
 }
 
 // appendOptions renders the settings as the options after the direction:
-// " off", or each option that is on, in the synopsis's order.
+// "off", or each option that is on, in the synopsis's order, separated by
+// spaces.
 func (s Settings) appendOptions(b []byte) []byte {
 	if s.Off() {
-		return append(b, " off"...)
+		return append(b, "off"...)
 	}
+	sep := false
 	for opt := optLoss; opt <= optCorrupt; opt++ {
 		if p := *s.prob(opt); p != 0 {
-			b = append(b, ' ')
+			if sep {
+				b = append(b, ' ')
+			}
+			sep = true
 			b = append(b, optionNames[opt]...)
 			b = append(b, ' ')
 			b = appendFixed(b, uint64(p), 4)
@@ -274,7 +292,10 @@ func (s Settings) appendOptions(b []byte) []byte {
 		}
 	}
 	if s.Delay != 0 || s.Jitter != 0 {
-		b = append(b, " delay "...)
+		if sep {
+			b = append(b, ' ')
+		}
+		b = append(b, "delay "...)
 		b = appendFixed(b, uint64(s.Delay/DelayResolution), 3)
 		if s.Jitter != 0 {
 			b = append(b, '~')
@@ -308,14 +329,21 @@ func appendFixed(b []byte, n uint64, decimals int) []byte {
 	return append(b, s...)
 }
 
-// AppendConfig renders the commands that give a host these settings: one
-// line for both directions when they agree (`impair off` when both are off,
-// so that replaying a saved configuration also clears what it did not have),
-// else a line for each.
-func AppendConfig(b []byte, rx, tx Settings) []byte {
+// Config is the commands that give a host these settings: one for both
+// directions when they agree (`impair off` when both are off, so that
+// replaying a saved configuration also clears what it did not have), else
+// one for each.
+func Config(rx, tx Settings) []Command {
 	if rx == tx {
-		return Command{Dir: Both, Settings: rx}.Append(b)
+		return []Command{{Dir: Both, Settings: rx}}
 	}
-	b = Command{Dir: Rx, Settings: rx}.Append(b)
-	return Command{Dir: Tx, Settings: tx}.Append(b)
+	return []Command{{Dir: Rx, Settings: rx}, {Dir: Tx, Settings: tx}}
+}
+
+// AppendConfig renders Config's commands, a line each.
+func AppendConfig(b []byte, rx, tx Settings) []byte {
+	for _, c := range Config(rx, tx) {
+		b = c.Append(b)
+	}
+	return b
 }

@@ -40,7 +40,6 @@ package impair
 import (
 	"math/bits"
 	"math/rand/v2"
-	"strconv"
 	"time"
 )
 
@@ -310,22 +309,4 @@ func (s *Stage) Deadline() time.Time {
 		return s.flushAt
 	}
 	return s.queue[0].at
-}
-
-// AppendStats renders the counters as `name value` lines for a host's stats
-// file, each name after prefix ("impair_rx_"): dropped, duplicated,
-// reordered, corrupted, delayed, queue_overflow.
-func (c Counters) AppendStats(b []byte, prefix string) []byte {
-	for _, v := range [...]struct {
-		name string
-		n    uint64
-	}{{"dropped", c.Dropped}, {"duplicated", c.Duplicated}, {"reordered", c.Reordered},
-		{"corrupted", c.Corrupted}, {"delayed", c.Delayed}, {"queue_overflow", c.QueueOverflow}} {
-		b = append(b, prefix...)
-		b = append(b, v.name...)
-		b = append(b, ' ')
-		b = strconv.AppendUint(b, v.n, 10)
-		b = append(b, '\n')
-	}
-	return b
 }

@@ -557,11 +557,3 @@ func TestPoolBound(t *testing.T) {
 		}
 	}
 }
-
-func TestAppendStats(t *testing.T) {
-	c := Counters{Dropped: 1, Duplicated: 2, Reordered: 3, Corrupted: 4, Delayed: 5, QueueOverflow: 6}
-	want := "impair_rx_dropped 1\nimpair_rx_duplicated 2\nimpair_rx_reordered 3\nimpair_rx_corrupted 4\nimpair_rx_delayed 5\nimpair_rx_queue_overflow 6\n"
-	if got := string(c.AppendStats(nil, "impair_rx_")); got != want {
-		t.Errorf("got %q, want %q", got, want)
-	}
-}
