@@ -6,6 +6,8 @@
 package stack
 
 import (
+	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -206,6 +208,13 @@ func (s *Stack) rollback(created []*Host, deleted map[string]*Host, replaced map
 func (s *Stack) start(cfg netcore.Config) (*Host, error) {
 	if cfg.MAC.IsZero() {
 		cfg.MAC = s.freeMAC()
+	}
+	if cfg.Seed == 0 {
+		// `impair`'s randomness: a host recreated after a failed write
+		// keeps its own.
+		var b [8]byte
+		rand.Read(b[:]) // never fails (it crashes the program instead)
+		cfg.Seed = binary.LittleEndian.Uint64(b[:])
 	}
 	nh, err := netcore.NewHost(cfg)
 	if err != nil {

@@ -201,3 +201,22 @@ func TestRootCtlDelThenNewSameName(t *testing.T) {
 		t.Errorf("tap0 was not restarted after the failed write")
 	}
 }
+
+// TestHostsGetSeeds: each host's impair randomness has a seed of its own,
+// which a host recreated after a failed write keeps.
+func TestHostsGetSeeds(t *testing.T) {
+	s, drivers := newTestStack(t)
+	if err := s.Ctl([]byte("new tap0\nnew tap1\n")); err != nil {
+		t.Fatal(err)
+	}
+	a, b := drivers["tap0"].Snapshot().Config.Seed, drivers["tap1"].Snapshot().Config.Seed
+	if a == 0 || b == 0 || a == b {
+		t.Errorf("seeds %#x and %#x", a, b)
+	}
+	if err := s.Ctl([]byte("del tap0\nnew tap0\nnew busy0\n")); err == nil {
+		t.Fatal("a write with a busy tap did not fail")
+	}
+	if c := drivers["tap0"].Snapshot().Config.Seed; c != a {
+		t.Errorf("tap0 restored with seed %#x, had %#x", c, a)
+	}
+}
