@@ -12,10 +12,11 @@
 // on by protocol to icmp.go. neighbour.go is the neighbour table,
 // timers.go the one heap of deadlines that Poll drains, commands.go the
 // table of ctl and arp commands, stats.go the counters, events.go what goes
-// to the log, snapshot.go what the files show.
+// to the log, snapshot.go what the files show, impair.go the `impair`
+// command's flaky link between the device and all of these.
 //
 // Around it: netcore/wire holds the wire formats, netcore/ctl the machinery
 // of the command languages (and the root ctl language), netcore/capture the
 // never-blocking capture of every frame and pcap, netcore/tcpdump the line
-// renderer of the frames files.
+// renderer of the frames files, netcore/impair the stages of `impair`.
 package netcore
