@@ -13,6 +13,7 @@ import (
 	"github.com/smolfs/smolfs/netcore/capture"
 	"github.com/smolfs/smolfs/netcore/ctl"
 	"github.com/smolfs/smolfs/netcore/impair"
+	"github.com/smolfs/smolfs/netcore/wire"
 )
 
 // The `impair` command in the host: the stages of netcore/impair between
@@ -389,5 +390,40 @@ func TestImpairOffCostsNothing(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Errorf("%v allocations per ping with impairment on", allocs)
+	}
+}
+
+// BenchmarkICMPEchoReplyImpaired is BenchmarkICMPEchoReply with the link
+// impaired both ways: what a ping costs when it goes through the stages
+// (and, with a delay, waits in them for a Poll), beside the 0 allocs/op of
+// the stages when they are off.
+func BenchmarkICMPEchoReplyImpaired(b *testing.B) {
+	for _, bc := range []struct{ name, cmd string }{
+		{"loss", "impair loss 1%"},
+		{"delay", "impair delay 1"},
+		{"all", "impair loss 1% duplicate 1% corrupt 1% reorder 25% delay 20~5"},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			h := benchHost(b)
+			var out Output
+			cmds, err := ParseCtl("tap0/ctl", []byte(bc.cmd+"\n"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			h.Exec(t0, "tap0/ctl", cmds, &out)
+			h.Receive(t0, arpFrame(wire.ARPRequest, wire.BroadcastMAC, peerMAC, peerIP, wire.MAC{}, hostIP), &out)
+			req := echoFrame(peerMAC, hostMAC, peerIP, hostIP, 0x1234, 1, make([]byte, 56))
+			now := t0
+			b.SetBytes(int64(len(req)))
+			b.ReportAllocs()
+			for b.Loop() {
+				out.Reset()
+				h.Receive(now, req, &out)
+				now = now.Add(10 * time.Microsecond)
+				if d := h.Deadline(); !d.IsZero() && !d.After(now) {
+					h.Poll(now, &out)
+				}
+			}
+		})
 	}
 }
