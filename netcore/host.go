@@ -19,10 +19,11 @@ type Config struct {
 	MTU         int
 	Promiscuous bool
 	Down        bool
-	ARPTimeout  time.Duration   // lifetime of learned entries
-	ImpairRx    impair.Settings // `impair rx`: what the link does to received frames
-	ImpairTx    impair.Settings // `impair tx`: ... and to sent ones
+	ARPTimeout  time.Duration // lifetime of learned entries
 
+	// The `impair` command's settings: what the link does to received
+	// frames (rx) and to sent ones (tx).
+	ImpairRx, ImpairTx impair.Settings
 	// Seed seeds the randomness of `impair`. The caller fills it (package
 	// stack from crypto/rand); a test gives a fixed one and gets the same
 	// losses every run. It is not a command: a replayed configuration keeps
@@ -136,13 +137,15 @@ type Host struct {
 	stats    Stats
 	capture  capture.Capture
 	ipID     uint16
-	announce bool         // gratuitous ARP for every address at the next Poll
-	fresh    []uint32     // addresses added since the last Poll, to announce then
-	conflict time.Time    // when the last conflict event was reported
-	spare    [][]byte     // recycled pending-frame buffers
-	rx, tx   impair.Stage // the link's impairment of each direction (impair.go)
-	rxTimer  int32        // the impair timers' positions in the heap
-	txTimer  int32
+	announce bool      // gratuitous ARP for every address at the next Poll
+	fresh    []uint32  // addresses added since the last Poll, to announce then
+	conflict time.Time // when the last conflict event was reported
+	spare    [][]byte  // recycled pending-frame buffers
+
+	// The link's impairment of each direction, and the positions of their
+	// timers in the heap (impair.go).
+	rx, tx           impair.Stage
+	rxTimer, txTimer int32
 }
 
 // NewHost makes a host from cfg; missing limits take their defaults. The

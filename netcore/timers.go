@@ -3,8 +3,9 @@ package netcore
 import "time"
 
 // The host's timers: one heap of deadlines for every kind (neighbour
-// retries and expiry, frames delayed by `impair`; reassembly, retransmission and TIME_WAIT later),
-// which Poll drains in order without looking at what is not due. A timer is
+// retries and expiry, frames delayed by `impair`; reassembly,
+// retransmission and TIME_WAIT later), which Poll drains in order without
+// looking at what is not due. A timer is
 // identified by its kind and an id of that kind (a neighbour's slot); the
 // owner keeps the timer's position in the heap, so that moving or stopping
 // it costs O(log n) and finds it without a search.
