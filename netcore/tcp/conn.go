@@ -289,7 +289,7 @@ func (c *Conn) Abort(now time.Time, out *Output) {
 		return
 	}
 	if c.state.synchronized() && c.state != StateTimeWait {
-		c.t.sendRST(c.local, c.remote, c.sndNxt, 0, false, c.ttl, c.tos, out)
+		c.t.sendRST(c.local, c.remote, c.sndMax, 0, false, c.ttl, c.tos, out)
 		c.t.stats.EstabResets += b2u(c.state == StateEstablished || c.state == StateCloseWait)
 	}
 	c.t.closeConn(c, ErrAborted, out)

@@ -36,7 +36,7 @@ func (c *Conn) processData(tk int64, s *segment, out *Output) {
 	}
 	if len(p) > 0 && c.released {
 		// Nobody will read it: tell the peer (as a kernel after close).
-		c.t.sendRST(c.local, c.remote, c.sndNxt, 0, false, c.ttl, c.tos, out)
+		c.t.sendRST(c.local, c.remote, c.sndMax, 0, false, c.ttl, c.tos, out)
 		c.t.closeConn(c, ErrConnReset, out)
 		return
 	}

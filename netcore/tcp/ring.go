@@ -98,11 +98,12 @@ func (r *ring) Slice(off, n int) []byte {
 
 // Discard drops n queued bytes from the front.
 func (r *ring) Discard(n int) {
-	r.n -= n
-	if r.n == 0 {
-		r.head = 0
+	if n == 0 {
 		return
 	}
+	// head moves even when the queue empties: out-of-order bytes may sit
+	// past it at offsets relative to it.
+	r.n -= n
 	r.head = (r.head + n) & (len(r.buf) - 1)
 }
 

@@ -34,10 +34,10 @@ func (c *Conn) output(tk int64, out *Output) {
 		return
 	}
 	if c.ackNow {
-		c.sendFlags(tk, c.sndNxt, ackFlag, out)
+		c.sendFlags(tk, c.sndMax, ackFlag, out)
 	} else if c.ackPending > 0 && c.ackAt == maxTime {
 		if c.t.cfg.DelayedAck < 0 {
-			c.sendFlags(tk, c.sndNxt, ackFlag, out)
+			c.sendFlags(tk, c.sndMax, ackFlag, out)
 		} else {
 			c.ackAt = tk + int64(c.t.cfg.DelayedAck)
 		}
@@ -159,7 +159,10 @@ func (c *Conn) sendSegment(tk int64, seq uint32, n int, fin bool, out *Output) {
 	}
 }
 
-// sendFlags sends a segment without data (ACK, keepalive probe).
+// sendFlags sends a segment without data (ACK, keepalive probe). An ACK
+// carries sndMax, not sndNxt: after a timeout sndNxt goes back, and a peer
+// that has the bytes up to sndMax would find an older number unacceptable
+// and ignore the ACK in it (RFC 9293 3.10.7.4).
 func (c *Conn) sendFlags(tk int64, seq uint32, flags wire.TCPFlags, out *Output) {
 	c.emit(tk, seq, flags, nil, out)
 }

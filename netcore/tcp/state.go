@@ -152,7 +152,7 @@ func (c *Conn) challengeACK(tk int64, out *Output) {
 		return
 	}
 	c.t.stats.ChallengeACKs++
-	c.sendFlags(tk, c.sndNxt, ackFlag, out)
+	c.sendFlags(tk, c.sndMax, ackFlag, out)
 }
 
 // onReset handles an acceptable RST (RFC 9293 3.10.7.4, second).
