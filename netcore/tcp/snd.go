@@ -244,8 +244,9 @@ func (c *Conn) processAck(tk int64, s *segment, out *Output) {
 			return
 		}
 	} else if s.ack == c.sndUna && c.sndMax != c.sndUna && len(s.payload) == 0 &&
-		!s.has(flagFIN) && !wndChanged {
-		// A duplicate ACK (RFC 5681 2).
+		!s.has(flagFIN) && !wndChanged && !c.persist {
+		// A duplicate ACK (RFC 5681 2); answers to zero-window probes are
+		// not.
 		c.dupAcks++
 		if c.inRecovery {
 			if !c.sackOK {
@@ -259,7 +260,10 @@ func (c *Conn) processAck(tk int64, s *segment, out *Output) {
 		c.updateLost()
 	}
 	if c.persist && c.sndWnd > 0 {
+		// The window opened: send the probe's byte again with the rest
+		// rather than wait for a timeout.
 		c.persist = false
+		c.sndNxt = c.sndUna
 		c.rtoAt = maxTime
 		if c.sndUna != c.sndMax {
 			c.rtoAt = tk + int64(c.rto)
