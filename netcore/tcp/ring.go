@@ -9,7 +9,14 @@ type ring struct {
 	head int    // index of byte 0
 	n    int    // queued bytes
 	max  int    // bound on len(buf) and so on n
+	pool *bufPool
 }
+
+// bufPool keeps freed ring buffers of the smallest size for the next
+// connection: short connections then cost no allocation or clearing.
+type bufPool struct{ free [][]byte }
+
+const bufPoolMax = 1024
 
 const ringMinAlloc = 4096
 
@@ -26,7 +33,14 @@ func (r *ring) reserve(n int) {
 		size *= 2
 	}
 	size = min(size, roundPow2(r.max))
-	nb := make([]byte, size)
+	var nb []byte
+	if p := r.pool; p != nil && size == ringMinAlloc && len(p.free) > 0 {
+		nb = p.free[len(p.free)-1]
+		p.free[len(p.free)-1] = nil
+		p.free = p.free[:len(p.free)-1]
+	} else {
+		nb = make([]byte, size)
+	}
 	if len(r.buf) > 0 {
 		// Copy everything a writer may have put past the queue too.
 		first := copy(nb, r.buf[r.head:])
@@ -110,6 +124,9 @@ func (r *ring) Discard(n int) {
 // release frees the buffer when nothing is queued (a closed connection).
 func (r *ring) release() {
 	if r.n == 0 {
+		if p := r.pool; p != nil && len(r.buf) == ringMinAlloc && len(p.free) < bufPoolMax {
+			p.free = append(p.free, r.buf)
+		}
 		r.buf, r.head = nil, 0
 	}
 }

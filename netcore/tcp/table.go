@@ -34,7 +34,8 @@ type Table struct {
 	chAckSecond int64 // RFC 5961 challenge ACK budget: the second it is for
 	chAcks      int   // and how many were sent in it
 
-	seg segment // the segment being processed (no allocation per segment)
+	seg  segment // the segment being processed (no allocation per segment)
+	bufs bufPool
 }
 
 // NewTable returns an empty table with cfg's policy (defaults for zero
@@ -249,6 +250,7 @@ func (t *Table) newConn(tk int64, local, remote netip.AddrPort, opts ConnOptions
 		rb = t.cfg.RecvBuffer
 	}
 	c.snd.max, c.rcv.max = sb, rb
+	c.snd.pool, c.rcv.pool = &t.bufs, &t.bufs
 	c.rcvMSS = opts.MSS
 	if c.rcvMSS <= 0 {
 		c.rcvMSS = t.cfg.MSS
