@@ -22,8 +22,8 @@ type Config struct {
 	InitialRTO time.Duration // RFC 6298 2.1 (1 s)
 	MinRTO     time.Duration // lower bound of the RTO (200 ms, as Linux)
 	MaxRTO     time.Duration // upper bound of the backed-off RTO (120 s)
-	SynRetries int          // SYN (and SYN-ACK) retransmissions before giving up (6)
-	Retries    int          // data retransmissions before ETIMEDOUT (15)
+	SynRetries int           // SYN (and SYN-ACK) retransmissions before giving up (6)
+	Retries    int           // data retransmissions before ETIMEDOUT (15)
 
 	TimeWait        time.Duration // 2MSL (60 s, as Linux)
 	MaxTimeWait     int           // TIME_WAIT connections kept; the oldest goes first (16384)

@@ -77,7 +77,9 @@ func (t *Table) tick(now time.Time) int64 {
 func (t *Table) toTime(tk int64) time.Time { return t.epoch.Add(time.Duration(tk)) }
 
 // tsNow is the timestamp clock (1 ms a tick) for a connection.
-func (t *Table) tsNow(c *Conn, tk int64) uint32 { return uint32(tk/int64(time.Millisecond)) + c.tsOffset }
+func (t *Table) tsNow(c *Conn, tk int64) uint32 {
+	return uint32(tk/int64(time.Millisecond)) + c.tsOffset
+}
 
 // Receive processes one segment (TCP header and payload) from src to dst.
 // The host has checked that dst is one of its unicast addresses. A segment

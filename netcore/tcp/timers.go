@@ -1,7 +1,5 @@
 package tcp
 
-import "time"
-
 // Timers are deadlines on each connection (retransmission or persist,
 // delayed ACK, keepalive, and a closing timer for TIME_WAIT and orphaned
 // FIN_WAIT_2); the table keeps connections in a heap by their earliest.
@@ -175,5 +173,3 @@ func (f *connFIFO) len() int { return f.count }
 func (f *connFIFO) oldest() *Conn { return f.q[f.head] }
 
 func (c *Conn) timeWaitIdx() int { return c.twIdx }
-
-var _ = time.Second
