@@ -3,6 +3,7 @@ package tcp
 import (
 	"io"
 	"net/netip"
+	"strconv"
 	"time"
 )
 
@@ -338,4 +339,41 @@ func b2u(b bool) uint64 {
 		return 1
 	}
 	return 0
+}
+
+// String is the status line of a conversation (INTERFACE.md): the state,
+// then `name value` pairs. Times are in milliseconds, sizes in bytes.
+func (i Info) String() string {
+	b := make([]byte, 0, 256)
+	b = append(b, i.State.String()...)
+	num := func(name string, v int64) {
+		b = append(b, ' ')
+		b = append(b, name...)
+		b = append(b, ' ')
+		b = strconv.AppendInt(b, v, 10)
+	}
+	ms := func(name string, d time.Duration) {
+		b = append(b, ' ')
+		b = append(b, name...)
+		b = append(b, ' ')
+		b = strconv.AppendFloat(b, float64(d)/float64(time.Millisecond), 'f', 3, 64)
+	}
+	num("sendq", int64(i.SendQueue))
+	num("recvq", int64(i.RecvQueue))
+	ms("srtt", i.SRTT)
+	ms("rttvar", i.RTTVar)
+	ms("rto", i.RTO)
+	num("cwnd", int64(i.Cwnd))
+	num("ssthresh", int64(i.Ssthresh))
+	num("sndwnd", int64(i.SendWindow))
+	num("rcvwnd", int64(i.RecvWindow))
+	num("mss", int64(i.MSS))
+	num("retrans", int64(i.Retransmits))
+	num("timeouts", int64(i.Timeouts))
+	num("recoveries", int64(i.FastRecoveries))
+	if i.Congestion != "" {
+		b = append(b, " cc "...)
+		b = append(b, i.Congestion...)
+	}
+	return string(b)
 }

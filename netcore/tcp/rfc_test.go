@@ -688,3 +688,41 @@ func TestListenerCloseResetsQueued(t *testing.T) {
 		t.Fatalf("SYN after the listener closed: %v", g.Flags)
 	}
 }
+
+func TestInfoStatusLine(t *testing.T) {
+	r, c, _ := establishedRig(t, Config{})
+	got := c.Info().String()
+	want := "Established sendq 0 recvq 0 srtt 0.001 rttvar 0.001 rto 200.000 cwnd 14480 ssthresh 1073741824 sndwnd 64256 rcvwnd 65535 mss 1448 retrans 0 timeouts 0 recoveries 0 cc cubic"
+	if got != want {
+		t.Fatalf("\n got %s\nwant %s", got, want)
+	}
+	_ = r
+}
+
+// RFC 4987: a SYN flood from random sources keeps at most MaxHalfOpen
+// connections, and a real client still gets in (through a cookie).
+func TestRFC4987_SYNFloodBoundedAndRealClientGetsIn(t *testing.T) {
+	r := newRig(t, Config{MaxHalfOpen: 64})
+	l, _ := r.tb.Listen(netip.AddrPortFrom(netip.IPv4Unspecified(), 80), 0, ConnOptions{})
+	for i := range 20000 {
+		r.remote = netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), uint16(1024+i))
+		r.send(wire.TCPRepr{Seq: uint32(i * 7919), Flags: flagSYN, Window: 1000}, nil)
+		r.out.Reset()
+	}
+	if n := len(r.tb.conns); n != 64 {
+		t.Fatalf("%d half-open connections, bound 64", n)
+	}
+	r.remote = netip.MustParseAddrPort("192.168.69.100:40000")
+	c, _ := r.accepted2(l, peerSYN())
+	if c.State() != StateEstablished || r.tb.Stats().SynCookiesRecv != 1 {
+		t.Fatalf("%v cookies %d", c.State(), r.tb.Stats().SynCookiesRecv)
+	}
+	// The flood's half-open connections give up after their SYN-ACK retries.
+	r.advance(10 * time.Minute)
+	for range 10 {
+		r.advance(time.Minute)
+	}
+	if n := len(r.tb.conns); n != 1 || l.HalfOpen() != 0 {
+		t.Fatalf("%d connections, %d half-open after the flood timed out", n, l.HalfOpen())
+	}
+}

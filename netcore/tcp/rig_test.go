@@ -123,6 +123,12 @@ func (r *rig) accepted(syn wire.TCPRepr) (*Conn, uint32) {
 	if err != nil {
 		r.t.Fatal(err)
 	}
+	return r.accepted2(l, syn)
+}
+
+// accepted2 runs a passive open through l.
+func (r *rig) accepted2(l *Listener, syn wire.TCPRepr) (*Conn, uint32) {
+	r.t.Helper()
 	r.send(syn, nil)
 	sa := r.one()
 	if sa.Flags != flagSYN|flagACK || sa.Ack != syn.Seq+1 {

@@ -484,3 +484,11 @@ func TestSimReaderStallsFlowControl(t *testing.T) {
 	}
 	_ = probes
 }
+
+func TestSimIPv6(t *testing.T) {
+	s := newSim(t, 11, Config{}, Config{})
+	s.aAddr, s.bAddr = netip.MustParseAddr("fd00::1"), netip.MustParseAddr("fd00::2")
+	imp := impairment{loss: 0.02, reorder: 0.1, delay: time.Millisecond}
+	s.imp[0], s.imp[1] = imp, imp
+	transfer(t, s, 1<<20, 1e6)
+}

@@ -181,6 +181,7 @@ func (c *Conn) sendSYN(tk int64, out *Output) {
 	} else {
 		r.Flags |= flagACK
 		r.Ack = c.rcvNxt
+		c.rcvAdv = c.rcvNxt + uint32(r.Window)
 		o.HasWS, o.WindowScale = c.sndWscale != 0 || c.rcvWscale != 0, c.rcvWscale
 		o.SACKPermitted = c.sackOK
 		o.HasTS, o.TSVal, o.TSEcr = c.tsOK, c.t.tsNow(c, tk), c.tsRecent
