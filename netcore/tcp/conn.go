@@ -121,6 +121,11 @@ type Conn struct {
 
 	// Timers: absolute deadlines in table time, never (maxTime) when off.
 	rtoAt, ackAt, keepAt, closeAt int64
+	tlpAt                         int64 // tail loss probe (RFC 8985 7)
+	rtxUna, rtxMax                uint32
+	rtxMark                       bool // sndUna's segment was retransmitted when sndMax was rtxMax
+	rtxUnaAgain                   bool // and that retransmission is deemed lost: send it again
+	tlpProbed                     bool // a probe went out since the last new ACK
 	heapIdx                       int
 	twIdx                         int
 	heapKey                       int64

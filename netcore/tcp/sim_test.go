@@ -2,6 +2,7 @@ package tcp
 
 import (
 	"os"
+	"strconv"
 
 	"bytes"
 	"crypto/sha256"
@@ -128,7 +129,25 @@ func (s *sim) step() bool {
 		if !s.queue[i].at.After(s.now) {
 			p := s.queue[i]
 			s.queue = slices.Delete(s.queue, i, i+1)
+			var before State
+			if simTrace {
+				for _, c := range p.to.conns {
+					before = c.state
+				}
+			}
 			p.to.Receive(s.now, p.src, p.dst, p.b, &s.out)
+			if simTrace {
+				for _, c := range p.to.conns {
+					if c.state != before {
+						fmt.Printf("   %v: %v -> %v\n", c.local, before, c.state)
+					}
+				}
+				for _, e := range s.out.Events {
+					if e.Conn != nil {
+						fmt.Printf("   %v: event %b %v err %v\n", e.Conn.local, e.Ready, e.Conn.state, e.Conn.err)
+					}
+				}
+			}
 			s.flush(p.to)
 			s.check()
 			return true
@@ -301,7 +320,7 @@ func (a *streamApp) pump(t testing.TB, now time.Time, out *Output) bool {
 		if errors.Is(err, ErrWouldBlock) {
 			break
 		}
-		t.Fatalf("read: %v", err)
+		t.Fatalf("read on %v (%v): %v", a.c.Local(), a.c.State(), err)
 	}
 	return moved
 }
@@ -410,6 +429,9 @@ func ParseTCPForTest(b []byte, r *wire.TCPRepr) { wire.ParseTCP(b, r) }
 
 func TestSimManySeeds(t *testing.T) {
 	n := 40
+	if v, err := strconv.Atoi(os.Getenv("SIMSEEDS")); err == nil {
+		n = v
+	}
 	if testing.Short() {
 		n = 8
 	}
@@ -417,13 +439,15 @@ func TestSimManySeeds(t *testing.T) {
 		imp := impairment{loss: 0.05, dup: 0.03, corrupt: 0.01, reorder: 0.2, delay: 2 * time.Millisecond, jitter: 3 * time.Millisecond}
 		cfg := Config{Congestion: Congestions[seed%2], NoSACK: seed%3 == 0, NoTimestamps: seed%5 == 0, NoWindowScale: seed%7 == 0,
 			SendBuffer: 16 << 10 * int(1+seed%4), RecvBuffer: 8 << 10 * int(1+seed%5)}
-		s := newSim(t, seed+100, cfg, cfg)
-		s.imp[0], s.imp[1] = imp, imp
-		transfer(t, s, 300<<10, 2e6)
-		st := s.a.Stats()
-		if st.RetransSegs == 0 || st.InErrs == 0 {
-			t.Errorf("seed %d: RetransSegs %d InErrs %d: the impairments should show", seed, st.RetransSegs, st.InErrs)
-		}
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			s := newSim(t, seed+100, cfg, cfg)
+			s.imp[0], s.imp[1] = imp, imp
+			transfer(t, s, 300<<10, 2e6)
+			st := s.a.Stats()
+			if st.RetransSegs == 0 || st.InErrs == 0 {
+				t.Errorf("seed %d: RetransSegs %d InErrs %d: the impairments should show", seed, st.RetransSegs, st.InErrs)
+			}
+		})
 	}
 }
 

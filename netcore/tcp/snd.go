@@ -52,6 +52,17 @@ func (c *Conn) sendData(tk int64, out *Output) {
 	for {
 		if c.inRecovery {
 			if c.sackOK {
+				if c.rtxUnaAgain {
+					c.rtxUnaAgain = false
+					hole := c.sndMax
+					if c.sacked.n > 0 {
+						hole = c.sacked.r[0].start
+					}
+					if n := min(c.mss, int(hole-c.sndUna)); n > 0 {
+						c.sendSegment(tk, c.sndUna, n, false, out)
+						continue
+					}
+				}
 				if seq, n := c.nextLost(); n > 0 {
 					if c.cwnd-c.pipe() < min(n, c.mss) {
 						return
@@ -74,10 +85,15 @@ func (c *Conn) sendData(tk int64, out *Output) {
 		}
 		wndAvail := int(int32(c.sndUna + c.sndWnd - c.sndNxt))
 		flight := int(c.sndNxt - c.sndUna)
+		cwnd := c.cwnd
 		if c.inRecovery && c.sackOK {
 			flight = c.pipe()
+		} else if !c.inRecovery && c.dupAcks > 0 {
+			// Limited transmit (RFC 3042): new data on the first two
+			// duplicate ACKs makes the ACKs that fast retransmit needs.
+			cwnd += min(c.dupAcks, 2) * c.mss
 		}
-		n := min(avail, c.mss, wndAvail, c.cwnd-flight)
+		n := min(avail, c.mss, wndAvail, cwnd-flight)
 		if n <= 0 {
 			if avail == 0 && fin && c.sndNxt == end {
 				c.sendSegment(tk, end, 0, true, out) // a FIN needs no window
@@ -107,6 +123,15 @@ func (c *Conn) sendData(tk int64, out *Output) {
 
 // sendSegment sends n data bytes from seq (and the FIN after them).
 func (c *Conn) sendSegment(tk int64, seq uint32, n int, fin bool, out *Output) {
+	if end := c.sndEnd(); seqGT(seq+uint32(n), end) {
+		// A retransmission range that covers the FIN's place: the FIN is
+		// not a data byte.
+		n = int(int32(end - seq))
+		fin = c.finQueued()
+		if n < 0 {
+			return
+		}
+	}
 	flags := ackFlag
 	var payload []byte
 	if n > 0 {
@@ -129,6 +154,9 @@ func (c *Conn) sendSegment(tk int64, seq uint32, n int, fin bool, out *Output) {
 	next := seq + uint32(n)
 	if fin {
 		next++
+	}
+	if seq == c.sndUna && n > 0 && seqLT(seq, c.sndMax) {
+		c.rtxUna, c.rtxMax, c.rtxMark = seq, c.sndMax, true
 	}
 	if seqLT(seq, c.sndMax) {
 		c.retransSegs++
@@ -157,6 +185,50 @@ func (c *Conn) sendSegment(tk int64, seq uint32, n int, fin bool, out *Output) {
 	if c.rtoAt == maxTime {
 		c.rtoAt = tk + int64(c.rto)
 	}
+	c.armTLP(tk)
+}
+
+// armTLP schedules a tail loss probe (RFC 8985 7.2) for data in flight
+// outside recovery: PTO = 2 SRTT, plus the peer's delayed-ACK time when one
+// segment is out, and never after the RTO.
+func (c *Conn) armTLP(tk int64) {
+	if c.inRecovery || c.persist || c.srtt == 0 || c.sndUna == c.sndMax || c.tlpProbed {
+		c.tlpAt = maxTime
+		return
+	}
+	pto := 2 * c.srtt
+	if int(c.sndMax-c.sndUna) <= c.mss {
+		pto += 40 * time.Millisecond
+	}
+	c.tlpAt = min(tk+int64(max(pto, time.Millisecond)), c.rtoAt)
+}
+
+// onTLP sends the probe: a new segment if the windows allow, else the last
+// one again. Its ACK or SACK lets fast recovery repair a tail loss that
+// would otherwise wait for the RTO.
+func (c *Conn) onTLP(tk int64, out *Output) {
+	if c.inRecovery || c.persist || c.sndUna == c.sndMax {
+		return
+	}
+	switch c.state {
+	case StateEstablished, StateCloseWait, StateFinWait1, StateClosing, StateLastAck:
+	default:
+		return
+	}
+	c.tlpProbed = true
+	end := c.sndEnd()
+	if avail := int(int32(end - c.sndNxt)); avail > 0 {
+		if n := min(avail, c.mss, int(int32(c.sndUna+c.sndWnd-c.sndNxt))); n > 0 {
+			c.sendSegment(tk, c.sndNxt, n, c.finQueued() && c.sndNxt+uint32(n) == end, out)
+			return
+		}
+	}
+	finOut := seqGT(c.sndMax, end)
+	n := min(c.mss, int(end-c.sndUna))
+	if n == 0 && !finOut {
+		return
+	}
+	c.sendSegment(tk, end-uint32(n), n, finOut, out)
 }
 
 // sendFlags sends a segment without data (ACK, keepalive probe). An ACK
@@ -253,12 +325,20 @@ func (c *Conn) processAck(tk int64, s *segment, out *Output) {
 			if !c.sackOK {
 				c.cwnd += c.mss // RFC 6582 3.2 step 4: inflate
 			}
-		} else if seqGT(c.sndUna, c.recoverSeq) && (c.dupAcks >= 3 || (c.sackOK && c.sackLost(c.sndUna))) {
+		} else if seqGT(c.sndUna, c.recoverSeq) && (c.dupAcks >= c.dupThresh() || (c.sackOK && c.sackLost(c.sndUna))) {
 			c.enterRecovery(tk)
 		}
 	}
 	if c.inRecovery && c.sackOK {
 		c.updateLost()
+		// The first hole's retransmission is lost when data sent after it
+		// is SACKed, three segments' worth (RACK's idea, RFC 8985, by
+		// order instead of time): otherwise only the RTO would find it.
+		if c.rtxMark && c.rtxUna == c.sndUna && c.sacked.n > 0 &&
+			seqGT(c.sacked.r[c.sacked.n-1].end, c.rtxMax+uint32(3*c.mss)) {
+			c.rtxMark = false
+			c.rtxUnaAgain = true
+		}
 	}
 	if c.persist && c.sndWnd > 0 {
 		// The window opened: send the probe's byte again with the rest
@@ -270,6 +350,17 @@ func (c *Conn) processAck(tk int64, s *segment, out *Output) {
 			c.rtoAt = tk + int64(c.rto)
 		}
 	}
+}
+
+// dupThresh is 3, or less with fewer than four segments out and no new
+// data to send (early retransmit, RFC 5827), so a small window's loss does
+// not wait for the RTO.
+func (c *Conn) dupThresh() int {
+	segs := (int(c.sndMax-c.sndUna) + c.mss - 1) / c.mss
+	if segs < 4 && (c.sndNxt == c.sndEnd() || c.sndWnd == 0) {
+		return max(segs-1, 1)
+	}
+	return 3
 }
 
 // ackedNew handles an ACK that acknowledges new data up to ack.
@@ -290,7 +381,12 @@ func (c *Conn) ackedNew(tk int64, ack uint32, out *Output) {
 		c.rttTiming = false
 	}
 	c.backoff = 0
+	c.tlpProbed = false
 	c.sacked.trimBelow(ack)
+	if c.inRecovery && seqLT(ack, c.highRxt) {
+		// The new first hole was retransmitted already, before now.
+		c.rtxUna, c.rtxMax, c.rtxMark = ack, c.sndMax, true
+	}
 	if !c.persist {
 		c.rtoAt = maxTime
 		if c.sndUna != c.sndMax {
@@ -320,6 +416,7 @@ func (c *Conn) ackedNew(tk int64, ack uint32, out *Output) {
 			c.cc.onAck(c, n, tk)
 		}
 	}
+	c.armTLP(tk)
 	if c.wantWrite && c.snd.Free() > 0 && !c.closeReq {
 		c.wantWrite = false
 		c.note(out, c, nil, Writable)
@@ -359,6 +456,8 @@ func (c *Conn) rttSample(r time.Duration) {
 // SACK shows the first segment lost.
 func (c *Conn) enterRecovery(tk int64) {
 	c.inRecovery = true
+	c.tlpAt = maxTime
+	c.rtxMark, c.rtxUnaAgain = false, false
 	c.recoverSeq = c.sndMax
 	c.highRxt = c.sndUna
 	c.fastRecoveries++
@@ -498,6 +597,7 @@ func (c *Conn) onRTO(tk int64, out *Output) {
 	c.cwnd = c.mss
 	c.recoverSeq = c.sndMax
 	c.inRecovery, c.rtxNext, c.dupAcks = false, false, 0
+	c.rtxMark, c.rtxUnaAgain, c.tlpAt = false, false, maxTime
 	c.sacked.clear()
 	c.lostEnd = c.sndUna
 	c.sndNxt = c.sndUna
