@@ -122,10 +122,12 @@ type Conn struct {
 	// Timers: absolute deadlines in table time, never (maxTime) when off.
 	rtoAt, ackAt, keepAt, closeAt int64
 	tlpAt                         int64 // tail loss probe (RFC 8985 7)
+	reoAt                         int64 // SACKed data passed the first hole this long ago: it is lost (RFC 8985 6.2)
 	rtxUna, rtxMax                uint32
 	rtxMark                       bool // sndUna's segment was retransmitted when sndMax was rtxMax
 	rtxUnaAgain                   bool // and that retransmission is deemed lost: send it again
 	tlpProbed                     bool // a probe went out since the last new ACK
+	rtxProbes                     uint // first-hole retransmissions resent by the timer since the last new ACK
 	heapIdx                       int
 	twIdx                         int
 	heapKey                       int64
@@ -244,14 +246,11 @@ func (c *Conn) Write(now time.Time, b []byte, out *Output) (int, error) {
 }
 
 // Close sends a FIN after the queued data (half-close); reading goes on to
-// io.EOF. A connection still in SYN_SENT is just dropped.
+// io.EOF. Before the handshake is done the FIN waits for it.
 func (c *Conn) Close(now time.Time, out *Output) {
 	tk := c.t.tick(now)
 	switch c.state {
-	case StateSynSent:
-		c.t.closeConn(c, nil, out)
-		return
-	case StateSynReceived, StateEstablished, StateCloseWait:
+	case StateSynSent, StateSynReceived, StateEstablished, StateCloseWait:
 	default:
 		return
 	}
@@ -259,7 +258,7 @@ func (c *Conn) Close(now time.Time, out *Output) {
 		return
 	}
 	c.closeReq = true
-	if c.state == StateSynReceived {
+	if c.state == StateSynSent || c.state == StateSynReceived {
 		return // the FIN follows the handshake (RFC 9293 3.10.4)
 	}
 	c.output(tk, out)
@@ -276,6 +275,10 @@ func (c *Conn) Release(now time.Time, out *Output) {
 	}
 	c.released = true
 	c.user = nil
+	if c.state == StateSynSent {
+		c.t.closeConn(c, nil, out) // nothing was sent or received: just forget it
+		return
+	}
 	if c.rcv.Len() > 0 && c.state.synchronized() && c.state != StateTimeWait {
 		// Unread data: RFC 9293 3.10.4 (Abort) rather than a FIN that
 		// claims all was delivered.

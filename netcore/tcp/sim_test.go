@@ -46,6 +46,7 @@ type sim struct {
 	nseq   int
 	out    Output
 	sent   [2]int
+	lost   [2]int // data segments the link dropped
 	events []Event
 }
 
@@ -79,6 +80,9 @@ func (s *sim) flush(from *Table) {
 			fmt.Printf("%v %s->%s %v seq=%d ack=%d win=%d len=%d sack=%v\n", s.now.Sub(time.Unix(1700000000, 0)), seg.Src, seg.Dst, r.Flags, r.Seq, r.Ack, r.Window, len(seg.Payload), r.Options.SACK[:r.Options.NumSACK])
 		}
 		if imp.loss > 0 && s.rng.Float64() < imp.loss {
+			if len(seg.Payload) > 0 {
+				s.lost[dir]++
+			}
 			continue
 		}
 		n := 1
@@ -515,4 +519,19 @@ func TestSimIPv6(t *testing.T) {
 	imp := impairment{loss: 0.02, reorder: 0.1, delay: time.Millisecond}
 	s.imp[0], s.imp[1] = imp, imp
 	transfer(t, s, 1<<20, 1e6)
+}
+
+// RFC 6675 and RACK's aim: retransmit what was lost, not more, and repair
+// it without timeouts. One direction loses 5% of segments.
+func TestSimRetransmitsOnlyWhatWasLost(t *testing.T) {
+	for _, d := range []time.Duration{100 * time.Microsecond, 2 * time.Millisecond} {
+		s := newSim(t, 5, Config{}, Config{})
+		s.imp[0] = impairment{loss: 0.05, delay: d}
+		s.imp[1] = impairment{delay: d}
+		transfer(t, s, 4<<20, 2e6)
+		st := s.a.Stats()
+		if int(st.RetransSegs) > s.lost[0]*3/2+5 || st.RetransTimeouts > 2 {
+			t.Errorf("delay %v: %d data segments lost, %d retransmitted, %d timeouts", d, s.lost[0], st.RetransSegs, st.RetransTimeouts)
+		}
+	}
 }

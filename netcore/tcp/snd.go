@@ -188,16 +188,45 @@ func (c *Conn) sendSegment(tk int64, seq uint32, n int, fin bool, out *Output) {
 	c.armTLP(tk)
 }
 
+// onReorderTimeout starts recovery when the first hole outlived the
+// reordering window while SACKed data sat above it.
+func (c *Conn) onReorderTimeout(tk int64, out *Output) {
+	if c.inRecovery || !c.sackOK || c.sacked.empty() || c.sndUna == c.sndMax || !seqGEQ(c.sndUna, c.recoverSeq) {
+		return
+	}
+	switch c.state {
+	case StateEstablished, StateCloseWait, StateFinWait1, StateClosing, StateLastAck:
+	default:
+		return
+	}
+	c.enterRecovery(tk)
+	c.sendData(tk, out)
+}
+
 // armTLP schedules a tail loss probe (RFC 8985 7.2) for data in flight
 // outside recovery: PTO = 2 SRTT, plus the peer's delayed-ACK time when one
 // segment is out, and never after the RTO.
+//
+// In recovery the same timer watches the first hole's retransmission (RACK's
+// reordering timer, RFC 8985 6.2, in small): when no ACK covers it within
+// 2 SRTT it is sent again, backing off, instead of waiting for the RTO that
+// would collapse the window.
 func (c *Conn) armTLP(tk int64) {
-	if c.inRecovery || c.persist || c.srtt == 0 || c.sndUna == c.sndMax || c.tlpProbed {
+	if c.persist || c.srtt == 0 || c.sndUna == c.sndMax {
 		c.tlpAt = maxTime
 		return
 	}
 	pto := 2 * c.srtt
-	if int(c.sndMax-c.sndUna) <= c.mss {
+	if c.inRecovery {
+		if !c.rtxMark || c.rtxUna != c.sndUna || c.rtxProbes > 6 {
+			c.tlpAt = maxTime
+			return
+		}
+		pto = max(pto, time.Millisecond) << c.rtxProbes
+	} else if c.tlpProbed {
+		c.tlpAt = maxTime
+		return
+	} else if int(c.sndMax-c.sndUna) <= c.mss {
 		pto += 40 * time.Millisecond
 	}
 	c.tlpAt = min(tk+int64(max(pto, time.Millisecond)), c.rtoAt)
@@ -207,7 +236,15 @@ func (c *Conn) armTLP(tk int64) {
 // one again. Its ACK or SACK lets fast recovery repair a tail loss that
 // would otherwise wait for the RTO.
 func (c *Conn) onTLP(tk int64, out *Output) {
-	if c.inRecovery || c.persist || c.sndUna == c.sndMax {
+	if c.persist || c.sndUna == c.sndMax {
+		return
+	}
+	if c.inRecovery {
+		if c.sackOK && c.rtxMark && c.rtxUna == c.sndUna {
+			c.rtxProbes++
+			c.rtxUnaAgain = true
+			c.sendData(tk, out)
+		}
 		return
 	}
 	switch c.state {
@@ -297,12 +334,15 @@ func (c *Conn) emit(tk int64, seq uint32, flags wire.TCPFlags, payload []byte, o
 // processAck is RFC 9293 3.10.7.4's fifth check for an acceptable ACK, with
 // RFC 5681/6582/6675 congestion control and RFC 6298 timing.
 func (c *Conn) processAck(tk int64, s *segment, out *Output) {
+	newSACK := false
 	if c.sackOK && s.opts.NumSACK > 0 {
+		before := c.sacked.bytes()
 		for _, b := range s.opts.SACK[:s.opts.NumSACK] {
 			if seqLT(b.Start, b.End) && seqGT(b.End, c.sndUna) && seqLEQ(b.End, c.sndMax) {
 				c.sacked.add(seqMax(b.Start, c.sndUna), b.End)
 			}
 		}
+		newSACK = c.sacked.bytes() != before
 	}
 	wnd := uint32(s.wnd) << c.sndWscale
 	wndChanged := false
@@ -317,17 +357,25 @@ func (c *Conn) processAck(tk int64, s *segment, out *Output) {
 			return
 		}
 	} else if s.ack == c.sndUna && c.sndMax != c.sndUna && len(s.payload) == 0 &&
-		!s.has(flagFIN) && !wndChanged && !c.persist {
-		// A duplicate ACK (RFC 5681 2); answers to zero-window probes are
-		// not.
+		!s.has(flagFIN) && (!wndChanged || newSACK) && !c.persist {
+		// A duplicate ACK (RFC 5681 2); one with new SACK information counts
+		// even when the window moved (RFC 6675 2: a receiver that
+		// autotunes its buffer changes the window in every ACK); answers to
+		// zero-window probes do not.
 		c.dupAcks++
 		if c.inRecovery {
 			if !c.sackOK {
 				c.cwnd += c.mss // RFC 6582 3.2 step 4: inflate
 			}
-		} else if seqGT(c.sndUna, c.recoverSeq) && (c.dupAcks >= c.dupThresh() || (c.sackOK && c.sackLost(c.sndUna))) {
+		} else if seqGEQ(c.sndUna, c.recoverSeq) && (c.dupAcks >= c.dupThresh() || (c.sackOK && c.sackLost(c.sndUna))) {
 			c.enterRecovery(tk)
 		}
+	}
+	if !c.inRecovery && c.sackOK && !c.sacked.empty() && c.reoAt == maxTime && c.srtt > 0 {
+		// Data sent after the first unacknowledged segment arrived. If that
+		// segment does not follow within a quarter RTT it is lost, however
+		// few duplicate ACKs a small window makes (RACK, RFC 8985 6.2).
+		c.reoAt = tk + int64(max(c.srtt/4, time.Millisecond))
 	}
 	if c.inRecovery && c.sackOK {
 		c.updateLost()
@@ -352,6 +400,11 @@ func (c *Conn) processAck(tk int64, s *segment, out *Output) {
 	}
 }
 
+// Fast recovery starts only for data above the last recovery's point
+// (RFC 6582 3.2 step 2's "recover"): duplicates of a go-back-N resend after
+// a timeout must not start another. An ACK exactly at recover already
+// covers that flight, so data lost after it does start one.
+//
 // dupThresh is 3, or less with fewer than four segments out and no new
 // data to send (early retransmit, RFC 5827), so a small window's loss does
 // not wait for the RTO.
@@ -382,6 +435,7 @@ func (c *Conn) ackedNew(tk int64, ack uint32, out *Output) {
 	}
 	c.backoff = 0
 	c.tlpProbed = false
+	c.rtxProbes = 0
 	c.sacked.trimBelow(ack)
 	if c.inRecovery && seqLT(ack, c.highRxt) {
 		// The new first hole was retransmitted already, before now.
@@ -456,7 +510,7 @@ func (c *Conn) rttSample(r time.Duration) {
 // SACK shows the first segment lost.
 func (c *Conn) enterRecovery(tk int64) {
 	c.inRecovery = true
-	c.tlpAt = maxTime
+	c.tlpAt, c.reoAt = maxTime, maxTime
 	c.rtxMark, c.rtxUnaAgain = false, false
 	c.recoverSeq = c.sndMax
 	c.highRxt = c.sndUna
@@ -465,6 +519,7 @@ func (c *Conn) enterRecovery(tk int64) {
 	c.cc.onCongestion(c, tk)
 	if c.sackOK {
 		c.cwnd = c.ssthresh
+		c.lostEnd = c.sndUna // the last recovery's boundary may lie above: start afresh
 		c.updateLost()
 		c.lostEnd = seqMax(c.lostEnd, c.sndUna+uint32(min(c.mss, int(c.sndMax-c.sndUna))))
 	} else {
@@ -597,7 +652,7 @@ func (c *Conn) onRTO(tk int64, out *Output) {
 	c.cwnd = c.mss
 	c.recoverSeq = c.sndMax
 	c.inRecovery, c.rtxNext, c.dupAcks = false, false, 0
-	c.rtxMark, c.rtxUnaAgain, c.tlpAt = false, false, maxTime
+	c.rtxMark, c.rtxUnaAgain, c.tlpAt, c.reoAt = false, false, maxTime, maxTime
 	c.sacked.clear()
 	c.lostEnd = c.sndUna
 	c.sndNxt = c.sndUna

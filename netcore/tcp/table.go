@@ -265,7 +265,7 @@ func (t *Table) newConn(tk int64, local, remote netip.AddrPort, opts ConnOptions
 		}
 	}
 	c.rto = t.cfg.InitialRTO
-	c.rtoAt, c.ackAt, c.keepAt, c.closeAt, c.tlpAt = maxTime, maxTime, maxTime, maxTime, maxTime
+	c.rtoAt, c.ackAt, c.keepAt, c.closeAt, c.tlpAt, c.reoAt = maxTime, maxTime, maxTime, maxTime, maxTime, maxTime
 	c.tsOffset = t.tsOffset(local, remote)
 	c.lastRecv = tk
 	c.cc = newCongestion(t.cfg.Congestion)
@@ -323,7 +323,7 @@ func (t *Table) closeConn(c *Conn, err error, out *Output) {
 // it keeps and frees the oldest past that.
 func (t *Table) enterTimeWait(c *Conn, tk int64, out *Output) {
 	c.setState(StateTimeWait)
-	c.rtoAt, c.ackAt, c.keepAt, c.tlpAt = maxTime, maxTime, maxTime, maxTime
+	c.rtoAt, c.ackAt, c.keepAt, c.tlpAt, c.reoAt = maxTime, maxTime, maxTime, maxTime, maxTime
 	c.closeAt = tk + int64(t.cfg.TimeWait)
 	c.snd.Discard(c.snd.Len())
 	c.snd.release()

@@ -5,7 +5,7 @@ package tcp
 // FIN_WAIT_2); the table keeps connections in a heap by their earliest.
 
 func (c *Conn) nextDeadline() int64 {
-	return min(c.rtoAt, c.ackAt, c.keepAt, c.closeAt, c.tlpAt)
+	return min(c.rtoAt, c.ackAt, c.keepAt, c.closeAt, c.tlpAt, c.reoAt)
 }
 
 // onTimers runs whatever of c's timers is due at tk.
@@ -27,6 +27,10 @@ func (c *Conn) onTimers(tk int64, out *Output) {
 		if c.state == StateClosed {
 			return
 		}
+	}
+	if c.reoAt <= tk {
+		c.reoAt = maxTime
+		c.onReorderTimeout(tk, out)
 	}
 	if c.tlpAt <= tk {
 		c.tlpAt = maxTime
