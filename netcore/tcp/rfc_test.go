@@ -726,3 +726,24 @@ func TestRFC4987_SYNFloodBoundedAndRealClientGetsIn(t *testing.T) {
 		t.Fatalf("%d connections, %d half-open after the flood timed out", n, l.HalfOpen())
 	}
 }
+
+func TestRFC8985_6_2_OneSACKAndAQuarterRTTMakeALoss(t *testing.T) {
+	r, c, p := establishedRig(t, Config{})
+	c.Write(r.now, make([]byte, 3*1448), &r.out)
+	segs := r.recv()
+	if len(segs) != 3 {
+		t.Fatal(len(segs))
+	}
+	r.advance(500 * time.Microsecond)
+	s := p.seg(flagACK)
+	s.Window = 600
+	s.Options.NumSACK = 1
+	s.Options.SACK[0] = wire.TCPSACKBlock{Start: segs[1].Seq, End: segs[1].Seq + 1448}
+	r.send(s, nil)
+	r.none() // one duplicate ACK: too few for RFC 6675, and reordering is possible
+	r.advance(time.Millisecond)
+	gs := r.recv()
+	if len(gs) == 0 || gs[0].Seq != segs[0].Seq {
+		t.Fatalf("no retransmission of the hole after the reordering window: %+v", gs)
+	}
+}

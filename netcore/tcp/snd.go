@@ -191,7 +191,7 @@ func (c *Conn) sendSegment(tk int64, seq uint32, n int, fin bool, out *Output) {
 // onReorderTimeout starts recovery when the first hole outlived the
 // reordering window while SACKed data sat above it.
 func (c *Conn) onReorderTimeout(tk int64, out *Output) {
-	if c.inRecovery || !c.sackOK || c.sacked.empty() || c.sndUna == c.sndMax || !seqGEQ(c.sndUna, c.recoverSeq) {
+	if !c.sackOK || c.sacked.empty() || c.sndUna == c.sndMax {
 		return
 	}
 	switch c.state {
@@ -199,7 +199,13 @@ func (c *Conn) onReorderTimeout(tk int64, out *Output) {
 	default:
 		return
 	}
-	c.enterRecovery(tk)
+	if !c.inRecovery {
+		if !seqGEQ(c.sndUna, c.recoverSeq) {
+			return
+		}
+		c.enterRecovery(tk)
+	}
+	c.lostEnd = seqMax(c.lostEnd, c.sacked.r[c.sacked.n-1].start)
 	c.sendData(tk, out)
 }
 
@@ -207,18 +213,21 @@ func (c *Conn) onReorderTimeout(tk int64, out *Output) {
 // outside recovery: PTO = 2 SRTT, plus the peer's delayed-ACK time when one
 // segment is out, and never after the RTO.
 //
-// In recovery the same timer watches the first hole's retransmission (RACK's
-// reordering timer, RFC 8985 6.2, in small): when no ACK covers it within
-// 2 SRTT it is sent again, backing off, instead of waiting for the RTO that
-// would collapse the window.
+// In recovery the same timer watches for ACKs drying up (the first hole's
+// retransmission, or everything sent since, lost): when no new ACK comes
+// within the PTO, the first unacknowledged segment is sent again, backing
+// off, instead of waiting for the RTO that would collapse the window.
 func (c *Conn) armTLP(tk int64) {
-	if c.persist || c.srtt == 0 || c.sndUna == c.sndMax {
+	if c.persist || c.srtt == 0 || c.sndUna == c.sndMax || (c.reoAt != maxTime && !c.inRecovery) {
 		c.tlpAt = maxTime
 		return
 	}
 	pto := 2 * c.srtt
+	if int(c.sndMax-c.sndUna) <= c.mss {
+		pto += 40 * time.Millisecond
+	}
 	if c.inRecovery {
-		if !c.rtxMark || c.rtxUna != c.sndUna || c.rtxProbes > 6 {
+		if c.rtxProbes > 6 {
 			c.tlpAt = maxTime
 			return
 		}
@@ -226,8 +235,6 @@ func (c *Conn) armTLP(tk int64) {
 	} else if c.tlpProbed {
 		c.tlpAt = maxTime
 		return
-	} else if int(c.sndMax-c.sndUna) <= c.mss {
-		pto += 40 * time.Millisecond
 	}
 	c.tlpAt = min(tk+int64(max(pto, time.Millisecond)), c.rtoAt)
 }
@@ -240,7 +247,9 @@ func (c *Conn) onTLP(tk int64, out *Output) {
 		return
 	}
 	if c.inRecovery {
-		if c.sackOK && c.rtxMark && c.rtxUna == c.sndUna {
+		// Nothing came back for a while: whatever holds sndUna back (its
+		// retransmission, or data sent after the recovery began) is lost.
+		if c.sackOK {
 			c.rtxProbes++
 			c.rtxUnaAgain = true
 			c.sendData(tk, out)
@@ -371,11 +380,14 @@ func (c *Conn) processAck(tk int64, s *segment, out *Output) {
 			c.enterRecovery(tk)
 		}
 	}
-	if !c.inRecovery && c.sackOK && !c.sacked.empty() && c.reoAt == maxTime && c.srtt > 0 {
-		// Data sent after the first unacknowledged segment arrived. If that
-		// segment does not follow within a quarter RTT it is lost, however
-		// few duplicate ACKs a small window makes (RACK, RFC 8985 6.2).
+	if c.sackOK && !c.sacked.empty() && c.reoAt == maxTime && c.srtt > 0 &&
+		(!c.inRecovery || seqGT(c.sacked.r[c.sacked.n-1].start, c.lostEnd)) {
+		// Data sent after the holes below the highest SACKed range arrived
+		// (segments leave in order). A hole not filled within a quarter RTT
+		// is lost, however few duplicate ACKs a small window makes (RACK,
+		// RFC 8985 6.2, with its reordering window but by sequence order).
 		c.reoAt = tk + int64(max(c.srtt/4, time.Millisecond))
+		c.tlpAt = maxTime // the reordering timer does a probe's work (RFC 8985 7.2)
 	}
 	if c.inRecovery && c.sackOK {
 		c.updateLost()
@@ -510,7 +522,7 @@ func (c *Conn) rttSample(r time.Duration) {
 // SACK shows the first segment lost.
 func (c *Conn) enterRecovery(tk int64) {
 	c.inRecovery = true
-	c.tlpAt, c.reoAt = maxTime, maxTime
+	c.tlpAt = maxTime
 	c.rtxMark, c.rtxUnaAgain = false, false
 	c.recoverSeq = c.sndMax
 	c.highRxt = c.sndUna
