@@ -196,6 +196,9 @@ func (c *Conn) Read(now time.Time, b []byte, out *Output) (int, error) {
 	}
 	before := c.rcvAdv - c.rcvNxt
 	n := c.rcv.Read(b)
+	if c.rcv.Len() == 0 && c.ooo.empty() {
+		c.rcv.releaseSmall()
+	}
 	if c.state.synchronized() && c.state != StateTimeWait && !c.rcvClosed {
 		// Announce the opened window when it at least doubles what the
 		// peer may still send (as Linux's tcp_cleanup_rbuf), so a reader

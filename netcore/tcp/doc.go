@@ -57,6 +57,9 @@
 //	snd.go        sending: windows, Nagle (ConnOptions.NoDelay), sender SWS avoidance;
 //	              ACK processing; RTO with Karn and backoff (RFC 6298); SACK loss recovery
 //	              (RFC 6675: IsLost, pipe, NextSeg); NewReno without SACK (RFC 6582);
+//	              limited transmit (RFC 3042), early retransmit (RFC 5827), a tail loss
+//	              probe and RACK's reordering window by sequence order (RFC 8985), so that
+//	              small windows and lost retransmissions recover without an RTO;
 //	              zero-window probes
 //	rcv.go        receiving: out-of-order data kept in place, SACK blocks (RFC 2018),
 //	              delayed ACKs (every second full segment, else 40 ms), a window that

@@ -130,3 +130,13 @@ func (r *ring) release() {
 		r.buf, r.head = nil, 0
 	}
 }
+
+// releaseSmall gives an empty buffer of the smallest size back to the pool,
+// so that an idle connection holds none; larger ones (a busy connection's)
+// are kept, so that a bulk flow does not reallocate each time it drains.
+func (r *ring) releaseSmall() {
+	if r.n == 0 && len(r.buf) == ringMinAlloc && r.pool != nil && len(r.pool.free) < bufPoolMax {
+		r.pool.free = append(r.pool.free, r.buf)
+		r.buf, r.head = nil, 0
+	}
+}

@@ -447,9 +447,10 @@ func TestSimManySeeds(t *testing.T) {
 			s := newSim(t, seed+100, cfg, cfg)
 			s.imp[0], s.imp[1] = imp, imp
 			transfer(t, s, 300<<10, 2e6)
-			st := s.a.Stats()
-			if st.RetransSegs == 0 || st.InErrs == 0 {
-				t.Errorf("seed %d: RetransSegs %d InErrs %d: the impairments should show", seed, st.RetransSegs, st.InErrs)
+			sa, sb := s.a.Stats(), s.b.Stats()
+			if sa.RetransSegs+sb.RetransSegs == 0 || sa.InErrs+sb.InErrs == 0 {
+				t.Errorf("seed %d: RetransSegs %d+%d InErrs %d+%d: the impairments should show", seed,
+					sa.RetransSegs, sb.RetransSegs, sa.InErrs, sb.InErrs)
 			}
 		})
 	}

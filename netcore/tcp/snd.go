@@ -437,6 +437,9 @@ func (c *Conn) ackedNew(tk int64, ack uint32, out *Output) {
 		data--
 	}
 	c.snd.Discard(min(data, c.snd.Len()))
+	if c.snd.Len() == 0 {
+		c.snd.releaseSmall()
+	}
 	c.sndUna = ack
 	if seqLT(c.sndNxt, c.sndUna) {
 		c.sndNxt = c.sndUna
