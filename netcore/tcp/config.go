@@ -11,7 +11,7 @@ type Config struct {
 	RecvBuffer int // bytes a connection buffers received (256 KiB); also the window
 	MSS        int // MSS when ConnOptions gives none (1460: Ethernet, IPv4)
 	TTL        uint8
-	// Congestion is "reno" (NewReno, RFC 5681/6582) or "cubic" (RFC 9438).
+	// Congestion is "reno" (NewReno, RFC 5681/6582; the default) or "cubic" (RFC 9438).
 	Congestion string
 
 	NoTimestamps  bool // don't offer or accept RFC 7323 timestamps

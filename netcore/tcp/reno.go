@@ -13,8 +13,12 @@ type congestion interface {
 	onRTO(c *Conn, tk int64)
 }
 
-// DefaultCongestion is the algorithm a Config without one gets.
-const DefaultCongestion = "cubic"
+// DefaultCongestion is the algorithm a Config without one gets. NewReno:
+// against Linux over a tap (RTT ~0.1 ms) with 1% and 5% of our segments
+// dropped it moved 50 MB as fast as CUBIC or faster (CUBIC's growth is timed
+// in seconds, which buys nothing at sub-millisecond RTTs) and timed out
+// less; netbench decides for good.
+const DefaultCongestion = "reno"
 
 // Congestions are the algorithms Config.Congestion accepts.
 var Congestions = []string{"reno", "cubic"}

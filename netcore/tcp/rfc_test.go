@@ -692,7 +692,7 @@ func TestListenerCloseResetsQueued(t *testing.T) {
 func TestInfoStatusLine(t *testing.T) {
 	r, c, _ := establishedRig(t, Config{})
 	got := c.Info().String()
-	want := "Established sendq 0 recvq 0 srtt 0.001 rttvar 0.001 rto 200.000 cwnd 14480 ssthresh 1073741824 sndwnd 64256 rcvwnd 65535 mss 1448 retrans 0 timeouts 0 recoveries 0 cc cubic"
+	want := "Established sendq 0 recvq 0 srtt 0.001 rttvar 0.001 rto 200.000 cwnd 14480 ssthresh 1073741824 sndwnd 64256 rcvwnd 65535 mss 1448 retrans 0 timeouts 0 recoveries 0 cc reno"
 	if got != want {
 		t.Fatalf("\n got %s\nwant %s", got, want)
 	}

@@ -224,7 +224,10 @@ func (c *Conn) armTLP(tk int64) {
 	}
 	pto := 2 * c.srtt
 	if int(c.sndMax-c.sndUna) <= c.mss {
-		pto += 40 * time.Millisecond
+		// One segment out: the peer may hold its ACK for a delayed-ACK
+		// time, 40 ms on Linux and up to 200 ms by RFC 5681 (RFC 8985's
+		// WCDelAckT).
+		pto += 200 * time.Millisecond
 	}
 	if c.inRecovery {
 		if c.rtxProbes > 6 {
