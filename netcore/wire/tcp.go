@@ -8,21 +8,17 @@ import (
 
 // TCP header layout (RFC 9293 section 3.1).
 const (
-	tcpSrcPort  = 0
-	tcpDstPort  = 2
-	tcpSeq      = 4
-	tcpAck      = 8
-	tcpDataOff  = 12
-	tcpFlags    = 13
-	tcpWindow   = 14
-	tcpChecksum = 16
-	tcpUrgent   = 18
-	TCPMinLen   = 20
-	TCPMaxLen   = 60 // data offset is 4 bits of 32-bit words
-
-	// IPProtoTCP is TCP's protocol number in the IPv4 protocol field and the
-	// IPv6 next header, as the pseudo-header carries it.
-	IPProtoTCP = 6
+	TCPSrcPortOff  = 0
+	TCPDstPortOff  = 2
+	TCPSeqOff      = 4
+	TCPAckOff      = 8
+	TCPDataOffOff  = 12 // data offset in the high 4 bits
+	TCPFlagsOff    = 13
+	TCPWindowOff   = 14
+	TCPChecksumOff = 16
+	TCPUrgentOff   = 18
+	TCPMinLen      = 20
+	TCPMaxLen      = 60 // data offset is 4 bits of 32-bit words
 )
 
 // TCP option kinds (IANA "TCP Option Kind Numbers").
@@ -84,7 +80,6 @@ func (f TCPFlags) String() string {
 
 // Errors of the TCP checked view and the option parser.
 var (
-	ErrTCPTruncated  = errors.New("truncated TCP segment")
 	ErrTCPDataOffset = errors.New("bad TCP data offset")
 	ErrTCPOption     = errors.New("malformed TCP option")
 	ErrTCPChecksum   = errors.New("bad TCP checksum")
@@ -98,7 +93,7 @@ type TCPSegment []byte
 // checksum (VerifyChecksum needs the addresses) nor parse the options.
 func NewTCPSegment(b []byte) (TCPSegment, error) {
 	if len(b) < TCPMinLen {
-		return nil, ErrTCPTruncated
+		return nil, ErrTruncated
 	}
 	s := TCPSegment(b)
 	hl := s.HeaderLen()
@@ -106,37 +101,37 @@ func NewTCPSegment(b []byte) (TCPSegment, error) {
 		return nil, ErrTCPDataOffset
 	}
 	if hl > len(b) {
-		return nil, ErrTCPTruncated
+		return nil, ErrTruncated
 	}
 	return s, nil
 }
 
 // SrcPort is the source port.
-func (s TCPSegment) SrcPort() uint16 { return binary.BigEndian.Uint16(s[tcpSrcPort:]) }
+func (s TCPSegment) SrcPort() uint16 { return binary.BigEndian.Uint16(s[TCPSrcPortOff:]) }
 
 // DstPort is the destination port.
-func (s TCPSegment) DstPort() uint16 { return binary.BigEndian.Uint16(s[tcpDstPort:]) }
+func (s TCPSegment) DstPort() uint16 { return binary.BigEndian.Uint16(s[TCPDstPortOff:]) }
 
 // Seq is the sequence number.
-func (s TCPSegment) Seq() uint32 { return binary.BigEndian.Uint32(s[tcpSeq:]) }
+func (s TCPSegment) Seq() uint32 { return binary.BigEndian.Uint32(s[TCPSeqOff:]) }
 
 // Ack is the acknowledgment number (meaningful with the ACK flag).
-func (s TCPSegment) Ack() uint32 { return binary.BigEndian.Uint32(s[tcpAck:]) }
+func (s TCPSegment) Ack() uint32 { return binary.BigEndian.Uint32(s[TCPAckOff:]) }
 
 // HeaderLen is the data offset in bytes.
-func (s TCPSegment) HeaderLen() int { return int(s[tcpDataOff]>>4) * 4 }
+func (s TCPSegment) HeaderLen() int { return int(s[TCPDataOffOff]>>4) * 4 }
 
 // Flags are the control bits.
-func (s TCPSegment) Flags() TCPFlags { return TCPFlags(s[tcpFlags]) }
+func (s TCPSegment) Flags() TCPFlags { return TCPFlags(s[TCPFlagsOff]) }
 
 // Window is the unscaled window field.
-func (s TCPSegment) Window() uint16 { return binary.BigEndian.Uint16(s[tcpWindow:]) }
+func (s TCPSegment) Window() uint16 { return binary.BigEndian.Uint16(s[TCPWindowOff:]) }
 
 // Checksum is the checksum field.
-func (s TCPSegment) Checksum() uint16 { return binary.BigEndian.Uint16(s[tcpChecksum:]) }
+func (s TCPSegment) Checksum() uint16 { return binary.BigEndian.Uint16(s[TCPChecksumOff:]) }
 
 // Urgent is the urgent pointer field.
-func (s TCPSegment) Urgent() uint16 { return binary.BigEndian.Uint16(s[tcpUrgent:]) }
+func (s TCPSegment) Urgent() uint16 { return binary.BigEndian.Uint16(s[TCPUrgentOff:]) }
 
 // Options are the option bytes between the fixed header and the payload.
 func (s TCPSegment) Options() []byte { return s[TCPMinLen:s.HeaderLen()] }
@@ -147,8 +142,7 @@ func (s TCPSegment) Payload() []byte { return s[s.HeaderLen():] }
 // VerifyChecksum checks the checksum over the pseudo-header of src and dst
 // (both IPv4 or both IPv6) and the whole segment.
 func (s TCPSegment) VerifyChecksum(src, dst netip.Addr) bool {
-	sum := TCPPseudoHeaderSum(src, dst, len(s))
-	return tcpFold(tcpSum(sum, s)) == 0xffff
+	return ChecksumFinish(ChecksumAdd(TCPPseudoHeaderSum(src, dst, len(s)), s)) == 0
 }
 
 // TCPSACKBlock is one SACK block: the octets [Start, End) were received.
@@ -333,14 +327,11 @@ func (r *TCPRepr) Append(b []byte) []byte {
 // Append wrote it) followed by payload, which may live elsewhere, over the
 // pseudo-header of src and dst.
 func SetTCPChecksum(hdr, payload []byte, src, dst netip.Addr) {
-	hdr[tcpChecksum], hdr[tcpChecksum+1] = 0, 0
-	sum := TCPPseudoHeaderSum(src, dst, len(hdr)+len(payload))
-	sum = tcpSum(sum, hdr)
-	if len(hdr)&1 != 0 {
-		panic("wire: TCP header of odd length")
-	}
-	sum = tcpSum(sum, payload)
-	binary.BigEndian.PutUint16(hdr[tcpChecksum:], ^tcpFold(sum))
+	hdr[TCPChecksumOff], hdr[TCPChecksumOff+1] = 0, 0
+	// The header's length is a multiple of 4, so the payload's words line
+	// up as if the two were one buffer.
+	sum := ChecksumAdd(TCPPseudoHeaderSum(src, dst, len(hdr)+len(payload)), hdr)
+	binary.BigEndian.PutUint16(hdr[TCPChecksumOff:], ChecksumFinish(ChecksumAdd(sum, payload)))
 }
 
 // TCPPseudoHeaderSum is the unfolded ones' complement sum of the IPv4
@@ -357,37 +348,5 @@ func TCPPseudoHeaderSum(src, dst netip.Addr, n int) uint64 {
 			sum += uint64(binary.BigEndian.Uint32(s[i:])) + uint64(binary.BigEndian.Uint32(d[i:]))
 		}
 	}
-	return sum + uint64(IPProtoTCP) + uint64(n)
-}
-
-// tcpSum adds b's big-endian 16-bit words to sum (an odd last byte padded
-// with zero), unfolded. TODO(split): use wire's checksum once it lands.
-func tcpSum(sum uint64, b []byte) uint64 {
-	for len(b) >= 32 {
-		sum += uint64(binary.BigEndian.Uint32(b)) + uint64(binary.BigEndian.Uint32(b[4:])) +
-			uint64(binary.BigEndian.Uint32(b[8:])) + uint64(binary.BigEndian.Uint32(b[12:])) +
-			uint64(binary.BigEndian.Uint32(b[16:])) + uint64(binary.BigEndian.Uint32(b[20:])) +
-			uint64(binary.BigEndian.Uint32(b[24:])) + uint64(binary.BigEndian.Uint32(b[28:]))
-		b = b[32:]
-	}
-	for len(b) >= 4 {
-		sum += uint64(binary.BigEndian.Uint32(b))
-		b = b[4:]
-	}
-	if len(b) >= 2 {
-		sum += uint64(binary.BigEndian.Uint16(b))
-		b = b[2:]
-	}
-	if len(b) == 1 {
-		sum += uint64(b[0]) << 8
-	}
-	return sum
-}
-
-// tcpFold folds an unfolded sum to 16 bits (not complemented).
-func tcpFold(sum uint64) uint16 {
-	for sum > 0xffff {
-		sum = sum&0xffff + sum>>16
-	}
-	return uint16(sum)
+	return sum + uint64(ProtoTCP) + uint64(n)
 }

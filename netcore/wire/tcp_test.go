@@ -1,10 +1,12 @@
-package wire
+package wire_test
 
 import (
 	"bytes"
 	"encoding/hex"
 	"net/netip"
 	"testing"
+
+	"github.com/smolfs/smolfs/netcore/wire"
 )
 
 // Segments built by scapy, which computes the checksums on its own.
@@ -26,67 +28,67 @@ func mustHex(s string) []byte {
 }
 
 func TestTCPParseScapySYN(t *testing.T) {
-	var r TCPRepr
-	payload, err := ParseTCP(scapySYN4, &r)
+	var r wire.TCPRepr
+	payload, err := wire.ParseTCP(scapySYN4, &r)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(payload) != 0 || r.SrcPort != 40000 || r.DstPort != 7 || r.Seq != 0x01020304 || r.Flags != TCPFlagSYN || r.Window != 64240 {
+	if len(payload) != 0 || r.SrcPort != 40000 || r.DstPort != 7 || r.Seq != 0x01020304 || r.Flags != wire.TCPFlagSYN || r.Window != 64240 {
 		t.Fatalf("repr %+v payload %d", r, len(payload))
 	}
 	o := r.Options
 	if !o.HasMSS || o.MSS != 1460 || !o.SACKPermitted || !o.HasTS || o.TSVal != 123456 || o.TSEcr != 0 || !o.HasWS || o.WindowScale != 7 {
 		t.Fatalf("options %+v", o)
 	}
-	if !TCPSegment(scapySYN4).VerifyChecksum(v4src, v4dst) {
+	if !wire.TCPSegment(scapySYN4).VerifyChecksum(v4src, v4dst) {
 		t.Fatal("scapy's IPv4 checksum does not verify")
 	}
-	if TCPSegment(scapySYN4).VerifyChecksum(v4dst, netip.MustParseAddr("192.168.69.2")) {
+	if wire.TCPSegment(scapySYN4).VerifyChecksum(v4dst, netip.MustParseAddr("192.168.69.2")) {
 		t.Fatal("checksum verifies under the wrong pseudo-header")
 	}
 	// Our encoder writes the same options in Linux's order: same bytes.
 	hdr := r.Append(nil)
-	SetTCPChecksum(hdr, nil, v4src, v4dst)
+	wire.SetTCPChecksum(hdr, nil, v4src, v4dst)
 	if !bytes.Equal(hdr, scapySYN4) {
 		t.Fatalf("Append\n got % x\nwant % x", hdr, scapySYN4)
 	}
 }
 
 func TestTCPParseScapySACKv6(t *testing.T) {
-	var r TCPRepr
-	payload, err := ParseTCP(scapyPA6, &r)
+	var r wire.TCPRepr
+	payload, err := wire.ParseTCP(scapyPA6, &r)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if string(payload) != "hello" || r.Flags != TCPFlagPSH|TCPFlagACK || r.Ack != 0x01020305 {
+	if string(payload) != "hello" || r.Flags != wire.TCPFlagPSH|wire.TCPFlagACK || r.Ack != 0x01020305 {
 		t.Fatalf("repr %+v payload %q", r, payload)
 	}
 	o := r.Options
 	if !o.HasTS || o.TSVal != 9 || o.TSEcr != 123456 || o.NumSACK != 2 ||
-		o.SACK[0] != (TCPSACKBlock{100, 200}) || o.SACK[1] != (TCPSACKBlock{300, 400}) {
+		o.SACK[0] != (wire.TCPSACKBlock{100, 200}) || o.SACK[1] != (wire.TCPSACKBlock{300, 400}) {
 		t.Fatalf("options %+v", o)
 	}
-	if !TCPSegment(scapyPA6).VerifyChecksum(v6src, v6dst) {
+	if !wire.TCPSegment(scapyPA6).VerifyChecksum(v6src, v6dst) {
 		t.Fatal("scapy's IPv6 checksum does not verify")
 	}
 	hdr := r.Append(nil)
-	SetTCPChecksum(hdr, payload, v6src, v6dst)
+	wire.SetTCPChecksum(hdr, payload, v6src, v6dst)
 	if !bytes.Equal(append(hdr, payload...), scapyPA6) {
 		t.Fatalf("Append\n got % x\nwant % x", append(hdr, payload...), scapyPA6)
 	}
 }
 
 func TestTCPCheckedView(t *testing.T) {
-	if _, err := NewTCPSegment(scapySYN4[:19]); err != ErrTCPTruncated {
+	if _, err := wire.NewTCPSegment(scapySYN4[:19]); err != wire.ErrTruncated {
 		t.Fatalf("19 bytes: %v", err)
 	}
 	b := bytes.Clone(scapySYN4)
-	b[tcpDataOff] = 4 << 4
-	if _, err := NewTCPSegment(b); err != ErrTCPDataOffset {
+	b[wire.TCPDataOffOff] = 4 << 4
+	if _, err := wire.NewTCPSegment(b); err != wire.ErrTCPDataOffset {
 		t.Fatalf("offset 4: %v", err)
 	}
-	b[tcpDataOff] = 15 << 4
-	if _, err := NewTCPSegment(b); err != ErrTCPTruncated {
+	b[wire.TCPDataOffOff] = 15 << 4
+	if _, err := wire.NewTCPSegment(b); err != wire.ErrTruncated {
 		t.Fatalf("offset past the end: %v", err)
 	}
 }
@@ -97,28 +99,28 @@ func TestTCPOptionErrors(t *testing.T) {
 		opts []byte
 		ok   bool
 	}{
-		{"length past end", []byte{TCPOptMSS, 4, 5}, false},
+		{"length past end", []byte{wire.TCPOptMSS, 4, 5}, false},
 		{"length zero", []byte{30, 0}, false},
-		{"MSS wrong length", []byte{TCPOptMSS, 3, 5}, false},
-		{"SACK empty", []byte{TCPOptSACK, 2}, false},
-		{"SACK ragged", []byte{TCPOptSACK, 6, 0, 0, 0, 0}, false},
-		{"lone kind", []byte{TCPOptMSS}, false},
-		{"unknown skipped", []byte{30, 3, 0, TCPOptNOP}, true},
-		{"end stops", []byte{TCPOptEnd, 0xff, 0xff}, true},
+		{"MSS wrong length", []byte{wire.TCPOptMSS, 3, 5}, false},
+		{"SACK empty", []byte{wire.TCPOptSACK, 2}, false},
+		{"SACK ragged", []byte{wire.TCPOptSACK, 6, 0, 0, 0, 0}, false},
+		{"lone kind", []byte{wire.TCPOptMSS}, false},
+		{"unknown skipped", []byte{30, 3, 0, wire.TCPOptNOP}, true},
+		{"end stops", []byte{wire.TCPOptEnd, 0xff, 0xff}, true},
 	} {
-		var o TCPOptions
-		if err := ParseTCPOptions(c.opts, &o); (err == nil) != c.ok {
+		var o wire.TCPOptions
+		if err := wire.ParseTCPOptions(c.opts, &o); (err == nil) != c.ok {
 			t.Errorf("%s: err %v", c.name, err)
 		}
 	}
-	var o TCPOptions
-	if err := ParseTCPOptions([]byte{TCPOptWindowScale, 3, 20, 0}, &o); err != nil || o.WindowScale != TCPMaxWindowScale {
+	var o wire.TCPOptions
+	if err := wire.ParseTCPOptions([]byte{wire.TCPOptWindowScale, 3, 20, 0}, &o); err != nil || o.WindowScale != wire.TCPMaxWindowScale {
 		t.Fatalf("window scale 20: %v %d (RFC 7323 2.3: use 14)", err, o.WindowScale)
 	}
 }
 
 func TestTCPFlagsString(t *testing.T) {
-	if s := (TCPFlagSYN | TCPFlagACK).String(); s != "S." {
+	if s := (wire.TCPFlagSYN | wire.TCPFlagACK).String(); s != "S." {
 		t.Fatal(s)
 	}
 }
@@ -129,7 +131,7 @@ func BenchmarkTCPChecksum1448(b *testing.B) {
 	b.SetBytes(1448)
 	b.ReportAllocs()
 	for b.Loop() {
-		SetTCPChecksum(hdr, payload, v4src, v4dst)
+		wire.SetTCPChecksum(hdr, payload, v4src, v4dst)
 	}
 }
 
@@ -137,24 +139,24 @@ func FuzzTCP(f *testing.F) {
 	f.Add(scapySYN4)
 	f.Add(scapyPA6)
 	f.Fuzz(func(t *testing.T, b []byte) {
-		var r TCPRepr
-		payload, err := ParseTCP(b, &r)
+		var r wire.TCPRepr
+		payload, err := wire.ParseTCP(b, &r)
 		if err != nil {
 			return
 		}
 		hdr := r.Append(nil)
-		if len(hdr) != r.HeaderLen() || len(hdr) > TCPMaxLen+TCPMaxSACKBlocks*8 {
+		if len(hdr) != r.HeaderLen() || len(hdr) > wire.TCPMaxLen+wire.TCPMaxSACKBlocks*8 {
 			t.Fatalf("Append wrote %d bytes, HeaderLen %d", len(hdr), r.HeaderLen())
 		}
-		SetTCPChecksum(hdr, payload, v4src, v4dst)
+		wire.SetTCPChecksum(hdr, payload, v4src, v4dst)
 		seg := append(hdr, payload...)
-		if !TCPSegment(seg).VerifyChecksum(v4src, v4dst) {
+		if !wire.TCPSegment(seg).VerifyChecksum(v4src, v4dst) {
 			t.Fatal("our own checksum does not verify")
 		}
-		var r2 TCPRepr
-		p2, err := ParseTCP(seg, &r2)
+		var r2 wire.TCPRepr
+		p2, err := wire.ParseTCP(seg, &r2)
 		if err != nil {
-			if len(hdr) > TCPMaxLen {
+			if len(hdr) > wire.TCPMaxLen {
 				return // too many options to fit a real header: ours, not the input's
 			}
 			t.Fatalf("re-parse: %v", err)
