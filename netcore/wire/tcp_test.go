@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/smolfs/smolfs/netcore/wire"
+	"github.com/smolfs/smolfs/netcore/wire/wiretest"
 )
 
 // Segments built by scapy, which computes the checksums on its own.
@@ -135,9 +136,57 @@ func BenchmarkTCPChecksum1448(b *testing.B) {
 	}
 }
 
+// kernelTCP returns the TCP segments (with their addresses) in the kernel's
+// frames.
+func kernelTCP(tb testing.TB) (segs [][]byte, srcs, dsts []netip.Addr) {
+	for _, c := range wiretest.Kernel(tb) {
+		fr := c.Frame
+		if len(fr) < wire.EthHeaderLen+20 || fr[12] != 8 || fr[13] != 0 {
+			continue
+		}
+		p, err := wire.NewIPv4Packet(fr[wire.EthHeaderLen:])
+		if err != nil || p.Protocol() != wire.ProtoTCP || p.IsFragment() {
+			continue
+		}
+		segs = append(segs, p.Payload())
+		srcs, dsts = append(srcs, p.Src()), append(dsts, p.Dst())
+	}
+	return segs, srcs, dsts
+}
+
+func TestTCPKernelSegments(t *testing.T) {
+	segs, srcs, dsts := kernelTCP(t)
+	if len(segs) == 0 {
+		t.Fatal("no TCP segments among the kernel's frames")
+	}
+	for i, b := range segs {
+		var r wire.TCPRepr
+		payload, err := wire.ParseTCP(b, &r)
+		if err != nil {
+			t.Fatalf("segment %d: %v", i, err)
+		}
+		// Captured on the sending side with checksum offload, the field
+		// holds the folded pseudo-header sum the device completes
+		// (CHECKSUM_PARTIAL): a check of our pseudo-header.
+		partial := ^wire.ChecksumFinish(wire.TCPPseudoHeaderSum(srcs[i], dsts[i], len(b)))
+		if got := wire.TCPSegment(b).Checksum(); got != partial && !wire.TCPSegment(b).VerifyChecksum(srcs[i], dsts[i]) {
+			t.Errorf("segment %d: checksum %#04x neither verifies nor is the partial %#04x", i, got, partial)
+		}
+		hdr := r.Append(nil)
+		hdr[wire.TCPChecksumOff], hdr[wire.TCPChecksumOff+1] = b[wire.TCPChecksumOff], b[wire.TCPChecksumOff+1]
+		if !bytes.Equal(hdr, b[:len(b)-len(payload)]) {
+			t.Errorf("segment %d: re-encoded\n got % x\nwant % x", i, hdr, b[:len(hdr)])
+		}
+	}
+}
+
 func FuzzTCP(f *testing.F) {
 	f.Add(scapySYN4)
 	f.Add(scapyPA6)
+	segs, _, _ := kernelTCP(f)
+	for _, b := range segs {
+		f.Add(b)
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var r wire.TCPRepr
 		payload, err := wire.ParseTCP(b, &r)
