@@ -139,6 +139,7 @@ func BenchmarkConnectionSetupTeardown(b *testing.B) {
 			b.Fatalf("states %v %v", ca.State(), cb.State())
 		}
 	}
+	b.ReportMetric(float64(p.a.stats.OutSegs+p.b.stats.OutSegs)/float64(b.N), "segs/op")
 }
 
 // BenchmarkRequestResponse is one tcp-rr transaction per op: 1 byte each
@@ -162,4 +163,5 @@ func BenchmarkRequestResponse(b *testing.B) {
 		}
 		p.clearEvents()
 	}
+	b.ReportMetric(float64(p.a.stats.OutSegs+p.b.stats.OutSegs)/float64(b.N), "segs/op")
 }

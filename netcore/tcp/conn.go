@@ -46,6 +46,11 @@ type Conn struct {
 	listener *Listener // while half-open or queued for Accept
 	user     any
 	err      error // why it ended; Read and Write return it
+	// The fields with pointers come first, so that the garbage collector
+	// scans only the head of this large struct.
+	snd ring       // send buffer: the bytes from sndUna (from iss+1 before the SYN is acknowledged)
+	rcv ring       // in-order data not yet read, and out-of-order data past it
+	cc  congestion // points at renoCC or cubicCC below
 
 	nodelay   bool
 	closeReq  bool // Close: FIN after the queued data
@@ -67,13 +72,11 @@ type Conn struct {
 	iss, sndUna, sndNxt, sndMax uint32
 	sndWnd, maxSndWnd           uint32
 	sndWl1, sndWl2              uint32
-	snd                         ring
 
 	// Receive sequence space; rcv holds in-order data not yet read, and
 	// out-of-order data past it whose ranges ooo records.
 	irs, rcvNxt uint32
 	rcvAdv      uint32 // right edge of the window we last announced
-	rcv         ring
 	ooo         rangeSet
 	oooLast     uint32 // start of the most recent out-of-order segment (first SACK block)
 	finSeq      uint32 // where the peer's FIN is, once seen (finSeen)
@@ -90,7 +93,6 @@ type Conn struct {
 	ackPending int
 	ackBytes   int
 	ackNow     bool
-	quickAcks  int // ACK every segment for a while (start and after loss) to speed the peer's slow start
 
 	// RTT and RTO (RFC 6298).
 	srtt, rttvar, rto time.Duration
@@ -103,7 +105,6 @@ type Conn struct {
 	synRetransmitted  bool
 
 	// Congestion control and loss recovery.
-	cc          congestion
 	cwnd        int
 	ssthresh    int
 	dupAcks     int
@@ -131,6 +132,9 @@ type Conn struct {
 	heapIdx                       int
 	twIdx                         int
 	heapKey                       int64
+
+	renoCC  reno
+	cubicCC cubic
 
 	// Counters for Info.
 	retransSegs, segsIn, segsOut uint64
@@ -200,11 +204,12 @@ func (c *Conn) Read(now time.Time, b []byte, out *Output) (int, error) {
 		c.rcv.releaseSmall()
 	}
 	if c.state.synchronized() && c.state != StateTimeWait && !c.rcvClosed {
-		// Announce the opened window when it at least doubles what the
-		// peer may still send (as Linux's tcp_cleanup_rbuf), so a reader
-		// that had stopped restarts the sender without an ACK per read.
+		// Announce the opened window when the peer was down to a few
+		// segments and it at least doubles (as Linux's tcp_cleanup_rbuf),
+		// so a reader that had stopped restarts the sender, without an ACK
+		// per read while the window is wide open.
 		free := uint32(c.rcv.Free())
-		if free >= uint32(c.rcvMSS) && free >= 2*before {
+		if before < 4*uint32(c.rcvMSS) && free >= uint32(c.rcvMSS) && free >= 2*before {
 			tk := c.t.tick(now)
 			c.ackNow = true
 			c.output(tk, out)

@@ -23,11 +23,12 @@ const DefaultCongestion = "reno"
 // Congestions are the algorithms Config.Congestion accepts.
 var Congestions = []string{"reno", "cubic"}
 
-func newCongestion(name string) congestion {
-	if name == "reno" {
-		return &reno{}
+func (c *Conn) setCongestion(name string) {
+	if name == "cubic" {
+		c.cc = &c.cubicCC
+	} else {
+		c.cc = &c.renoCC
 	}
-	return &cubic{}
 }
 
 // reno is NewReno's window growth (RFC 5681 3.1): slow start with

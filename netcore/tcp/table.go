@@ -268,7 +268,7 @@ func (t *Table) newConn(tk int64, local, remote netip.AddrPort, opts ConnOptions
 	c.rtoAt, c.ackAt, c.keepAt, c.closeAt, c.tlpAt, c.reoAt = maxTime, maxTime, maxTime, maxTime, maxTime, maxTime
 	c.tsOffset = t.tsOffset(local, remote)
 	c.lastRecv = tk
-	c.cc = newCongestion(t.cfg.Congestion)
+	c.setCongestion(t.cfg.Congestion)
 	return c
 }
 
