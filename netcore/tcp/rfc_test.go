@@ -747,3 +747,113 @@ func TestRFC8985_6_2_OneSACKAndAQuarterRTTMakeALoss(t *testing.T) {
 		t.Fatalf("no retransmission of the hole after the reordering window: %+v", gs)
 	}
 }
+
+func TestRFC6191_NewerSYNReopensTimeWait(t *testing.T) {
+	r := newRig(t, Config{})
+	c, iss := r.accepted(peerSYN())
+	p := &peer{seq: peerISN + 1, ack: iss + 1, ts: 5001, wnd: 502}
+	r.send(p.seg(flagFIN|flagACK), nil) // the peer closes first: we are passive...
+	p.seq++
+	c.Close(r.now, &r.out)
+	r.recv()
+	p.ack++
+	r.send(p.seg(flagACK), nil)
+	if c.State() != StateClosed {
+		t.Fatalf("passive close ends in %v", c.State())
+	}
+	// ...so make a TIME_WAIT by closing first on a second connection.
+	r.remote = netip.AddrPortFrom(r.remote.Addr(), 40001)
+	c2, iss2 := r.accepted2(r.tb.listeners[r.local], peerSYN())
+	p = &peer{seq: peerISN + 1, ack: iss2 + 1, ts: 6000, wnd: 502}
+	c2.Close(r.now, &r.out)
+	r.recv()
+	p.ack++
+	r.send(p.seg(flagFIN|flagACK), nil)
+	p.seq++
+	r.recv()
+	if c2.State() != StateTimeWait {
+		t.Fatal(c2.State())
+	}
+	old := peerSYN()
+	old.Options.TSVal = 10 // not newer: an old duplicate, ignored by TIME_WAIT's rules
+	r.send(old, nil)
+	if c2.State() != StateTimeWait {
+		t.Fatalf("an old SYN ended TIME_WAIT: %v", c2.State())
+	}
+	r.recv()
+	syn := peerSYN()
+	syn.Seq = p.seq + 100000
+	syn.Options.TSVal = p.ts + 100
+	r.send(syn, nil)
+	g := r.one()
+	if c2.State() != StateClosed || g.Flags != flagSYN|flagACK || g.Ack != syn.Seq+1 {
+		t.Fatalf("%v %+v", c2.State(), g.TCPRepr)
+	}
+}
+
+func TestRFC9293_3_10_8_OrphanedFinWait2TimesOut(t *testing.T) {
+	r, c, p := establishedRig(t, Config{FinWait2Timeout: 30 * time.Second})
+	c.Release(r.now, &r.out)
+	r.recv()
+	p.ack++
+	r.send(p.seg(flagACK), nil)
+	if c.State() != StateFinWait2 {
+		t.Fatal(c.State())
+	}
+	r.advance(30 * time.Second)
+	if c.State() != StateClosed || len(r.tb.conns) != 0 {
+		t.Fatal(c.State())
+	}
+}
+
+func TestRFC9293_3_10_7_4_DataAfterReleaseGetsRST(t *testing.T) {
+	r, c, p := establishedRig(t, Config{})
+	c.Release(r.now, &r.out)
+	r.recv()
+	r.send(p.seg(flagACK|flagPSH), []byte("too late"))
+	if g := r.one(); g.Flags&flagRST == 0 || c.State() != StateClosed {
+		t.Fatal(g.Flags, c.State())
+	}
+}
+
+func TestRFC6298_SYNACKRetransmittedWhenTheACKIsLost(t *testing.T) {
+	r := newRig(t, Config{})
+	l, _ := r.tb.Listen(r.local, 0, ConnOptions{})
+	r.send(peerSYN(), nil)
+	sa := r.one()
+	r.advance(time.Second)
+	if g := r.one(); g.Flags != flagSYN|flagACK || g.Seq != sa.Seq {
+		t.Fatalf("%+v", g.TCPRepr)
+	}
+	// The peer's retransmitted SYN is answered at once too.
+	r.send(peerSYN(), nil)
+	if g := r.one(); g.Flags != flagSYN|flagACK {
+		t.Fatal(g.Flags)
+	}
+	r.send(wire.TCPRepr{Seq: peerISN + 1, Ack: sa.Seq + 1, Flags: flagACK, Window: 502,
+		Options: wire.TCPOptions{HasTS: true, TSVal: 5002}}, nil)
+	if l.Pending() != 1 {
+		t.Fatal(l.Pending())
+	}
+}
+
+func TestRFC9293_3_10_3_FINRetransmittedAfterRTO(t *testing.T) {
+	r, c, p := establishedRig(t, Config{})
+	c.Write(r.now, []byte("last words"), &r.out)
+	c.Close(r.now, &r.out)
+	gs := r.recv()
+	if len(gs) != 2 || string(gs[0].payload) != "last words" || gs[1].Flags != flagFIN|flagACK || gs[1].Seq != p.ack+10 {
+		t.Fatalf("data, then the FIN after it: %+v", gs)
+	}
+	p.ack += 10 // the data arrived, the FIN did not
+	r.send(p.seg(flagACK), nil)
+	r.advance(200 * time.Millisecond)
+	if g := r.one(); g.Flags != flagFIN|flagACK || g.Seq != p.ack || len(g.payload) != 0 {
+		t.Fatalf("%+v %q", g.TCPRepr, g.payload)
+	}
+	p.ack++
+	r.send(p.seg(flagACK), nil)
+	if c.State() != StateFinWait2 {
+		t.Fatal(c.State())
+	}
+}
