@@ -391,7 +391,11 @@ func TestSimCleanLink(t *testing.T) {
 	s := newSim(t, 1, Config{}, Config{})
 	s.imp[0] = impairment{delay: time.Millisecond}
 	s.imp[1] = impairment{delay: time.Millisecond}
-	ca, _ := transfer(t, s, 4<<20, 1e6)
+	n := 4 << 20
+	if raceEnabled {
+		n = 1 << 20
+	}
+	ca, _ := transfer(t, s, n, 1e6)
 	if ca.retransSegs != 0 {
 		t.Fatalf("%d retransmissions on a clean link", ca.retransSegs)
 	}
@@ -421,7 +425,11 @@ func TestSimImpaired(t *testing.T) {
 				cfg := Config{Congestion: c.cc, NoSACK: !sack}
 				s := newSim(t, 3, cfg, cfg)
 				s.imp[0], s.imp[1] = c.imp, c.imp
-				transfer(t, s, 1<<20, 2e6)
+				n := 1 << 20
+				if raceEnabled {
+					n = 256 << 10
+				}
+				transfer(t, s, n, 2e6)
 			})
 		}
 	}
@@ -436,7 +444,7 @@ func TestSimManySeeds(t *testing.T) {
 	if v, err := strconv.Atoi(os.Getenv("SIMSEEDS")); err == nil {
 		n = v
 	}
-	if testing.Short() {
+	if testing.Short() || raceEnabled {
 		n = 8
 	}
 	for seed := range uint64(n) {
