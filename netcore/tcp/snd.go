@@ -192,6 +192,7 @@ func (c *Conn) sendSegment(tk int64, seq uint32, n int, fin bool, out *Output) {
 // reordering window while SACKed data sat above it.
 func (c *Conn) onReorderTimeout(tk int64, out *Output) {
 	if !c.sackOK || c.sacked.empty() || c.sndUna == c.sndMax {
+		c.armTLP(tk)
 		return
 	}
 	switch c.state {
@@ -455,6 +456,9 @@ func (c *Conn) ackedNew(tk int64, ack uint32, out *Output) {
 	c.tlpProbed = false
 	c.rtxProbes = 0
 	c.sacked.trimBelow(ack)
+	if c.sacked.empty() {
+		c.reoAt = maxTime // no hole below SACKed data any more
+	}
 	if c.inRecovery && seqLT(ack, c.highRxt) {
 		// The new first hole was retransmitted already, before now.
 		c.rtxUna, c.rtxMax, c.rtxMark = ack, c.sndMax, true
