@@ -161,6 +161,7 @@ func (c *Conn) sendSegment(tk int64, seq uint32, n int, fin bool, out *Output) {
 	if seqLT(seq, c.sndMax) {
 		c.retransSegs++
 		c.t.stats.RetransSegs++
+		c.t.stats.OutSegs-- // RFC 4022: tcpOutSegs leaves retransmissions out; emit counts it
 		if c.rttTiming && seqLEQ(seq, c.rttSeq) {
 			c.rttTiming = false // Karn: no sample from a retransmitted segment
 		}
@@ -313,6 +314,7 @@ func (c *Conn) sendSYN(tk int64, out *Output) {
 		c.rttTiming = false
 		c.retransSegs++
 		c.t.stats.RetransSegs++
+		c.t.stats.OutSegs--
 	} else {
 		c.rttTiming, c.rttSeq, c.rttStart = true, c.iss, tk
 	}

@@ -9,7 +9,7 @@ type Stats struct {
 	EstabResets  uint64 // ESTABLISHED or CLOSE_WAIT to CLOSED directly
 	CurrEstab    uint64 // in ESTABLISHED or CLOSE_WAIT now
 	InSegs       uint64 // received, errors included
-	OutSegs      uint64 // sent, retransmissions included
+	OutSegs      uint64 // sent, retransmissions excluded (RFC 4022)
 	RetransSegs  uint64
 	InErrs       uint64 // malformed or bad checksum
 	OutRsts      uint64
