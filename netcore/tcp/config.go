@@ -38,7 +38,7 @@ type Config struct {
 
 	EphemeralLow, EphemeralHigh uint16 // ports for Connect with port 0 (49152-65535)
 
-	ChallengeACKLimit int // RFC 5961 challenge ACKs per second, table-wide (1000)
+	ChallengeACKLimit int // RFC 5961 challenge ACKs per second and connection (10)
 
 	// NoChecksum skips verifying received checksums (the device did it).
 	NoChecksum bool
@@ -81,7 +81,7 @@ func (c Config) withDefaults() Config {
 	if c.EphemeralLow == 0 || c.EphemeralHigh < c.EphemeralLow {
 		c.EphemeralLow, c.EphemeralHigh = 49152, 65535
 	}
-	def(&c.ChallengeACKLimit, 1000)
+	def(&c.ChallengeACKLimit, 10)
 	return c
 }
 

@@ -115,6 +115,8 @@ type Conn struct {
 	sacked      rangeSet
 	lostEnd     uint32 // un-SACKed octets below this are lost (RFC 6675 IsLost)
 	pipeCache   int
+	chAckSecond int64 // RFC 5961 challenge ACK budget: the second it is for
+	chAcks      int   // and how many were sent in it
 	keepalive   time.Duration
 	keepProbes  int
 	lastRecv    int64 // when a segment last arrived (keepalive idle)

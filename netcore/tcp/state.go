@@ -147,12 +147,28 @@ func (c *Conn) acceptable(s *segment) bool {
 // challengeACK sends an ACK with the current numbers (RFC 5961 3.2), within
 // the table's rate limit.
 func (c *Conn) challengeACK(tk int64, out *Output) {
-	if !c.t.challengeACKAllowed(tk) {
+	if !c.challengeACKAllowed(tk) {
 		c.t.stats.ChallengeACKsLimited++
 		return
 	}
 	c.t.stats.ChallengeACKs++
 	c.sendFlags(tk, c.sndMax, ackFlag, out)
+}
+
+// challengeACKAllowed spends one of the second's challenge ACKs (RFC 5961
+// 7). The budget is the connection's, not the host's: a host-wide one lets
+// an attacker who exhausts it and counts the ACKs left over learn which
+// connections exist and their numbers (CVE-2016-5696, Linux's fix).
+func (c *Conn) challengeACKAllowed(tk int64) bool {
+	sec := tk / int64(time.Second)
+	if sec != c.chAckSecond {
+		c.chAckSecond, c.chAcks = sec, 0
+	}
+	if c.chAcks >= c.t.cfg.ChallengeACKLimit {
+		return false
+	}
+	c.chAcks++
+	return true
 }
 
 // onReset handles an acceptable RST (RFC 9293 3.10.7.4, second).

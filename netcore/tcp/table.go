@@ -31,9 +31,6 @@ type Table struct {
 	nextPort  uint16
 	stats     Stats
 
-	chAckSecond int64 // RFC 5961 challenge ACK budget: the second it is for
-	chAcks      int   // and how many were sent in it
-
 	seg  segment // the segment being processed (no allocation per segment)
 	bufs bufPool
 }
@@ -357,19 +354,6 @@ func (t *Table) emit(src, dst netip.Addr, ttl, tos uint8, r *wire.TCPRepr, paylo
 	wire.SetTCPChecksum(hdr, payload, src, dst)
 	out.Segments = append(out.Segments, Segment{Src: src, Dst: dst, TTL: ttl, TOS: tos, Header: hdr, Payload: payload})
 	t.stats.OutSegs++
-}
-
-// challengeACKAllowed spends one of the second's challenge ACKs (RFC 5961 7).
-func (t *Table) challengeACKAllowed(tk int64) bool {
-	sec := tk / int64(time.Second)
-	if sec != t.chAckSecond {
-		t.chAckSecond, t.chAcks = sec, 0
-	}
-	if t.chAcks >= t.cfg.ChallengeACKLimit {
-		return false
-	}
-	t.chAcks++
-	return true
 }
 
 // Conns calls fn for every connection (listeners' half-open ones included).
