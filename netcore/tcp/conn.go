@@ -314,6 +314,21 @@ func (c *Conn) Abort(now time.Time, out *Output) {
 	c.t.closeConn(c, ErrAborted, out)
 }
 
+// Fail ends the connection with err and sends nothing: for what the host
+// learns below TCP, such as the neighbour that never answered
+// (syscall.EHOSTUNREACH) or an ICMP unreachable. Failed is reported.
+func (c *Conn) Fail(now time.Time, err error, out *Output) {
+	switch c.state {
+	case StateClosed:
+		return
+	case StateSynSent, StateSynReceived:
+		c.t.stats.AttemptFails++
+	case StateEstablished, StateCloseWait:
+		c.t.stats.EstabResets++
+	}
+	c.t.closeConn(c, err, out)
+}
+
 // Info is a snapshot of the connection for its status file.
 type Info struct {
 	State                    State

@@ -20,6 +20,7 @@
 //	c.Close(now, &out)                                   // FIN after queued data; reading goes on
 //	c.Release(now, &out)                                 // the user is gone (last file closed)
 //	c.Abort(now, &out)                                   // RST
+//	c.Fail(now, syscall.EHOSTUNREACH, &out)              // the host's own verdict (ARP failed, ICMP)
 //	c.State(); c.Info(); c.Err(); t.Stats()
 //
 // Everything is called under the host's lock. Receive verifies the

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net/netip"
+	"syscall"
 	"testing"
 	"time"
 
@@ -855,5 +856,19 @@ func TestRFC9293_3_10_3_FINRetransmittedAfterRTO(t *testing.T) {
 	r.send(p.seg(flagACK), nil)
 	if c.State() != StateFinWait2 {
 		t.Fatal(c.State())
+	}
+}
+
+func TestFailEndsAConnectWithTheHostsError(t *testing.T) {
+	r := newRig(t, Config{})
+	c, _ := r.tb.Connect(r.now, r.local, r.remote, ConnOptions{}, &r.out)
+	r.recv()
+	c.Fail(r.now, syscall.EHOSTUNREACH, &r.out)
+	r.none()
+	if c.State() != StateClosed || !errors.Is(c.Err(), syscall.EHOSTUNREACH) || r.ready(c)&Failed == 0 || len(r.tb.conns) != 0 {
+		t.Fatal(c.State(), c.Err(), r.ready(c))
+	}
+	if _, err := c.Write(r.now, []byte("x"), &r.out); !errors.Is(err, syscall.EHOSTUNREACH) {
+		t.Fatal(err)
 	}
 }
