@@ -77,11 +77,11 @@ func TestDriverLoop(t *testing.T) {
 	t.Logf("log: %s", text)
 	switch {
 	case pollOnly:
-		if d.ring.Load() || !strings.Contains(text, "poll loop (forced)") {
-			t.Errorf("forced poll loop: ring %v, log %q", d.ring.Load(), text)
+		if d.loop.ring.Load() || !strings.Contains(text, "poll loop (forced)") {
+			t.Errorf("forced poll loop: ring %v, log %q", d.loop.ring.Load(), text)
 		}
-	case !d.ring.Load():
-		if f, err := uring.NewFrames(b.Fd(), uring.FramesConfig{WakeFd: -1}); err == nil {
+	case !d.loop.ring.Load():
+		if f, err := uring.NewFrames(uring.FramesConfig{WakeFd: -1}); err == nil {
 			f.Close()
 			t.Fatalf("the driver runs the poll loop where io_uring works; log %q", text)
 		} else {

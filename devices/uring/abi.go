@@ -72,8 +72,14 @@ const (
 	OpReadMultishot = 49
 )
 
-// asyncCancelAny (IORING_ASYNC_CANCEL_ANY) cancels every request.
-const asyncCancelAny = 1 << 2
+// Cancel flags (io_uring_sqe.cancel_flags): asyncCancelAll cancels every
+// match rather than the first, asyncCancelFd matches by file,
+// asyncCancelAny cancels every request.
+const (
+	asyncCancelAll = 1 << 0
+	asyncCancelFd  = 1 << 1
+	asyncCancelAny = 1 << 2
+)
 
 // SQE flags (io_uring_sqe.flags).
 const (

@@ -79,7 +79,7 @@ func BenchmarkEchoFrames(b *testing.B) {
 	got := 0
 	recv := func(fr []byte) {
 		got++
-		if err := f.Send(fr); err != nil {
+		if err := f.Send(0, fr); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -90,12 +90,12 @@ func BenchmarkEchoFrames(b *testing.B) {
 			f = newFrames(b, p0, FramesConfig{WakeFd: -1})
 		}
 		for got < benchBatch {
-			if _, err := f.Exchange(-1, recv); err != nil {
+			if _, err := exchange(f, -1, recv); err != nil {
 				b.Fatal(err)
 			}
 		}
 		got = 0
-		if _, err := f.Exchange(0, recv); err != nil { // write the replies
+		if _, err := exchange(f, 0, recv); err != nil { // write the replies
 			b.Fatal(err)
 		}
 	})

@@ -15,15 +15,45 @@ import (
 	"github.com/smolfs/smolfs/internal/testenv"
 )
 
-// newFrames serves fd, or fails or skips as requireUring says.
+// newFrames serves fd as port 0, or fails or skips as requireUring says.
 func newFrames(t testing.TB, fd int, c FramesConfig) *Frames {
 	t.Helper()
-	f, err := NewFrames(fd, c)
+	f, err := NewFrames(c)
 	if err != nil {
 		requireUring(t, err)
 	}
 	t.Cleanup(func() { f.Close() })
+	if port, err := f.Add(fd); err != nil || port != 0 {
+		t.Fatalf("Add: port %d, %v; want port 0", port, err)
+	}
 	return f
+}
+
+// one is the Receiver of a Frames that serves one fd.
+type one struct {
+	recv     func([]byte)
+	stopped  error
+	sendErrs []error
+}
+
+func (o *one) Frame(_ int, b []byte) {
+	if o.recv != nil {
+		o.recv(b)
+	}
+}
+func (o *one) TooLong(int)                 {}
+func (o *one) SendFailed(_ int, err error) { o.sendErrs = append(o.sendErrs, err) }
+func (o *one) Stopped(_ int, err error)    { o.stopped = err }
+
+// exchange is Exchange for a Frames that serves one fd: frames go to recv,
+// and the fd's end is the error.
+func exchange(f *Frames, timeout time.Duration, recv func([]byte)) (bool, error) {
+	o := &one{recv: recv}
+	woken, err := f.Exchange(timeout, o)
+	if err == nil {
+		err = o.stopped
+	}
+	return woken, err
 }
 
 // seqpacket is a socketpair that keeps message boundaries, a stand-in for
@@ -46,7 +76,7 @@ func exchangeUntil(t testing.TB, f *Frames, recv func([]byte), cond func() bool)
 		if time.Now().After(deadline) {
 			t.Fatalf("condition not met within 5s; stats %+v", f.Stats())
 		}
-		if _, err := f.Exchange(50*time.Millisecond, recv); err != nil {
+		if _, err := exchange(f, 50*time.Millisecond, recv); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -62,7 +92,7 @@ func TestFramesEcho(t *testing.T) {
 	recv := func(b []byte) {
 		got = append(got, string(b))
 		reply := append([]byte("re:"), b...)
-		if err := f.Send(reply); err != nil {
+		if err := f.Send(0, reply); err != nil {
 			t.Errorf("Send: %v", err)
 		}
 	}
@@ -75,7 +105,7 @@ func TestFramesEcho(t *testing.T) {
 		}
 	}
 	// Flush the last replies.
-	if _, err := f.Exchange(0, recv); err != nil {
+	if _, err := exchange(f, 0, recv); err != nil {
 		t.Fatal(err)
 	}
 	for i, g := range got {
@@ -108,7 +138,7 @@ func TestFramesBurstBeyondBuffers(t *testing.T) {
 	p := seqpacket(t)
 	f := newFrames(t, p[0], FramesConfig{RxBuffers: 4, TxBuffers: 4, WakeFd: -1})
 	// Arm the read first so that the burst meets an armed read.
-	if _, err := f.Exchange(0, func([]byte) { t.Error("frame before any was sent") }); err != nil {
+	if _, err := exchange(f, 0, func([]byte) { t.Error("frame before any was sent") }); err != nil {
 		t.Fatal(err)
 	}
 	const n = 40
@@ -157,7 +187,7 @@ func TestFramesWakeAndTimeout(t *testing.T) {
 	defer unix.Close(efd)
 	f := newFrames(t, p[0], FramesConfig{RxBuffers: 4, TxBuffers: 4, WakeFd: efd})
 	noFrame := func([]byte) { t.Error("frame on an idle socket") }
-	woken, err := f.Exchange(20*time.Millisecond, noFrame)
+	woken, err := exchange(f, 20*time.Millisecond, noFrame)
 	if err != nil || woken {
 		t.Fatalf("idle Exchange: woken %v, %v; want a plain timeout", woken, err)
 	}
@@ -167,7 +197,7 @@ func TestFramesWakeAndTimeout(t *testing.T) {
 	}()
 	deadline := time.Now().Add(5 * time.Second)
 	for !woken && time.Now().Before(deadline) {
-		if woken, err = f.Exchange(time.Second, noFrame); err != nil {
+		if woken, err = exchange(f, time.Second, noFrame); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -181,7 +211,7 @@ func TestFramesWakeAndTimeout(t *testing.T) {
 	woken = false
 	deadline = time.Now().Add(5 * time.Second)
 	for !woken && time.Now().Before(deadline) {
-		if woken, err = f.Exchange(time.Second, noFrame); err != nil {
+		if woken, err = exchange(f, time.Second, noFrame); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -197,16 +227,16 @@ func TestFramesSendLimits(t *testing.T) {
 	unix.SetsockoptInt(p[1], unix.SOL_SOCKET, unix.SO_RCVBUF, 1024)
 	unix.SetsockoptInt(p[0], unix.SOL_SOCKET, unix.SO_SNDBUF, 1024)
 	f := newFrames(t, p[0], FramesConfig{FrameSize: 256, RxBuffers: 4, TxBuffers: 2, WakeFd: -1})
-	if err := f.Send(make([]byte, 257)); !errors.Is(err, ErrFrameTooLong) {
+	if err := f.Send(0, make([]byte, 257)); !errors.Is(err, ErrFrameTooLong) {
 		t.Errorf("Send of 257 bytes with FrameSize 256: %v, want ErrFrameTooLong", err)
 	}
 	var full error
 	sent := 0
 	for i := 0; i < 1000 && full == nil; i++ {
-		if full = f.Send(bytes.Repeat([]byte{byte(i)}, 200)); full == nil {
+		if full = f.Send(0, bytes.Repeat([]byte{byte(i)}, 200)); full == nil {
 			sent++
 		}
-		if _, err := f.Exchange(0, func([]byte) {}); err != nil {
+		if _, err := exchange(f, 0, func([]byte) {}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -228,28 +258,31 @@ func TestFramesSendLimits(t *testing.T) {
 		}
 		return drained == sent
 	})
-	if err := f.Send([]byte("after")); err != nil {
+	if err := f.Send(0, []byte("after")); err != nil {
 		t.Errorf("Send after the peer drained: %v", err)
 	}
 }
 
 func TestFramesClose(t *testing.T) {
 	p := seqpacket(t)
-	f, err := NewFrames(p[0], FramesConfig{WakeFd: -1})
+	f, err := NewFrames(FramesConfig{WakeFd: -1})
 	if err != nil {
 		requireUring(t, err)
 	}
-	if _, err := f.Exchange(0, func([]byte) {}); err != nil { // arms the read
+	if _, err := f.Add(p[0]); err != nil {
 		t.Fatal(err)
 	}
-	f.Send([]byte("queued, never exchanged"))
+	if _, err := exchange(f, 0, func([]byte) {}); err != nil { // arms the read
+		t.Fatal(err)
+	}
+	f.Send(0, []byte("queued, never exchanged"))
 	if err := f.Close(); err != nil {
 		t.Fatalf("Close with a read armed: %v", err)
 	}
 	if err := f.Close(); err != nil {
 		t.Errorf("second Close: %v", err)
 	}
-	if _, err := f.Exchange(0, func([]byte) {}); !errors.Is(err, ErrClosed) {
+	if _, err := exchange(f, 0, func([]byte) {}); !errors.Is(err, ErrClosed) {
 		t.Errorf("Exchange after Close: %v, want ErrClosed", err)
 	}
 	// The fd is the owner's: still open.
@@ -329,11 +362,11 @@ func TestFramesTap(t *testing.T) {
 	}
 	// Tap fd -> kernel, in one batch.
 	for i := 0; i < n; i++ {
-		if err := f.Send(frame(1000+i, mac, ours)); err != nil {
+		if err := f.Send(0, frame(1000+i, mac, ours)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := f.Exchange(0, func([]byte) {}); err != nil {
+	if _, err := exchange(f, 0, func([]byte) {}); err != nil {
 		t.Fatal(err)
 	}
 	buf := make([]byte, 2048)
@@ -390,7 +423,7 @@ func TestFramesEmptyMessageAndPeerClose(t *testing.T) {
 	unix.Close(p[1])
 	var err error
 	for i := 0; i < 100 && err == nil; i++ {
-		_, err = f.Exchange(time.Second, func(b []byte) { t.Errorf("frame %q after the peer closed", b) })
+		_, err = exchange(f, time.Second, func(b []byte) { t.Errorf("frame %q after the peer closed", b) })
 	}
 	if !errors.Is(err, io.EOF) {
 		t.Fatalf("Exchange after the peer closed: %v, want io.EOF", err)
@@ -414,15 +447,15 @@ func TestFramesStalledWriteDoesNotHideWake(t *testing.T) {
 	f := newFrames(t, p[0], FramesConfig{FrameSize: 256, RxBuffers: 4, TxBuffers: 16, WakeFd: efd})
 	// Fill the socket until writes stay in flight.
 	for i := 0; i < 100 && f.Stats().Sent+f.Stats().SendErrors == uint64(i); i++ {
-		if err := f.Send(make([]byte, 200)); err != nil {
+		if err := f.Send(0, make([]byte, 200)); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := f.Exchange(0, func([]byte) {}); err != nil {
+		if _, err := exchange(f, 0, func([]byte) {}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for range 4 {
-		if err := f.Send(make([]byte, 200)); err != nil {
+		if err := f.Send(0, make([]byte, 200)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -431,7 +464,7 @@ func TestFramesStalledWriteDoesNotHideWake(t *testing.T) {
 	go func() {
 		woken := false
 		for range 100 {
-			w, err := f.Exchange(-1, func([]byte) {})
+			w, err := exchange(f, -1, func([]byte) {})
 			if err != nil {
 				t.Error(err)
 				break
@@ -459,20 +492,20 @@ func TestFramesWaitSendable(t *testing.T) {
 	unix.SetsockoptInt(p[1], unix.SOL_SOCKET, unix.SO_RCVBUF, 1024)
 	unix.SetsockoptInt(p[0], unix.SOL_SOCKET, unix.SO_SNDBUF, 1024)
 	f := newFrames(t, p[0], FramesConfig{FrameSize: 256, RxBuffers: 4, TxBuffers: 2, WakeFd: -1})
-	if _, err := f.Exchange(0, func([]byte) {}); err != nil { // arms the read
+	if _, err := exchange(f, 0, func([]byte) {}); err != nil { // arms the read
 		t.Fatal(err)
 	}
 	var full error
 	for i := 0; i < 1000 && full == nil; i++ {
-		full = f.Send(make([]byte, 200))
-		if _, err := f.Exchange(0, func([]byte) {}); err != nil {
+		full = f.Send(0, make([]byte, 200))
+		if _, err := exchange(f, 0, func([]byte) {}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if !errors.Is(full, ErrSendFull) {
 		t.Fatalf("a peer that never reads: %v, want ErrSendFull", full)
 	}
-	if f.WaitSendable(time.Now().Add(30 * time.Millisecond)) {
+	if f.WaitSendable(0, time.Now().Add(30*time.Millisecond), nil) {
 		t.Fatal("a send buffer came free though the peer reads nothing")
 	}
 	// The peer sends a frame, then starts reading.
@@ -488,15 +521,214 @@ func TestFramesWaitSendable(t *testing.T) {
 			}
 		}
 	}()
-	if !f.WaitSendable(time.Now().Add(5 * time.Second)) {
+	if !f.WaitSendable(0, time.Now().Add(5*time.Second), nil) {
 		t.Fatalf("no send buffer free after the peer drained: %+v", f.Stats())
 	}
-	if err := f.Send([]byte("after")); err != nil {
+	if err := f.Send(0, []byte("after")); err != nil {
 		t.Errorf("Send after WaitSendable: %v", err)
 	}
 	var got []string
 	exchangeUntil(t, f, func(b []byte) { got = append(got, string(b)) }, func() bool { return len(got) > 0 })
 	if got[0] != "meanwhile" {
 		t.Errorf("frame received during the wait: %q, want \"meanwhile\"", got)
+	}
+}
+
+// many is the Receiver of a Frames that serves several fds.
+type many struct {
+	f       *Frames
+	frames  map[int][]string
+	echo    bool
+	stopped map[int]error
+}
+
+func newMany(f *Frames) *many {
+	return &many{f: f, frames: map[int][]string{}, stopped: map[int]error{}}
+}
+
+func (m *many) Frame(port int, b []byte) {
+	m.frames[port] = append(m.frames[port], string(b))
+	if m.echo {
+		if err := m.f.Send(port, append([]byte("re:"), b...)); err != nil {
+			panic(err)
+		}
+	}
+}
+func (m *many) TooLong(int)                    {}
+func (m *many) SendFailed(port int, err error) { panic(fmt.Sprintf("port %d: send: %v", port, err)) }
+func (m *many) Stopped(port int, err error)    { m.stopped[port] = err }
+
+// One ring serves many fds: each frame is handed over with its fd's port,
+// and each reply goes to the fd it is sent to.
+func TestFramesManyFds(t *testing.T) {
+	f, err := NewFrames(FramesConfig{RxBuffers: 16, TxBuffers: 16, MaxFds: 8, WakeFd: -1})
+	if err != nil {
+		requireUring(t, err)
+	}
+	defer f.Close()
+	var peers [8][2]int
+	for i := range peers {
+		peers[i] = seqpacket(t)
+		if port, err := f.Add(peers[i][0]); err != nil || port != i {
+			t.Fatalf("Add %d: port %d, %v", i, port, err)
+		}
+	}
+	if _, err := f.Add(seqpacket(t)[0]); !errors.Is(err, ErrTooManyFds) {
+		t.Errorf("a ninth fd on a Frames for 8: %v, want ErrTooManyFds", err)
+	}
+	m := newMany(f)
+	m.echo = true
+	const n = 5
+	for i := range peers {
+		for j := range n {
+			if _, err := unix.Write(peers[i][1], []byte(fmt.Sprintf("%d.%d", i, j))); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for total := 0; total < n*len(peers); {
+		if time.Now().After(deadline) {
+			t.Fatalf("frames %v after 5s", m.frames)
+		}
+		if _, err := f.Exchange(50*time.Millisecond, m); err != nil {
+			t.Fatal(err)
+		}
+		total = 0
+		for _, fr := range m.frames {
+			total += len(fr)
+		}
+	}
+	if _, err := f.Exchange(0, m); err != nil { // the last replies
+		t.Fatal(err)
+	}
+	buf := make([]byte, 64)
+	for i := range peers {
+		if got := fmt.Sprint(m.frames[i]); got != fmt.Sprintf("[%d.0 %d.1 %d.2 %d.3 %d.4]", i, i, i, i, i) {
+			t.Errorf("port %d got %s", i, got)
+		}
+		for j := range n {
+			k, err := unix.Read(peers[i][1], buf)
+			if err != nil || string(buf[:k]) != fmt.Sprintf("re:%d.%d", i, j) {
+				t.Fatalf("fd %d reply %d: %q, %v", i, j, buf[:max(k, 0)], err)
+			}
+		}
+	}
+}
+
+// A port that floods takes every shared receive buffer at each turn;
+// another port's frame still comes through at once.
+func TestFramesFloodDoesNotStarve(t *testing.T) {
+	f, err := NewFrames(FramesConfig{RxBuffers: 16, TxBuffers: 16, MaxFds: 2, WakeFd: -1})
+	if err != nil {
+		requireUring(t, err)
+	}
+	defer f.Close()
+	flood, quiet := seqpacket(t), seqpacket(t)
+	unix.SetsockoptInt(flood[1], unix.SOL_SOCKET, unix.SO_SNDBUF, 1<<20)
+	// The flooding fd first: without the ordering, its read would be
+	// armed first at every turn.
+	for _, p := range [][2]int{flood, quiet} {
+		if _, err := f.Add(p[0]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	unix.SetNonblock(flood[1], true)
+	m := newMany(f)
+	if _, err := f.Exchange(0, m); err != nil { // arm both reads
+		t.Fatal(err)
+	}
+	feed := func() {
+		for {
+			if _, err := unix.Write(flood[1], make([]byte, 60)); err != nil {
+				return // the socket is full: more than the buffers are queued
+			}
+		}
+	}
+	for round := range 20 {
+		feed()
+		if round == 3 {
+			if _, err := unix.Write(quiet[1], []byte("ping")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := f.Exchange(50*time.Millisecond, m); err != nil {
+			t.Fatal(err)
+		}
+		if len(m.frames[1]) > 0 {
+			if round > 5 {
+				t.Errorf("the quiet port's frame took %d turns under a flood", round-3)
+			}
+			t.Logf("the quiet port's frame came in turn %d after it was sent; %d flood frames, %d re-arms", round-3, len(m.frames[0]), f.Stats().Rearms)
+			return
+		}
+	}
+	t.Fatalf("the quiet port's frame never came in 16 turns of a flood on the other port (%d flood frames)", len(m.frames[0]))
+}
+
+// Remove lets go of one fd at once, even with its read armed and writes
+// stuck on a full socket; the other fds go on, and the port is reused.
+func TestFramesRemove(t *testing.T) {
+	f, err := NewFrames(FramesConfig{FrameSize: 256, RxBuffers: 16, TxBuffers: 8, TxPerFd: 4, MaxFds: 2, WakeFd: -1})
+	if err != nil {
+		requireUring(t, err)
+	}
+	defer f.Close()
+	stuck, other := seqpacket(t), seqpacket(t)
+	unix.SetsockoptInt(stuck[1], unix.SOL_SOCKET, unix.SO_RCVBUF, 1024)
+	unix.SetsockoptInt(stuck[0], unix.SOL_SOCKET, unix.SO_SNDBUF, 1024)
+	ps, _ := f.Add(stuck[0])
+	po, _ := f.Add(other[0])
+	m := newMany(f)
+	// Fill the stuck fd's share of send buffers with writes that wait.
+	var full error
+	for i := 0; i < 1000 && full == nil; i++ {
+		full = f.Send(ps, make([]byte, 200))
+		if _, err := f.Exchange(0, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !errors.Is(full, ErrSendFull) {
+		t.Fatalf("a peer that never reads: %v, want ErrSendFull", full)
+	}
+	// The other fd still has send buffers: TxPerFd kept them.
+	if err := f.Send(po, []byte("still")); err != nil {
+		t.Errorf("Send to the other fd while one is stuck: %v", err)
+	}
+	start := time.Now()
+	lost, err := f.Remove(ps)
+	if err != nil {
+		t.Fatalf("Remove: %v", err)
+	}
+	if lost != 4 {
+		t.Errorf("Remove lost %d writes, want the 4 stuck ones", lost)
+	}
+	t.Logf("Remove took %v", time.Since(start))
+	// The kernel holds nothing on the fd: closing it hangs up its peer.
+	unix.Close(stuck[0])
+	fds := []unix.PollFd{{Fd: int32(stuck[1]), Events: unix.POLLIN}}
+	if n, _ := unix.Poll(fds, 1000); n != 1 || fds[0].Revents&unix.POLLHUP == 0 {
+		t.Errorf("peer of a removed and closed fd: revents %#x, want POLLHUP (is the ring still holding it?)", fds[0].Revents)
+	}
+	// The other fd goes on; the port is free again.
+	if _, err := unix.Write(other[1], []byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for len(m.frames[po]) == 0 && time.Now().Before(deadline) {
+		if _, err := f.Exchange(50*time.Millisecond, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if fmt.Sprint(m.frames[po]) != "[hello]" || len(m.frames[ps]) != 0 {
+		t.Errorf("frames after Remove: %v", m.frames)
+	}
+	buf := make([]byte, 64)
+	if k, err := unix.Read(other[1], buf); err != nil || string(buf[:k]) != "still" {
+		t.Errorf("the other fd's write: %q, %v", buf[:max(k, 0)], err)
+	}
+	third := seqpacket(t)
+	if port, err := f.Add(third[0]); err != nil || port != ps {
+		t.Errorf("Add after Remove: port %d, %v; want the freed port %d", port, err, ps)
 	}
 }

@@ -110,3 +110,13 @@ func (s *SQE) PrepCancelAll(userData uint64) {
 	s.OpFlags = asyncCancelAny
 	s.UserData = userData
 }
+
+// PrepCancelFd cancels every request in flight on fd (Linux 5.19): each
+// gets a completion with -ECANCELED unless it finishes first, and this
+// entry's completion counts them in Res (or -ENOENT for none).
+func (s *SQE) PrepCancelFd(fd int, userData uint64) {
+	s.Opcode = OpAsyncCancel
+	s.Fd = int32(fd)
+	s.OpFlags = asyncCancelFd | asyncCancelAll
+	s.UserData = userData
+}
