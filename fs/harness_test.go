@@ -100,7 +100,7 @@ func newEnv(t testing.TB) *env {
 	t.Helper()
 	e := &env{t: t, peers: map[string]*peer{}, hosts: map[string]*netcore.Host{}}
 	log := testLogger()
-	e.st = stack.New(func(h *netcore.Host, onEvent func(netcore.Event)) (stack.Driver, error) {
+	e.st = stack.New(func(h *netcore.Host, onEvent func(netcore.Event), onWake func(netcore.ConvRef)) (stack.Driver, error) {
 		a, b, err := devices.NewPair()
 		if err != nil {
 			return nil, err
@@ -112,7 +112,7 @@ func newEnv(t testing.TB) *env {
 		e.peers[h.Name()] = newPeer(b)
 		e.hosts[h.Name()] = h
 		e.mu.Unlock()
-		return devices.NewDriver(h, a, onEvent), nil
+		return devices.NewDriver(h, a, onEvent, devices.WithWake(onWake)), nil
 	}, log)
 	if err := e.st.Ctl([]byte(hostSpec)); err != nil {
 		t.Fatal(err)

@@ -15,6 +15,7 @@ import (
 	"slices"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/smolfs/smolfs/netcore"
 	"github.com/smolfs/smolfs/netcore/capture"
@@ -27,15 +28,22 @@ type Driver interface {
 	Snapshot() netcore.Snapshot
 	ARPTable() []netcore.ARPEntry // sorted by address
 	Exec(file string, cmds []netcore.Command) error
+	// Do runs fn under the host's lock; what fn leaves in out (frames,
+	// events, wake-ups) is handled as Exec's output is. It fails (class
+	// EIO) once the driver is closed or its device gone.
+	Do(fn func(h *netcore.Host, now time.Time, out *netcore.Output)) error
 	Subscribe(bufBytes int) *capture.Subscription
 	Close() error
 }
 
-// Opener starts h on the device named h.Name(): devices.OpenTap and
-// devices.NewDriver in smolfs serve, an in-memory pair in tests. Events the
-// host reports go to onEvent. Errors should carry an errno (EBUSY for a tap
-// in use, ...), which becomes the class of the failed command.
-type Opener func(h *netcore.Host, onEvent func(netcore.Event)) (Driver, error)
+// Opener starts h on the device named h.Name(): devices.OpenTap and a
+// devices.Pool in smolfs serve, an in-memory pair in tests. Events the host
+// reports go to onEvent, and every conversation in the Wake list of an
+// Output it produces to onWake (nil: none is waited for); both are called
+// outside the host's lock and must not block. Errors should carry an errno
+// (EBUSY for a tap in use, ...), which becomes the class of the failed
+// command.
+type Opener func(h *netcore.Host, onEvent func(netcore.Event), onWake func(netcore.ConvRef)) (Driver, error)
 
 // Stack is the set of running hosts.
 type Stack struct {
@@ -220,7 +228,8 @@ func (s *Stack) start(cfg netcore.Config) (*Host, error) {
 	if err != nil {
 		return nil, err
 	}
-	drv, err := s.open(nh, s.event)
+	// No conversations are waited for yet: nothing to wake.
+	drv, err := s.open(nh, s.event, nil)
 	if err != nil {
 		return nil, err
 	}

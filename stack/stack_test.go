@@ -47,6 +47,15 @@ func (d *fakeDriver) Exec(file string, cmds []netcore.Command) error {
 	return err
 }
 
+func (d *fakeDriver) Do(fn func(h *netcore.Host, now time.Time, out *netcore.Output)) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var out netcore.Output
+	fn(d.h, time.Now(), &out)
+	d.sent += len(out.Frames)
+	return nil
+}
+
 func (d *fakeDriver) Subscribe(n int) *capture.Subscription { return d.h.Capture().Subscribe(n) }
 
 func (d *fakeDriver) Close() error {
@@ -61,7 +70,7 @@ func (d *fakeDriver) Close() error {
 // starting with "busy".
 func newTestStack(t *testing.T) (*Stack, map[string]*fakeDriver) {
 	drivers := map[string]*fakeDriver{}
-	s := New(func(h *netcore.Host, onEvent func(netcore.Event)) (Driver, error) {
+	s := New(func(h *netcore.Host, onEvent func(netcore.Event), _ func(netcore.ConvRef)) (Driver, error) {
 		if strings.HasPrefix(h.Name(), "busy") {
 			return nil, fmt.Errorf("open %s: %w", h.Name(), syscall.EBUSY)
 		}

@@ -41,7 +41,7 @@ func newNinepEnv(t *testing.T) *ninepEnv {
 	t.Helper()
 	e := &ninepEnv{hosts: map[string]*netcore.Host{}, peers: map[string]*devices.Pair{}}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	e.st = stack.New(func(h *netcore.Host, onEvent func(netcore.Event)) (stack.Driver, error) {
+	e.st = stack.New(func(h *netcore.Host, onEvent func(netcore.Event), onWake func(netcore.ConvRef)) (stack.Driver, error) {
 		a, b, err := devices.NewPair()
 		if err != nil {
 			return nil, err
@@ -61,7 +61,7 @@ func newNinepEnv(t *testing.T) *ninepEnv {
 				}
 			}
 		}()
-		return devices.NewDriver(h, a, onEvent), nil
+		return devices.NewDriver(h, a, onEvent, devices.WithWake(onWake)), nil
 	}, log)
 	if err := e.st.Ctl([]byte("new tap0 ea " + ourMAC + " add " + ourIP + "/24\n")); err != nil {
 		t.Fatal(err)

@@ -96,14 +96,19 @@ type serveOptions struct {
 }
 
 // tapOpener is the stack's Opener: each host runs on the tap of its name, in
-// the network namespace smolfs runs in, and its driver logs to logger.
-func tapOpener(logger *slog.Logger) stack.Opener {
-	return func(h *netcore.Host, onEvent func(netcore.Event)) (stack.Driver, error) {
+// the network namespace smolfs runs in, on one of pool's loops.
+func tapOpener(pool *devices.Pool) stack.Opener {
+	return func(h *netcore.Host, onEvent func(netcore.Event), onWake func(netcore.ConvRef)) (stack.Driver, error) {
 		tap, err := devices.OpenTap(h.Name())
 		if err != nil {
 			return nil, err
 		}
-		return devices.NewDriver(h, tap, onEvent, devices.WithLogger(logger)), nil
+		d, err := pool.Start(h, tap, onEvent, onWake)
+		if err != nil {
+			tap.Close()
+			return nil, err
+		}
+		return d, nil
 	}
 }
 
@@ -126,7 +131,11 @@ func serve(ctx context.Context, o *serveOptions, stderr io.Writer) error {
 		}
 		defer d.Close()
 	}
-	st := stack.New(tapOpener(logger), logger)
+	// A few loops, one per core, serve every host: threads and buffers
+	// grow with the cores, not with the hosts.
+	pool := devices.NewPool(0, devices.WithLogger(logger))
+	defer pool.Close()
+	st := stack.New(tapOpener(pool), logger)
 	for _, spec := range o.hosts {
 		if err := st.Add(spec); err != nil {
 			l.Close()
