@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"runtime"
 	"testing"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 // newFrames serves fd as port 0, or fails or skips as requireUring says.
 func newFrames(t testing.TB, fd int, c FramesConfig) *Frames {
 	t.Helper()
+	lockThread(t)
 	f, err := NewFrames(c)
 	if err != nil {
 		requireUring(t, err)
@@ -27,6 +29,13 @@ func newFrames(t testing.TB, fd int, c FramesConfig) *Frames {
 		t.Fatalf("Add: port %d, %v; want port 0", port, err)
 	}
 	return f
+}
+
+// lockThread keeps the test on one OS thread, as a Frames' owner must be
+// (see NewFrames).
+func lockThread(t testing.TB) {
+	runtime.LockOSThread()
+	t.Cleanup(runtime.UnlockOSThread)
 }
 
 // one is the Receiver of a Frames that serves one fd.
@@ -265,6 +274,7 @@ func TestFramesSendLimits(t *testing.T) {
 
 func TestFramesClose(t *testing.T) {
 	p := seqpacket(t)
+	lockThread(t)
 	f, err := NewFrames(FramesConfig{WakeFd: -1})
 	if err != nil {
 		requireUring(t, err)
@@ -444,45 +454,58 @@ func TestFramesStalledWriteDoesNotHideWake(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer unix.Close(efd)
-	f := newFrames(t, p[0], FramesConfig{FrameSize: 256, RxBuffers: 4, TxBuffers: 16, WakeFd: efd})
-	// Fill the socket until writes stay in flight.
-	for i := 0; i < 100 && f.Stats().Sent+f.Stats().SendErrors == uint64(i); i++ {
-		if err := f.Send(0, make([]byte, 200)); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := exchange(f, 0, func([]byte) {}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for range 4 {
-		if err := f.Send(0, make([]byte, 200)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	unix.Write(efd, []byte{1, 0, 0, 0, 0, 0, 0, 0})
-	done := make(chan bool, 1)
+	// The Frames lives on a goroutine of its own (on one thread, as it
+	// must), so that a wait that never ends fails the test.
+	result := make(chan error, 1)
 	go func() {
-		woken := false
-		for range 100 {
-			w, err := exchange(f, -1, func([]byte) {})
-			if err != nil {
-				t.Error(err)
-				break
-			}
-			if woken = w; woken {
-				break
-			}
-		}
-		done <- woken
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		result <- stalledWriteThenWake(p[0], efd)
 	}()
 	select {
-	case woken := <-done:
-		if !woken {
-			t.Error("the wake-up was not reported")
+	case err := <-result:
+		if err != nil {
+			requireUring(t, err)
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("Exchange without a timeout never returned for a wake-up while writes were stalled")
 	}
+}
+
+func stalledWriteThenWake(fd, efd int) error {
+	f, err := NewFrames(FramesConfig{FrameSize: 256, RxBuffers: 4, TxBuffers: 16, WakeFd: efd})
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if _, err := f.Add(fd); err != nil {
+		return err
+	}
+	// Fill the socket until writes stay in flight.
+	for i := 0; i < 100 && f.Stats().Sent+f.Stats().SendErrors == uint64(i); i++ {
+		if err := f.Send(0, make([]byte, 200)); err != nil {
+			return err
+		}
+		if _, err := exchange(f, 0, func([]byte) {}); err != nil {
+			return err
+		}
+	}
+	for range 4 {
+		if err := f.Send(0, make([]byte, 200)); err != nil {
+			return err
+		}
+	}
+	unix.Write(efd, []byte{1, 0, 0, 0, 0, 0, 0, 0})
+	for range 100 {
+		woken, err := exchange(f, -1, func([]byte) {})
+		if err != nil {
+			return err
+		}
+		if woken {
+			return nil
+		}
+	}
+	return errors.New("the wake-up was not reported")
 }
 
 // WaitSendable holds back until a full peer takes frames again, or gives
@@ -561,6 +584,7 @@ func (m *many) Stopped(port int, err error)    { m.stopped[port] = err }
 // One ring serves many fds: each frame is handed over with its fd's port,
 // and each reply goes to the fd it is sent to.
 func TestFramesManyFds(t *testing.T) {
+	lockThread(t)
 	f, err := NewFrames(FramesConfig{RxBuffers: 16, TxBuffers: 16, MaxFds: 8, WakeFd: -1})
 	if err != nil {
 		requireUring(t, err)
@@ -619,6 +643,7 @@ func TestFramesManyFds(t *testing.T) {
 // A port that floods takes every shared receive buffer at each turn;
 // another port's frame still comes through at once.
 func TestFramesFloodDoesNotStarve(t *testing.T) {
+	lockThread(t)
 	f, err := NewFrames(FramesConfig{RxBuffers: 16, TxBuffers: 16, MaxFds: 2, WakeFd: -1})
 	if err != nil {
 		requireUring(t, err)
@@ -669,6 +694,7 @@ func TestFramesFloodDoesNotStarve(t *testing.T) {
 // Remove lets go of one fd at once, even with its read armed and writes
 // stuck on a full socket; the other fds go on, and the port is reused.
 func TestFramesRemove(t *testing.T) {
+	lockThread(t)
 	f, err := NewFrames(FramesConfig{FrameSize: 256, RxBuffers: 16, TxBuffers: 8, TxPerFd: 4, MaxFds: 2, WakeFd: -1})
 	if err != nil {
 		requireUring(t, err)
