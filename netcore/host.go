@@ -169,7 +169,7 @@ func NewHost(cfg Config) (*Host, error) {
 		case timerImpairTx:
 			return &h.txTimer
 		}
-		return &h.arp.slots[id].timer
+		return &h.arp.at(id).timer
 	}
 	h.setAddrs()
 	h.initImpair()
@@ -277,7 +277,7 @@ func (h *Host) Poll(now time.Time, out *Output) time.Time {
 		}
 		switch t.kind {
 		case timerNeighbour:
-			h.neighbourTimer(now, &h.arp.slots[t.id], out)
+			h.neighbourTimer(now, h.arp.at(t.id), out)
 		case timerImpairRx:
 			h.deliverImpaired(now, out)
 		case timerImpairTx:

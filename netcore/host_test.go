@@ -135,8 +135,8 @@ func checkTimers(t testing.TB, h *Host) {
 		}
 	}
 	armed := 0
-	for i := range h.arp.slots {
-		e := &h.arp.slots[i]
+	for i := range h.arp.made {
+		e := h.arp.at(i)
 		if e.timer != noTimer {
 			armed++
 		}

@@ -19,9 +19,9 @@ func checkCache(t testing.TB, c *neighbours) {
 	n, statics := 0, 0
 	for _, seg := range []segment{protected, probation} {
 		prev := int32(noEntry)
-		for i := c.head[seg]; i != noEntry; i = c.slots[i].next {
-			e := &c.slots[i]
-			if n++; n > len(c.slots) {
+		for i := c.head[seg]; i != noEntry; i = c.at(i).next {
+			e := c.at(i)
+			if n++; n > int(c.made) {
 				t.Fatal("LRU list has a cycle")
 			}
 			if e.state == 0 || e.slot != i || e.prev != prev || e.seg != seg || c.indexOf(e.addr) != i {
@@ -36,12 +36,12 @@ func checkCache(t testing.TB, c *neighbours) {
 			t.Fatalf("segment %d: tail %d, last in list %d", seg, c.tail[seg], prev)
 		}
 	}
-	if n != c.len() || n+len(c.free) != len(c.slots) || statics != c.statics {
-		t.Fatalf("list %d, index %d, free %d, slots %d, statics %d (counted %d)", n, c.len(), len(c.free), len(c.slots), c.statics, statics)
+	if n != c.len() || n+len(c.free) != int(c.made) || c.made > c.size || statics != c.statics {
+		t.Fatalf("list %d, index %d, free %d, slots %d of %d, statics %d (counted %d)", n, c.len(), len(c.free), c.made, c.size, c.statics, statics)
 	}
 	for _, i := range c.free {
-		if c.slots[i].state != 0 || len(c.slots[i].pending) != 0 {
-			t.Fatalf("free slot %d in use: %+v", i, c.slots[i])
+		if e := c.at(i); e.state != 0 || len(e.pending) != 0 {
+			t.Fatalf("free slot %d in use: %+v", i, *e)
 		}
 	}
 }
@@ -64,8 +64,8 @@ func (c *neighbours) indexOf(a netip.Addr) int32 {
 func lru(c *neighbours) []uint32 {
 	var ips []uint32
 	for _, seg := range []segment{protected, probation} {
-		for i := c.head[seg]; i != noEntry; i = c.slots[i].next {
-			if a := c.slots[i].addr; a.Is4() {
+		for i := c.head[seg]; i != noEntry; i = c.at(i).next {
+			if a := c.at(i).addr; a.Is4() {
 				ips = append(ips, key(a))
 			} else {
 				ips = append(ips, 0)
@@ -119,6 +119,33 @@ func TestARPCacheLRU(t *testing.T) {
 		t.Fatalf("insert after remove: %+v", e)
 	}
 	checkCache(t, c)
+}
+
+// The table makes its slots as it fills, a chunk at a time, never more than
+// its size, and never moves an entry: a host that talks to nobody holds no
+// slots at all.
+func TestNeighboursGrowOnDemand(t *testing.T) {
+	var evicted []uint32
+	c := testNeighbours(100, &evicted)
+	if c.made != 0 || len(c.chunks) != 0 {
+		t.Fatalf("a new table made %d slots", c.made)
+	}
+	first := c.insert(addrOf(1), Reachable, protected)
+	if c.made != chunkMask+1 {
+		t.Fatalf("one entry made %d slots, want a chunk of %d", c.made, chunkMask+1)
+	}
+	for ip := uint32(2); ip <= 250; ip++ {
+		if c.insert(addrOf(ip), Reachable, probation) == nil {
+			t.Fatalf("insert %d failed", ip)
+		}
+		checkCache(t, c)
+		if c.get4(1) != first || key(first.addr) != 1 {
+			t.Fatalf("the first entry moved or went after %d inserts", ip)
+		}
+	}
+	if c.made != 100 || c.len() != 100 || len(evicted) != 150 {
+		t.Errorf("after 250 inserts into a table of 100: %d slots made, %d entries, %d evicted", c.made, c.len(), len(evicted))
+	}
 }
 
 func TestARPCacheUsedEntriesOutliveProbation(t *testing.T) {
