@@ -290,6 +290,59 @@ func TestPoolFloodDoesNotStarveAnother(t *testing.T) {
 	}
 }
 
+// A device that takes nothing (a peer that never reads) gets its 10 ms of
+// grace once, not at every turn: the other hosts of its loop keep their
+// round trips short while its frames are dropped and counted.
+func TestPoolStuckDeviceLeavesOthers(t *testing.T) {
+	p := NewPool(1)
+	defer p.Close()
+	hosts := startHosts(t, p, 2)
+	stuck, quiet := hosts[0], hosts[1]
+	learnPeer(t, quiet)
+	// Requests the stuck host answers into a socket nobody reads, until
+	// its device is full and the loop has given up on it.
+	req := arpFrame(wire.ARPRequest, wire.BroadcastMAC, peerMAC, peerIP, wire.MAC{}, hostIP)
+	flood := func() {
+		for range 200 {
+			unix.Write(stuck.peer.Fd(), req)
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for stuck.d.Snapshot().Stats[netcore.TxDropped] == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the stuck host dropped nothing in 10 s")
+		}
+		flood()
+		time.Sleep(time.Millisecond)
+	}
+	const pings = 200
+	slow := 0
+	var worst time.Duration
+	for seq := range uint16(pings) {
+		flood() // the stuck host has frames to answer at every turn
+		start := time.Now()
+		if err := quiet.peer.WriteFrame(echoFrame(peerMAC, peerIP, 4, seq, nil)); err != nil {
+			t.Fatal(err)
+		}
+		expect(t, quiet.peer, 5*time.Second, fmt.Sprintf("echo reply %d", seq), func(f parsed) bool { return f.isEcho && f.echo.Seq == seq })
+		took := time.Since(start)
+		worst = max(worst, took)
+		if took >= txWait*9/10 {
+			slow++
+		}
+	}
+	s := stuck.d.Snapshot().Stats
+	t.Logf("%d of %d round trips took %v or more beside a stuck device (the slowest %v); it dropped %d of %d replies",
+		slow, pings, txWait*9/10, worst, s[netcore.TxDropped], s[netcore.ARPTxReply])
+	// A wait at every turn would make nearly every round trip slow.
+	if slow > pings/2 {
+		t.Errorf("%d of %d round trips took %v or more: the stuck device holds up the loop at every turn", slow, pings, txWait*9/10)
+	}
+	if stuck.d.Err() != nil {
+		t.Errorf("a full device is not a gone device: %v", stuck.d.Err())
+	}
+}
+
 // Many hosts' timers run from one heap: each host's resolution is retried
 // once a second and fails after three requests, with an event, on time.
 func TestPoolTimersOfManyHosts(t *testing.T) {
