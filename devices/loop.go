@@ -181,9 +181,8 @@ func (l *loop) run() {
 			l.wake.drain() // before the requests: a later one wakes us again
 		}
 		stopping := l.takeRequests()
-		now := time.Now()
 		for i, d := range l.taken[0] {
-			l.start(d, now)
+			l.start(d, time.Now())
 			l.taken[0][i] = nil
 		}
 		for i, d := range l.taken[1] {
