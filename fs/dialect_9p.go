@@ -107,7 +107,9 @@ func (d *dialect9P) handle(ctx context.Context, c *conn, _ []byte, typ uint8, ta
 func (d *dialect9P) do(ctx context.Context, c *conn, fc proto.FCall, typ uint8, tag uint16) (proto.FCall, error) {
 	switch m := fc.(type) {
 	case *proto.TAuth:
-		return nil, errorf(syscall.EOPNOTSUPP, "authentication not required")
+		// Plan 9's and diod's words: a client that asks for no
+		// authentication then attaches with NOFID.
+		return nil, errorf(syscall.ENOENT, "authentication not required")
 	case *proto.TAttach:
 		if m.Afid != noFid {
 			return nil, errorf(syscall.EINVAL, "authentication not required: afid must be NOFID")

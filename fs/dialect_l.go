@@ -393,7 +393,10 @@ func (d *dialectL) do(ctx context.Context, c *conn, out []byte, m *lmsg) ([]byte
 	case lTreadlink:
 		return nil, errorf(syscall.EINVAL, "not a symbolic link")
 	case lTauth:
-		return nil, errorf(syscall.EOPNOTSUPP, "authentication not required")
+		// As diod answers: its client library (diodcat, diodls, diodmount)
+		// takes ENOENT, and only ENOENT, to mean that no authentication is
+		// needed, and goes on to attach with NOFID.
+		return nil, errorf(syscall.ENOENT, "authentication not required")
 	}
 	return nil, errorf(syscall.EOPNOTSUPP, "message type %d is not a 9P2000.L request", m.typ)
 }

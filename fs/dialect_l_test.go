@@ -379,11 +379,15 @@ func TestLRawMessages(t *testing.T) {
 	r.send(lmsgBytes(lTfsync, 8, uint32(1), uint32(0)))
 	r.expect(lRfsync, 8)
 	// Old 9P2000 messages, unknown types and stray replies get EOPNOTSUPP.
-	for i, typ := range []uint8{112, 114, 124, 126, 0, 99, 200, lRread, lTgetlock, lTxattrcreate, lTauth} {
+	for i, typ := range []uint8{112, 114, 124, 126, 0, 99, 200, lRread, lTgetlock, lTxattrcreate} {
 		tag := uint16(100 + i)
 		r.send(lmsgBytes(typ, tag, uint32(1)))
 		r.expectLerror(tag, syscall.EOPNOTSUPP)
 	}
+	// Tauth gets ENOENT, as from diod: "no authentication needed" to
+	// diod's client library, which then attaches with NOFID.
+	r.send(lmsgBytes(lTauth, 99, uint32(9), "root", "", uint32(0)))
+	r.expectLerror(99, syscall.ENOENT)
 	// Bad fids.
 	r.send(lmsgBytes(lTclunk, 9, uint32(77)))
 	r.expectLerror(9, syscall.EBADF)
