@@ -146,6 +146,9 @@ type Host struct {
 	// timers in the heap (impair.go).
 	rx, tx           impair.Stage
 	rxTimer, txTimer int32
+
+	conv convs // conversations of every transport (conv.go)
+	udp  *udp  // the UDP transport (udp.go)
 }
 
 // NewHost makes a host from cfg; missing limits take their defaults. The
@@ -173,6 +176,8 @@ func NewHost(cfg Config) (*Host, error) {
 	}
 	h.setAddrs()
 	h.initImpair()
+	h.udp = newUDP(h)
+	h.register(ProtoUDP, h.udp)
 	return h, nil
 }
 

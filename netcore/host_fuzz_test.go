@@ -79,6 +79,7 @@ func fuzzScript(t *testing.T, script []byte) {
 		script = script[n:]
 		return b
 	}
+	var refs []ConvRef // conversations the script made, some perhaps gone
 	for steps := 0; len(script) > 0 && steps < 300; steps++ {
 		var sent [][]byte
 		// A frame held by tx impairment leaves later, perhaps corrupted, or
@@ -87,7 +88,7 @@ func fuzzScript(t *testing.T, script []byte) {
 		// the tx stage.
 		txQuiet := !th.h.tx.Active()
 		txBefore := th.h.stats[TxFrames]
-		switch op := next(); op % 7 {
+		switch op := next(); op % 9 {
 		case 0: // a raw frame
 			n := int(next())<<3 | int(next()&7)
 			sent = th.recv(bytes.Clone(take(n)))
@@ -119,6 +120,14 @@ func fuzzScript(t *testing.T, script []byte) {
 				th.now = d
 				sent = th.poll()
 			}
+		case 7: // a conversation operation
+			sent = fuzzConv(th, &refs, next(), next())
+		case 8: // a datagram from a peer's port to one of ours
+			ip, mac := fuzzPeer(next())
+			b := wire.EthernetRepr{Dst: hostMAC, Src: mac, Type: wire.EtherTypeIPv4}.Append(nil)
+			u := wire.UDPRepr{SrcPort: uint16(next() % 4), DstPort: fuzzPorts[next()%byte(len(fuzzPorts))], Payload: take(int(next()))}
+			b = wire.IPv4Repr{Src: ip, Dst: hostIP, Protocol: wire.ProtoUDP, TTL: 64, PayloadLen: u.Len()}.Append(b)
+			sent = th.recv(wire.PadFrame(u.Append(b, ip, hostIP)))
 		}
 		s := th.snap()
 		if txQuiet && !th.h.tx.Active() {
@@ -150,6 +159,47 @@ func fuzzScript(t *testing.T, script []byte) {
 	}
 }
 
+// fuzzPorts are the ports the fuzzer's conversations and datagrams use.
+var fuzzPorts = []uint16{7, 9, 53, 5000}
+
+// fuzzConv makes, commands, reads from, writes to or closes one of the
+// script's conversations.
+func fuzzConv(th *harness, refs *[]ConvRef, a, b byte) [][]byte {
+	if a%6 == 0 || len(*refs) == 0 {
+		if ref, err := th.h.ConvClone(ProtoUDP); err == nil {
+			*refs = append(*refs, ref)
+		}
+		return nil
+	}
+	ref := (*refs)[int(b)%len(*refs)]
+	th.out.Reset()
+	switch a % 6 {
+	case 1:
+		peer, _ := fuzzPeer(b >> 4)
+		port := fuzzPorts[int(b>>2)%len(fuzzPorts)]
+		line := []string{
+			fmt.Sprintf("connect %s!%d", peer, port), fmt.Sprintf("announce %d", port), "hangup",
+			fmt.Sprintf("connect %s!%d %d", peer, port, fuzzPorts[int(b)%len(fuzzPorts)]), "announce 192.168.69.1!7", "ttl 1",
+		}[int(a>>3)%6]
+		cmds, err := ctl.ParseConv("tap0/udp/ctl", []byte(line))
+		if err != nil {
+			th.t.Fatalf("%q: %v", line, err)
+		}
+		th.h.ConvCtl(th.now, ref, cmds[0], &th.out)
+	case 2:
+		th.h.ConvRead(ref, make([]byte, int(b)))
+	case 3:
+		th.h.ConvWrite(th.now, ref, make([]byte, int(b)*7), &th.out)
+	case 4:
+		if call, err := th.h.ConvAccept(ref); err == nil {
+			*refs = append(*refs, call)
+		}
+	case 5:
+		th.h.ConvClose(th.now, ref, &th.out)
+	}
+	return th.sent()
+}
+
 // script encodes a few operations for the seeds.
 func script(ops ...[]byte) []byte { return bytes.Join(ops, nil) }
 
@@ -172,6 +222,10 @@ func FuzzHostReceive(f *testing.F) {
 	f.Add(script(impairLine(0), tmpl(3, 1), tmpl(0, 2), tmpl(3, 1), tick(1), tmpl(3, 3), []byte{6}, []byte{6}, impairLine(4), tmpl(3, 1)))
 	f.Add(script(impairLine(1), tmpl(3, 1), tmpl(3, 2), impairLine(2), tmpl(3, 1), []byte{3, 0}, tick(1), []byte{6}, []byte{3, 1}, []byte{6}))
 	f.Add(script(impairLine(3), tmpl(0, 1), tmpl(3, 1), impairLine(2), tmpl(3, 4), []byte{3, 14}, tick(1), impairLine(5)))
+	conv := func(a, b byte) []byte { return []byte{7, a, b} }
+	udp := func(p, sport, port, n byte) []byte { return []byte{8, p, sport, port, n} }
+	f.Add(script(conv(0, 0), conv(1|1<<3, 0), udp(1, 1, 1, 4), []byte("abcd"), conv(4, 0), conv(2, 200), conv(3, 10), conv(5, 0)))
+	f.Add(script(conv(0, 0), conv(1, 0), tmpl(1, 0), conv(3, 100), udp(0, 1, 0, 0), conv(2, 0), conv(5, 0), conv(5, 0)))
 	f.Fuzz(fuzzScript)
 }
 

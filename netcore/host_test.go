@@ -117,6 +117,7 @@ func checkInvariants(t testing.TB, h *Host) {
 	}
 	checkCache(t, h.arp)
 	checkTimers(t, h)
+	checkConvs(t, h)
 }
 
 // checkTimers checks the timer heap: it is a heap, every armed timer's
@@ -611,7 +612,8 @@ func TestIPv4Drops(t *testing.T) {
 		{"bad header checksum", mod(func(ip []byte) { ip[10] ^= 1 }), IPv4RxBadChecksum},
 		{"more fragments", mod(func(ip []byte) { ip[6] |= 0x20; fixsum(ip) }), IPv4RxFragment},
 		{"fragment offset", mod(func(ip []byte) { ip[7] = 1; fixsum(ip) }), IPv4RxFragment},
-		{"udp", mod(func(ip []byte) { ip[9] = byte(wire.ProtoUDP); fixsum(ip) }), IPv4RxOther},
+		{"gre", mod(func(ip []byte) { ip[9] = 47; fixsum(ip) }), IPv4RxOther},
+		{"udp with the length of an echo's identifier", mod(func(ip []byte) { ip[9] = byte(wire.ProtoUDP); fixsum(ip) }), UDPRxBadLength},
 		{"not for us", mod(func(ip []byte) { ip[19] = 99; fixsum(ip) }), RxNotForUs},
 		{"broadcast", mod(func(ip []byte) { ip[19] = 255; fixsum(ip) }), RxNotForUs},
 		{"bad icmp checksum", mod(func(ip []byte) { ip[20+2] ^= 1 }), ICMPRxOther},

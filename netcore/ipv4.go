@@ -81,6 +81,7 @@ var ipv4Protos = [...]struct {
 	receive func(h *Host, now time.Time, p wire.IPv4Packet, out *Output) Counter
 }{
 	{wire.ProtoICMP, (*Host).receiveICMP},
+	{wire.ProtoUDP, (*Host).receiveUDP},
 }
 
 func (h *Host) receiveIPv4(now time.Time, b []byte, out *Output) Counter {

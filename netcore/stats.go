@@ -27,7 +27,7 @@ const (
 	ARPRxOther        // fate: other ARP operations and hardware/protocol types
 	IPv4RxBadChecksum // fate
 	IPv4RxFragment    // fate: fragments are counted and dropped
-	IPv4RxOther       // fate: protocols other than ICMP
+	IPv4RxOther       // fate: protocols other than ICMP and UDP
 	ICMPEchoRx        // fate: echo requests to one of our addresses
 	ICMPRxOther       // fate: other ICMP types, or a bad ICMP checksum
 	ARPTxRequest
@@ -56,6 +56,16 @@ const (
 	ImpairTxCorrupted
 	ImpairTxDelayed
 	ImpairTxQueueOverflow
+
+	// UDP (udp.go).
+	UDPRx            // fate: datagrams queued for a conversation
+	UDPRxNoPort      // fate: datagrams to a port no conversation has
+	UDPRxBadChecksum // fate
+	UDPRxBadLength   // fate: shorter than the header, or a length that disagrees with IP's
+	UDPRxQueueFull   // fate: dropped because the conversation's receive queue was full
+	UDPRxNoCall      // fate: a new remote of an announced port, with no room for its conversation
+	UDPTx            // datagrams sent
+	UDPTxTooBig      // datagrams refused as longer than one frame holds
 	numCounters
 )
 
@@ -102,13 +112,23 @@ var counterNames = [numCounters]string{
 	ImpairTxCorrupted:     "impair_tx_corrupted",
 	ImpairTxDelayed:       "impair_tx_delayed",
 	ImpairTxQueueOverflow: "impair_tx_queue_overflow",
+
+	UDPRx:            "udp_rx",
+	UDPRxNoPort:      "udp_rx_no_port",
+	UDPRxBadChecksum: "udp_rx_bad_checksum",
+	UDPRxBadLength:   "udp_rx_bad_length",
+	UDPRxQueueFull:   "udp_rx_queue_full",
+	UDPRxNoCall:      "udp_rx_no_call",
+	UDPTx:            "udp_tx",
+	UDPTxTooBig:      "udp_tx_too_big",
 }
 
 // RxFates are the counters whose sum equals RxFrames.
 var RxFates = []Counter{RxMalformed, RxNotForUs, RxDown, Rx8023, RxOtherEthertype, RxTooBig,
 	ARPRxRequest, ARPRxReply, ARPRxOther, IPv4RxBadChecksum, IPv4RxFragment, IPv4RxOther,
 	ICMPEchoRx, ICMPRxOther,
-	ImpairRxDropped, ImpairRxQueueOverflow}
+	ImpairRxDropped, ImpairRxQueueOverflow,
+	UDPRx, UDPRxNoPort, UDPRxBadChecksum, UDPRxBadLength, UDPRxQueueFull, UDPRxNoCall}
 
 func (c Counter) String() string {
 	if c < 0 || c >= numCounters {

@@ -1,0 +1,354 @@
+package netcore
+
+import (
+	"encoding/binary"
+	"fmt"
+	"net/netip"
+	"slices"
+	"syscall"
+	"time"
+
+	"github.com/smolfs/smolfs/netcore/ctl"
+	"github.com/smolfs/smolfs/netcore/wire"
+)
+
+// UDP conversations (RFC 768), Plan 9's way: a connected conversation
+// exchanges datagrams with one remote; an announced one hands each new
+// remote IP!PORT a conversation of its own through listen (as Plan 9's
+// udp.c does for a conversation without "headers"), the datagram that
+// made it queued in it, so that one handler serves one peer.
+//
+// Received datagrams go to the connected conversation of their four
+// addresses first, then to the conversation announced on their port (on
+// their destination address, or on any). Each received datagram's fate is
+// one counter: udp_rx (queued for a reader), udp_rx_no_port,
+// udp_rx_bad_checksum, udp_rx_bad_length, udp_rx_queue_full or
+// udp_rx_no_call (a new remote that no conversation could be made for).
+
+// Ephemeral ports, IANA's range (RFC 6335): for a connect without a local
+// port and an announce of port 0.
+const (
+	ephemeralFirst = 49152
+	ephemeralLast  = 65535
+)
+
+// maxSpareDgram is the largest datagram buffer kept for reuse; a longer
+// one goes back to the garbage collector, so that a burst of big
+// datagrams does not leave the spare list holding megabytes.
+const maxSpareDgram = 2048
+
+// udpKey is a connected conversation's addresses: local (an address of
+// ours) and remote.
+type udpKey struct{ local, remote netip.AddrPort }
+
+// udp is the UDP transport of one host.
+type udp struct {
+	h         *Host
+	conns     map[udpKey]*conv   // connected conversations
+	listeners map[uint16][]*conv // announced conversations by port
+	ports     map[uint16]int     // conversations using each local port
+	next      uint16             // where the search for an ephemeral port goes on
+}
+
+func newUDP(h *Host) *udp {
+	return &udp{h: h, conns: map[udpKey]*conv{}, listeners: map[uint16][]*conv{}, ports: map[uint16]int{}, next: ephemeralFirst}
+}
+
+// receiveUDP delivers a datagram that came in p, an IPv4 packet to one of
+// our addresses, and returns its fate.
+func (h *Host) receiveUDP(now time.Time, p wire.IPv4Packet, out *Output) Counter {
+	d, err := wire.NewUDPPacket(p.Payload())
+	if err != nil {
+		return UDPRxBadLength
+	}
+	src, dst := p.Src(), p.Dst()
+	if !d.VerifyChecksum(src, dst) {
+		return UDPRxBadChecksum
+	}
+	u := h.udp
+	local, remote := netip.AddrPortFrom(dst, d.DstPort()), netip.AddrPortFrom(src, d.SrcPort())
+	if c := u.conns[udpKey{local, remote}]; c != nil {
+		return u.deliver(c, d.Payload(), out)
+	}
+	l := u.listener(local)
+	if l == nil {
+		h.udpPortUnreachable(now, p, out)
+		return UDPRxNoPort
+	}
+	call, err := h.newConv(ProtoUDP)
+	if err != nil {
+		return UDPRxNoCall // MaxConvs
+	}
+	call.ttl, call.tos = l.ttl, l.tos
+	u.bind(call, local, remote)
+	if !h.queueCall(l, call, out) {
+		u.unbind(call)
+		h.freeConv(call, out)
+		return UDPRxNoCall
+	}
+	return u.deliver(call, d.Payload(), out)
+}
+
+// udpPortUnreachable is where a datagram to a port nobody announced ends.
+// RFC 1122 3.2.2.1 wants an ICMP port unreachable for it; sending ICMP
+// errors (with their rate limit and exceptions) belongs to the ICMP error
+// work of issue 9, which fills this in.
+func (h *Host) udpPortUnreachable(now time.Time, p wire.IPv4Packet, out *Output) {}
+
+// udpError gives an ICMP error about a datagram we sent from local to
+// remote (port unreachable: ECONNREFUSED; host unreachable: EHOSTUNREACH)
+// to the connected conversation of those addresses, if there is one: its
+// next read fails with it, once, as a connected socket's does on Linux, and
+// its readers wake. It reports whether a conversation took it. Receiving
+// ICMP errors (parsing the quoted header) belongs to the ICMP error work of
+// issue 9, which calls this.
+func (h *Host) udpError(local, remote netip.AddrPort, errno syscall.Errno, out *Output) bool {
+	c := h.udp.conns[udpKey{local, remote}]
+	if c == nil {
+		return false
+	}
+	c.setErr(errno)
+	out.wake(c.ref)
+	return true
+}
+
+// deliver queues a datagram's data in c and wakes c's readers.
+func (u *udp) deliver(c *conv, data []byte, out *Output) Counter {
+	if !c.rq.push(u.h, data) {
+		return UDPRxQueueFull
+	}
+	if c.rq.len() == 1 {
+		out.wake(c.ref)
+	}
+	return UDPRx
+}
+
+// listener finds the conversation announced on local's port for local's
+// address: one announced on that address, else one announced on any.
+func (u *udp) listener(local netip.AddrPort) *conv {
+	var any *conv
+	for _, c := range u.listeners[local.Port()] {
+		switch a := c.local.Addr(); {
+		case a == local.Addr():
+			return c
+		case a.IsUnspecified():
+			any = c
+		}
+	}
+	return any
+}
+
+// bind makes c connected to remote from local.
+func (u *udp) bind(c *conv, local, remote netip.AddrPort) {
+	c.local, c.remote, c.state = local, remote, convOpen
+	u.conns[udpKey{local, remote}] = c
+	u.ports[local.Port()]++
+}
+
+// unbind undoes bind or announce: c is idle again.
+func (u *udp) unbind(c *conv) {
+	switch c.state {
+	case convOpen:
+		if k := (udpKey{c.local, c.remote}); u.conns[k] == c {
+			delete(u.conns, k)
+		}
+	case convAnnounced:
+		port := c.local.Port()
+		l := slices.DeleteFunc(u.listeners[port], func(x *conv) bool { return x == c })
+		if len(l) == 0 {
+			delete(u.listeners, port)
+		} else {
+			u.listeners[port] = l
+		}
+	default:
+		return
+	}
+	if u.ports[c.local.Port()]--; u.ports[c.local.Port()] <= 0 {
+		delete(u.ports, c.local.Port())
+	}
+	c.local, c.remote, c.state = netip.AddrPort{}, netip.AddrPort{}, convIdle
+}
+
+// ephemeral finds a local port no conversation uses.
+func (u *udp) ephemeral() (uint16, error) {
+	for range ephemeralLast - ephemeralFirst + 1 {
+		p := u.next
+		if u.next++; u.next == 0 || u.next < ephemeralFirst {
+			u.next = ephemeralFirst
+		}
+		if u.ports[p] == 0 {
+			return p, nil
+		}
+	}
+	return 0, convErr(syscall.EADDRINUSE, "no free local port")
+}
+
+// convErr is a conversation command's failure with its errno; ConvCtl adds
+// the line.
+func convErr(errno syscall.Errno, format string, args ...any) *ctl.CommandError {
+	return &ctl.CommandError{Errno: errno, Err: fmt.Errorf(format, args...)}
+}
+
+// convSource is the address of ours a conversation sends to remote from:
+// the one on its subnet. Routes through a gateway are the route work of
+// issue 9.
+func (h *Host) convSource(remote netip.Addr) (netip.Addr, error) {
+	remote = remote.Unmap()
+	if !remote.Is4() {
+		return netip.Addr{}, convErr(syscall.ENETUNREACH, "%s: IPv6 is off on this host", remote)
+	}
+	if !unicastIPv4(key(remote)) || remote.IsUnspecified() {
+		return netip.Addr{}, convErr(syscall.EINVAL, "%s is not a unicast address", remote)
+	}
+	src, ok := h.source(key(remote))
+	if !ok {
+		for _, a := range h.addrs {
+			if k := key(remote); k&a.mask == a.ip&a.mask {
+				return netip.Addr{}, convErr(syscall.EINVAL, "%s is the network or broadcast address of a connected subnet", remote)
+			}
+		}
+		return netip.Addr{}, convErr(syscall.ENETUNREACH, "%s is not on a connected subnet", remote)
+	}
+	return addrOf(src), nil
+}
+
+func (u *udp) connect(now time.Time, c *conv, cmd ctl.ConvCommand, out *Output) error {
+	if c.state == convAnnounced {
+		return convErr(syscall.EINVAL, "the conversation is announced")
+	}
+	remote := netip.AddrPortFrom(cmd.Remote.Addr().Unmap(), cmd.Remote.Port())
+	if remote.Port() == 0 {
+		return convErr(syscall.EINVAL, "connect: remote port 0")
+	}
+	src, err := u.h.convSource(remote.Addr())
+	if err != nil {
+		return err
+	}
+	port := cmd.LocalPort
+	if port == 0 && c.state == convOpen {
+		port = c.local.Port() // connect again: keep the local port, as a socket does
+	}
+	if port == 0 {
+		if port, err = u.ephemeral(); err != nil {
+			return err
+		}
+	}
+	local := netip.AddrPortFrom(src, port)
+	if other := u.conns[udpKey{local, remote}]; other != nil && other != c {
+		return convErr(syscall.EADDRINUSE, "%s is already connected from %s", remote, local)
+	}
+	u.unbind(c)
+	u.bind(c, local, remote)
+	return nil
+}
+
+func (u *udp) announce(now time.Time, c *conv, cmd ctl.ConvCommand, out *Output) error {
+	if c.state != convIdle {
+		return convErr(syscall.EINVAL, "the conversation is connected or announced already")
+	}
+	addr := cmd.Local.Addr().Unmap()
+	switch {
+	case !addr.IsValid() || addr.IsUnspecified():
+		addr = netip.IPv4Unspecified() // any of the host's addresses
+	case !addr.Is4() || !u.h.ourAddr(key(addr)):
+		return convErr(syscall.EADDRNOTAVAIL, "%s is not an address of this host", addr)
+	}
+	port := cmd.Local.Port()
+	if port == 0 {
+		var err error
+		if port, err = u.ephemeral(); err != nil {
+			return err
+		}
+	}
+	for _, l := range u.listeners[port] {
+		if a := l.local.Addr(); a.IsUnspecified() || addr.IsUnspecified() || a == addr {
+			return convErr(syscall.EADDRINUSE, "port %d is announced already (%s)", port, l.ref)
+		}
+	}
+	c.local, c.state = netip.AddrPortFrom(addr, port), convAnnounced
+	u.listeners[port] = append(u.listeners[port], c)
+	u.ports[port]++
+	return nil
+}
+
+func (u *udp) command(now time.Time, c *conv, cmd ctl.ConvCommand, out *Output) error {
+	if cmd.Op == ctl.ConvHangup {
+		// Forget the remote (and the announcement): the conversation is
+		// as it was after clone; readers waiting go on waiting.
+		u.unbind(c)
+		return nil
+	}
+	return convErr(syscall.EINVAL, "%s is a TCP command", cmd.Op)
+}
+
+func (u *udp) read(c *conv, b []byte) (int, error) {
+	if err := c.takeErr(); err != nil {
+		return 0, err
+	}
+	if n, ok := c.rq.pop(u.h, b); ok {
+		return n, nil
+	}
+	return 0, ErrWouldBlock
+}
+
+// write sends b as one datagram to the conversation's remote.
+func (u *udp) write(now time.Time, c *conv, b []byte, out *Output) (int, error) {
+	h := u.h
+	if c.state != convOpen {
+		// ENOTCONN rather than a socket's EDESTADDRREQ: Linux's 9P2000
+		// client knows its words and not EDESTADDRREQ's.
+		return 0, convErr(syscall.ENOTCONN, "%s is not connected", c.ref)
+	}
+	// Until fragmentation on send (issue 9, IPv4 finished), a datagram
+	// must fit in one frame.
+	if max := h.cfg.MTU - wire.IPv4MinLen - wire.UDPHeaderLen; len(b) > max {
+		h.stats[UDPTxTooBig]++
+		return 0, convErr(syscall.EMSGSIZE, "%d bytes: a datagram holds at most %d here (MTU %d)", len(b), max, h.cfg.MTU)
+	}
+	if h.cfg.Down {
+		return 0, convErr(syscall.ENETDOWN, "%s is down", h.cfg.Name)
+	}
+	src, dst := c.local.Addr(), c.remote.Addr()
+	f := out.buffer()
+	f = wire.EthernetRepr{Src: h.cfg.MAC, Type: wire.EtherTypeIPv4}.Append(f) // Dst filled by route
+	h.ipID++
+	n := wire.UDPHeaderLen + len(b)
+	f = wire.IPv4Repr{Src: src, Dst: dst, Protocol: wire.ProtoUDP, TTL: c.ttl, TOS: c.tos, ID: h.ipID, PayloadLen: n}.Append(f)
+	start := len(f)
+	f = binary.BigEndian.AppendUint16(f, c.local.Port())
+	f = binary.BigEndian.AppendUint16(f, c.remote.Port())
+	f = binary.BigEndian.AppendUint16(f, uint16(n))
+	f = append(f, 0, 0)
+	f = append(f, b...)
+	wire.SetUDPChecksum(f[start:], src, dst)
+	h.stats[UDPTx]++
+	h.route(now, out, key(dst), f)
+	return len(b), nil
+}
+
+func (u *udp) release(now time.Time, c *conv, out *Output) bool {
+	u.unbind(c)
+	return true
+}
+
+func (u *udp) state(c *conv) string {
+	switch c.state {
+	case convOpen:
+		return "Open"
+	case convAnnounced:
+		return "Announced"
+	}
+	return "Closed"
+}
+
+// udpCounters are what udp/stats shows.
+var udpCounters = []Counter{UDPRx, UDPRxNoPort, UDPRxBadChecksum, UDPRxBadLength, UDPRxQueueFull, UDPRxNoCall, UDPTx, UDPTxTooBig}
+
+func (u *udp) appendStats(b []byte) []byte {
+	for _, c := range udpCounters {
+		b = append(b, c.String()...)
+		b = append(b, ' ')
+		b = fmt.Appendf(b, "%d\n", u.h.stats[c])
+	}
+	return b
+}
