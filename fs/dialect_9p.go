@@ -71,13 +71,16 @@ var requests9P = map[uint8]bool{proto.Tauth: true, proto.Tattach: true, proto.Tw
 	proto.Tcreate: true, proto.Tread: true, proto.Twrite: true, proto.Tclunk: true, proto.Tremove: true,
 	proto.Tstat: true, proto.Twstat: true}
 
-// blocks: as in 9P2000.L, reads of streams and writes may wait.
+// blocks: as in 9P2000.L, reads of streams and of conversations' data,
+// opens of listen files and writes may wait.
 func (d *dialect9P) blocks(c *conn, typ uint8, msg []byte) bool {
 	switch typ {
 	case proto.Twrite:
 		return true
 	case proto.Tread:
-		return len(msg) >= 11 && c.streamFid(binary.LittleEndian.Uint32(msg[7:]))
+		return len(msg) >= 11 && c.waitingRead(binary.LittleEndian.Uint32(msg[7:]))
+	case proto.Topen:
+		return len(msg) >= 11 && c.waitingOpen(binary.LittleEndian.Uint32(msg[7:]))
 	}
 	return false
 }
@@ -134,7 +137,7 @@ func (d *dialect9P) do(ctx context.Context, c *conn, fc proto.FCall, typ uint8, 
 		}
 		return r, nil
 	case *proto.TOpen:
-		return d.open(c, m, tag)
+		return d.open(ctx, c, m, tag)
 	case *proto.TCreate:
 		return nil, errorf(syscall.EROFS, "%s: files cannot be created here", m.Name)
 	case *proto.TRead:
@@ -144,7 +147,7 @@ func (d *dialect9P) do(ctx context.Context, c *conn, fc proto.FCall, typ uint8, 
 		if err != nil {
 			return nil, err
 		}
-		if err := c.writeFid(f, m.Data); err != nil {
+		if err := c.writeFid(ctx, f, m.Data); err != nil {
 			return nil, err
 		}
 		return &proto.RWrite{Header: hdr(proto.Rwrite, tag), Count: m.Count}, nil
@@ -179,7 +182,7 @@ func (d *dialect9P) do(ctx context.Context, c *conn, fc proto.FCall, typ uint8, 
 	return nil, errorf(syscall.EOPNOTSUPP, "message type %d is not a 9P2000 request", typ)
 }
 
-func (d *dialect9P) open(c *conn, m *proto.TOpen, tag uint16) (proto.FCall, error) {
+func (d *dialect9P) open(ctx context.Context, c *conn, m *proto.TOpen, tag uint16) (proto.FCall, error) {
 	f, err := c.getFid(m.Fid)
 	if err != nil {
 		return nil, err
@@ -197,7 +200,8 @@ func (d *dialect9P) open(c *conn, m *proto.TOpen, tag uint16) (proto.FCall, erro
 		om.read, om.write = true, true
 	}
 	om.trunc = m.Mode&proto.Otrunc != 0
-	if err := c.open(f, om); err != nil {
+	q, err := c.open(ctx, f, om)
+	if err != nil {
 		return nil, err
 	}
 	if f.node.isDir() {
@@ -208,7 +212,7 @@ func (d *dialect9P) open(c *conn, m *proto.TOpen, tag uint16) (proto.FCall, erro
 		}
 		f.mu.Unlock()
 	}
-	return &proto.ROpen{Header: hdr(proto.Ropen, tag), Qid: qid9P(f.node.qid())}, nil
+	return &proto.ROpen{Header: hdr(proto.Ropen, tag), Qid: qid9P(q)}, nil
 }
 
 func (d *dialect9P) read(ctx context.Context, c *conn, m *proto.TRead, tag uint16) (proto.FCall, error) {

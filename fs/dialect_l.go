@@ -237,14 +237,18 @@ func (d *dialectL) handle(ctx context.Context, c *conn, out []byte, typ uint8, t
 	return end(reply)
 }
 
-// blocks: a read of a stream waits for data, and a write applies commands
-// (creating a host opens a tap); everything else is answered at once.
+// blocks: a read of a stream or a conversation's data waits for data, an
+// open of a listen file for a call, and a write applies commands (creating
+// a host opens a tap; a TCP connect waits); everything else is answered at
+// once.
 func (d *dialectL) blocks(c *conn, typ uint8, msg []byte) bool {
 	switch typ {
 	case lTwrite:
 		return true
 	case lTread:
-		return len(msg) >= 11 && c.streamFid(binary.LittleEndian.Uint32(msg[7:]))
+		return len(msg) >= 11 && c.waitingRead(binary.LittleEndian.Uint32(msg[7:]))
+	case lTlopen:
+		return len(msg) >= 11 && c.waitingOpen(binary.LittleEndian.Uint32(msg[7:]))
 	}
 	return false
 }
@@ -302,10 +306,11 @@ func (d *dialectL) do(ctx context.Context, c *conn, out []byte, m *lmsg) ([]byte
 		default:
 			om.read = true
 		}
-		if err := c.open(f, om); err != nil {
+		q, err := c.open(ctx, f, om)
+		if err != nil {
 			return nil, err
 		}
-		b := appendQid(beginTo(out, lRlopen, m.tag), f.node.qid())
+		b := appendQid(beginTo(out, lRlopen, m.tag), q)
 		return binary.LittleEndian.AppendUint32(b, 0), nil
 	case lTread:
 		f, err := c.getFid(m.fid)
@@ -329,7 +334,7 @@ func (d *dialectL) do(ctx context.Context, c *conn, out []byte, m *lmsg) ([]byte
 		if err != nil {
 			return nil, err
 		}
-		if err := c.writeFid(f, m.data); err != nil {
+		if err := c.writeFid(ctx, f, m.data); err != nil {
 			return nil, err
 		}
 		return binary.LittleEndian.AppendUint32(beginTo(out, lRwrite, m.tag), m.count), nil

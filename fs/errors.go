@@ -61,6 +61,13 @@ var linuxErrstr = map[syscall.Errno]string{
 	syscall.ENETUNREACH:  "Network is unreachable",
 	syscall.EHOSTDOWN:    "Host is down",
 	syscall.EHOSTUNREACH: "No route to host",
+	syscall.EPIPE:        "Broken pipe",
+	syscall.ENOTCONN:     "Transport endpoint is not connected",
+	syscall.ECONNRESET:   "Connection reset by peer",
+	syscall.ECONNREFUSED: "Connection refused",
+	syscall.ETIMEDOUT:    "Connection timed out",
+	// Not in Linux's table, so a Linux 9P2000 client gets EIO for them
+	// (9P2000.L carries every errno): EADDRINUSE, EADDRNOTAVAIL.
 }
 
 // errnoOf is the errno class of err (EIO when it has none).

@@ -13,16 +13,17 @@ const maxWalk = 16
 // pointer, never the number, so a fid number that the client reuses after
 // a clunk cannot reach a stale handler's file.
 type fid struct {
-	mu     sync.Mutex
-	node   node
-	opened bool
-	closed bool // clunked: the handle is closed
-	mode   openMode
-	h      handle
-	stream bool
-	dir    []node // a directory's entries, listed at open
-	dirBuf []byte // 9P2000: the entries as stat records
-	dirOff uint64 // 9P2000: where the last directory read ended
+	mu      sync.Mutex
+	node    node
+	opened  bool
+	opening bool // an open is under way (a listen waits for a call)
+	closed  bool // clunked: the handle is closed
+	mode    openMode
+	h       handle
+	stream  bool
+	dir     []node // a directory's entries, listed at open
+	dirBuf  []byte // 9P2000: the entries as stat records
+	dirOff  uint64 // 9P2000: where the last directory read ended
 }
 
 func isStream(k kind) bool { return k == kFrames || k == kPcap || k == kLog }
@@ -36,16 +37,28 @@ func (c *conn) getFid(n uint32) (*fid, error) {
 	return nil, errorf(syscall.EBADF, "unknown fid %d", n)
 }
 
-// streamFid reports whether fid n is an open stream, whose reads wait for
-// data.
-func (c *conn) streamFid(n uint32) bool {
+// waitingRead reports whether fid n is an open file whose reads wait for
+// data: a stream, a conversation's data.
+func (c *conn) waitingRead(n uint32) bool {
 	f, err := c.getFid(n)
 	if err != nil {
 		return false
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.opened && f.stream && !f.closed
+	return f.opened && !f.closed && (f.stream || f.node.kind == kConvData)
+}
+
+// waitingOpen reports whether opening fid n waits: a conversation's
+// listen, until a call comes.
+func (c *conn) waitingOpen(n uint32) bool {
+	f, err := c.getFid(n)
+	if err != nil {
+		return false
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.node.kind == kConvListen
 }
 
 // addFid makes fid n point at nd; n must be free.
@@ -178,7 +191,7 @@ func (c *conn) walk(fidn, newfidn uint32, names []string, qids *[maxWalk]qid) ([
 	if newfidn == fidn {
 		f.mu.Lock()
 		defer f.mu.Unlock()
-		if f.opened {
+		if f.opened || f.opening {
 			return nil, errorf(syscall.EBADF, "fid %d is open and cannot be walked in place", fidn)
 		}
 		f.node = n
@@ -190,46 +203,68 @@ func (c *conn) walk(fidn, newfidn uint32, names []string, qids *[maxWalk]qid) ([
 	return got, nil
 }
 
-// open opens f: a directory is listed now, a file opened in the tree.
-func (c *conn) open(f *fid, m openMode) error {
+// open opens f: a directory is listed now, a file opened in the tree. It
+// returns the qid of what the fid is now: opening a conversation's clone or
+// listen turns the fid into the new conversation's ctl. The fid is not
+// locked while the tree opens the file, which for a listen waits for a
+// call (until ctx is done): a clunk meanwhile closes what the open gets.
+func (c *conn) open(ctx context.Context, f *fid, m openMode) (qid, error) {
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	switch {
 	case f.closed:
-		return errorf(syscall.EBADF, "fid was clunked")
-	case f.opened:
-		return errorf(syscall.EBADF, "%s: fid already open", f.node.path())
+		f.mu.Unlock()
+		return qid{}, errorf(syscall.EBADF, "fid was clunked")
+	case f.opened || f.opening:
+		f.mu.Unlock()
+		return qid{}, errorf(syscall.EBADF, "%s: fid already open", f.node.path())
 	}
-	if f.node.isDir() {
+	n := f.node
+	if n.isDir() {
+		defer f.mu.Unlock()
 		if m.write || m.trunc {
-			return errorf(syscall.EISDIR, "%s: is a directory", f.node.path())
+			return qid{}, errorf(syscall.EISDIR, "%s: is a directory", n.path())
 		}
-		list, err := c.srv.tree.list(f.node)
+		list, err := c.srv.tree.list(n)
 		if err != nil {
-			return err
+			return qid{}, err
 		}
 		f.dir = list
-	} else {
-		stream := isStream(f.node.kind)
-		if stream {
-			if err := c.streamStart(f.node.path()); err != nil {
-				return err
-			}
-		}
-		h, err := c.srv.tree.open(f.node, m)
-		if err != nil {
-			if stream {
-				c.streamDone()
-			}
-			return err
-		}
-		if stream && c.srv.isClosed() {
-			h.close() // shutting down: the stream is at its end already
-		}
-		f.h, f.stream = h, stream
+		f.opened, f.mode = true, m
+		return n.qid(), nil
 	}
+	f.opening = true
+	f.mu.Unlock()
+	stream := isStream(n.kind)
+	var err error
+	if stream {
+		err = c.streamStart(n.path())
+	}
+	var h handle
+	if err == nil {
+		h, n, err = c.srv.tree.open(ctx, n, m)
+		if err != nil && stream {
+			c.streamDone()
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.opening = false
+	switch {
+	case err != nil:
+		return qid{}, err
+	case f.closed:
+		h.close()
+		if stream {
+			c.streamDone()
+		}
+		return qid{}, errorf(syscall.EBADF, "fid was clunked while it was being opened")
+	}
+	if stream && c.srv.isClosed() {
+		h.close() // shutting down: the stream is at its end already
+	}
+	f.h, f.stream, f.node = h, stream, n
 	f.opened, f.mode = true, m
-	return nil
+	return n.qid(), nil
 }
 
 // handleFor returns f's open handle if f may be read (or written).
@@ -260,11 +295,12 @@ func (c *conn) readFid(ctx context.Context, f *fid, off uint64, count uint32) ([
 	return h.read(ctx, off, min(count, c.iounit()), c.isLinux())
 }
 
-// writeFid applies a write to an open file: one command batch.
-func (c *conn) writeFid(f *fid, data []byte) error {
+// writeFid applies a write to an open file: one command batch, or a
+// datagram.
+func (c *conn) writeFid(ctx context.Context, f *fid, data []byte) error {
 	h, err := f.handleFor(true)
 	if err != nil {
 		return err
 	}
-	return h.write(data)
+	return h.write(ctx, data)
 }

@@ -242,6 +242,7 @@ func (s *Server) stop() []*conn {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.closed = true
+	s.tree.shutdown() // conversation reads and listens waiting end
 	for l := range s.listeners {
 		l.Close()
 	}

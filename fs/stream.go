@@ -45,12 +45,31 @@ type source interface {
 type stream struct {
 	sem     chan struct{} // one read at a time, waiting on ctx
 	src     source
-	pending []byte // rendered, not yet returned
+	pending []byte     // rendered, not yet returned
+	sr      shortReads // the last reply, for the read loop rule above
+}
 
-	// the last reply, for the read loop rule above
+// shortReads keeps the last reply of a file whose reads wait (a stream, a
+// conversation's data) for Linux's read loop rule (see stream).
+type shortReads struct {
 	lastEnd   uint64
 	lastN     uint32
 	lastCount uint32
+}
+
+// followUp reports whether a read of count bytes at off is the follow-up
+// of a short reply that gets 0 bytes at once; it does so once.
+func (s *shortReads) followUp(off uint64, count uint32, linux bool) bool {
+	if s.lastN > 0 && s.lastN < s.lastCount && off == s.lastEnd && (linux || count < s.lastCount) {
+		s.lastN = 0
+		return true
+	}
+	return false
+}
+
+// record notes a reply of n bytes to a read of count bytes at off.
+func (s *shortReads) record(off uint64, n int, count uint32) {
+	s.lastEnd, s.lastN, s.lastCount = off+uint64(n), uint32(n), count
 }
 
 func newStream(src source, header []byte) *stream {
@@ -64,8 +83,7 @@ func (s *stream) read(ctx context.Context, off uint64, count uint32, linux bool)
 		return nil, ctx.Err()
 	}
 	defer func() { <-s.sem }()
-	if s.lastN > 0 && s.lastN < s.lastCount && off == s.lastEnd && (linux || count < s.lastCount) {
-		s.lastN = 0
+	if s.sr.followUp(off, count, linux) {
 		return nil, nil
 	}
 	if count == 0 {
@@ -74,11 +92,11 @@ func (s *stream) read(ctx context.Context, off uint64, count uint32, linux bool)
 	for {
 		out := s.fill(int(count))
 		if len(out) > 0 {
-			s.lastEnd, s.lastN, s.lastCount = off+uint64(len(out)), uint32(len(out)), count
+			s.sr.record(off, len(out), count)
 			return out, nil
 		}
 		if err := s.src.wait(ctx); err != nil {
-			s.lastN = 0
+			s.sr.lastN = 0
 			if err == io.EOF {
 				return nil, nil
 			}
@@ -112,7 +130,9 @@ func (s *stream) fill(count int) []byte {
 	}
 }
 
-func (s *stream) write([]byte) error { return errorf(syscall.EACCES, "read-only file") }
+func (s *stream) write(context.Context, []byte) error {
+	return errorf(syscall.EACCES, "read-only file")
+}
 
 func (s *stream) close() { s.src.close() }
 

@@ -2,6 +2,9 @@ package fs
 
 import (
 	"context"
+	"fmt"
+	"slices"
+	"strconv"
 	"syscall"
 
 	"github.com/smolfs/smolfs/netcore"
@@ -12,6 +15,7 @@ import (
 // The tree is what both dialects serve; nothing in this file knows 9P.
 //
 //	/ctl /log /NAME/{ctl,addr,arp,frames,frames.pcap,stats}
+//	/NAME/{udp,...}/{clone,stats,N/{ctl,data,listen,local,remote,status,err}} (conv.go)
 
 // kind is what a node is.
 type kind uint8
@@ -28,6 +32,18 @@ const (
 	kPcap
 	kStats
 	kXattr // the empty attribute list of a 9P2000.L xattrwalk, not in any directory
+	// Conversations (conv.go).
+	kProtoDir // udp, tcp, icmp
+	kClone
+	kProtoStats
+	kConvDir // N
+	kConvCtl
+	kConvData
+	kConvListen
+	kConvLocal
+	kConvRemote
+	kConvStatus
+	kConvErr
 	numKinds
 )
 
@@ -49,6 +65,18 @@ var kinds = [numKinds]kindInfo{
 	kPcap:    {name: "frames.pcap"},
 	kStats:   {name: "stats"},
 	kXattr:   {name: "xattr"},
+
+	kProtoDir:   {dir: true},
+	kClone:      {name: "clone", writable: true},
+	kProtoStats: {name: "stats"},
+	kConvDir:    {dir: true},
+	kConvCtl:    {name: "ctl", writable: true},
+	kConvData:   {name: "data", writable: true},
+	kConvListen: {name: "listen", writable: true},
+	kConvLocal:  {name: "local"},
+	kConvRemote: {name: "remote"},
+	kConvStatus: {name: "status"},
+	kConvErr:    {name: "err"},
 }
 
 var (
@@ -59,8 +87,9 @@ var (
 // node is one file of the tree: a small value, copied into fids.
 type node struct {
 	kind kind
-	host *stack.Host // the host of a host directory or file
-	gen  uint32      // the host's generation (see tree.gen)
+	host *stack.Host     // the host of a host directory or file
+	gen  uint32          // the host's generation (see tree.gen)
+	conv netcore.ConvRef // a conversation's directory or file; Proto alone for udp/, clone, stats
 }
 
 // qid types (the top byte of a 9P mode).
@@ -79,9 +108,16 @@ func (n node) isDir() bool { return kinds[n.kind].dir }
 
 // qid numbers a node: the host's generation above the kind, so that a host
 // removed and created again under the same name has new qids and a client
-// that cached the old ones sees a different file.
+// that cached the old ones sees a different file; likewise a
+// conversation's number and generation (its low 15 bits), so that a
+// number reused is a new file.
+//
+//	bits 40-63 host generation, 25-39 conversation generation,
+//	12-24 conversation number, 8-11 transport, 0-7 kind
 func (n node) qid() qid {
-	q := qid{typ: qtFile, path: uint64(n.gen)<<8 | uint64(n.kind)}
+	c := n.conv
+	path := uint64(n.gen)<<40 | uint64(c.Gen&0x7fff)<<25 | uint64(c.N&0x1fff)<<12 | uint64(c.Proto&0xf)<<8 | uint64(n.kind)
+	q := qid{typ: qtFile, path: path}
 	if n.isDir() {
 		q.typ = qtDir
 	}
@@ -89,8 +125,13 @@ func (n node) qid() qid {
 }
 
 func (n node) name() string {
-	if n.kind == kHostDir {
+	switch n.kind {
+	case kHostDir:
 		return n.host.Name()
+	case kProtoDir:
+		return n.conv.Proto.String()
+	case kConvDir:
+		return strconv.Itoa(n.conv.N)
 	}
 	return kinds[n.kind].name
 }
@@ -102,6 +143,10 @@ func (n node) path() string {
 		return "/"
 	case n.kind == kHostDir || n.host == nil:
 		return n.name()
+	case n.kind == kProtoDir || n.kind == kClone || n.kind == kProtoStats:
+		return n.host.Name() + "/" + n.conv.Proto.String() + "/" + n.name()
+	case n.kind >= kConvDir:
+		return fmt.Sprintf("%s/%s/%d/%s", n.host.Name(), n.conv.Proto, n.conv.N, n.name())
 	}
 	return n.host.Name() + "/" + n.name()
 }
@@ -122,9 +167,17 @@ func (n node) perm() uint32 {
 // tree serves a stack's hosts as files.
 type tree struct {
 	st *stack.Stack
+	// down is done when the server shuts down: conversation reads and
+	// listens waiting then end, as stream reads do.
+	down     context.Context
+	shutdown context.CancelFunc
 }
 
-func newTree(st *stack.Stack) *tree { return &tree{st: st} }
+func newTree(st *stack.Stack) *tree {
+	t := &tree{st: st}
+	t.down, t.shutdown = context.WithCancel(context.Background())
+	return t
+}
 
 func (t *tree) root() node { return node{kind: kRoot} }
 
@@ -133,13 +186,19 @@ func (t *tree) hostNode(k kind, h *stack.Host) node {
 }
 
 // current fails if n belongs to a host that has been removed (perhaps
-// replaced by a new one of the same name).
+// replaced by a new one of the same name), or to a conversation that has
+// gone.
 func (t *tree) current(n node) error {
 	if n.host == nil {
 		return nil
 	}
 	if h, ok := t.st.Host(n.host.Name()); !ok || h != n.host {
 		return errorf(syscall.ENOENT, "%s: host %s has been removed", n.path(), n.host.Name())
+	}
+	if n.kind >= kConvDir {
+		if _, err := n.host.ConvInfo(n.conv); err != nil {
+			return errorf(syscall.ENOENT, "%s: the conversation has gone", n.path())
+		}
 	}
 	return nil
 }
@@ -173,7 +232,12 @@ func (t *tree) walk(n node, name string) (node, error) {
 				return node{kind: k, host: n.host, gen: n.gen}, nil
 			}
 		}
+		if p, ok := netcore.ParseProto(name); ok && slices.Contains(n.host.Protos(), p) {
+			return node{kind: kProtoDir, host: n.host, gen: n.gen, conv: netcore.ConvRef{Proto: p}}, nil
+		}
 		return node{}, errorf(syscall.ENOENT, "%s/%s: no such file", n.host.Name(), name)
+	case kProtoDir, kConvDir:
+		return t.walkConv(n, name)
 	}
 	return node{}, errorf(syscall.ENOTDIR, "%s: not a directory", n.path())
 }
@@ -196,11 +260,16 @@ func (t *tree) list(n node) ([]node, error) {
 		if err := t.current(n); err != nil {
 			return nil, err
 		}
-		out := make([]node, 0, len(hostFiles))
+		out := make([]node, 0, len(hostFiles)+2)
 		for _, k := range hostFiles {
 			out = append(out, node{kind: k, host: n.host, gen: n.gen})
 		}
+		for _, p := range n.host.Protos() {
+			out = append(out, node{kind: kProtoDir, host: n.host, gen: n.gen, conv: netcore.ConvRef{Proto: p}})
+		}
 		return out, nil
+	case kProtoDir, kConvDir:
+		return t.listConv(n)
 	}
 	return nil, errorf(syscall.ENOTDIR, "%s: not a directory", n.path())
 }
@@ -216,16 +285,29 @@ type handle interface {
 	// something arrives, ctx is done (its error) or the stream ends
 	// (nil, nil). linux says the client loops on short reads (see stream).
 	read(ctx context.Context, off uint64, count uint32, linux bool) ([]byte, error)
-	// write applies one command batch, all or nothing.
-	write(data []byte) error
+	// write applies one command batch, all or nothing, or (a
+	// conversation's data) sends data; it may wait, until ctx is done.
+	write(ctx context.Context, data []byte) error
 	// close frees what the handle holds; a blocked read returns.
 	close()
 }
 
 // open opens a file. Snapshot files render now, so that a sequence of
 // reads sees one state; streams subscribe now, so that a reader sees what
-// happens from its open on.
-func (t *tree) open(n node, m openMode) (handle, error) {
+// happens from its open on. The node returned is what the fid is from
+// then on: the file itself, or, for clone and listen, the new
+// conversation's ctl. Only a listen waits (until a call comes or ctx is
+// done).
+func (t *tree) open(ctx context.Context, n node, m openMode) (handle, node, error) {
+	if n.kind >= kProtoDir {
+		return t.openConv(ctx, n, m)
+	}
+	h, err := t.openHost(n, m)
+	return h, n, err
+}
+
+// openHost opens the files of the root and of a host.
+func (t *tree) openHost(n node, m openMode) (handle, error) {
 	info := kinds[n.kind]
 	if info.dir {
 		return nil, errorf(syscall.EISDIR, "%s: is a directory", n.path())
@@ -326,7 +408,7 @@ func (s *snapshot) read(_ context.Context, off uint64, count uint32, _ bool) ([]
 	return b[:min(uint64(len(b)), uint64(count))], nil
 }
 
-func (s *snapshot) write(data []byte) error {
+func (s *snapshot) write(_ context.Context, data []byte) error {
 	if s.apply == nil {
 		return errorf(syscall.EACCES, "read-only file")
 	}

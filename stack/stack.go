@@ -63,6 +63,14 @@ type Host struct {
 	gen   uint32
 	drv   Driver
 	stack *Stack
+	waits *waiters // requests blocked on conversations (conv.go)
+}
+
+// close stops the host: its driver, and every request waiting on one of
+// its conversations.
+func (h *Host) close() {
+	h.waits.stop()
+	h.drv.Close()
 }
 
 // New makes an empty stack that starts hosts with open and reports to
@@ -155,12 +163,12 @@ func (s *Stack) exec(file string, cmds []ctl.RootCommand) error {
 			delete(s.hosts, name)
 			if j := slices.Index(created, h); j >= 0 {
 				created = slices.Delete(created, j, j+1)
-				h.drv.Close()
+				h.close()
 				continue
 			}
 			if recreatedLater(i, name) {
 				replaced[name] = h.drv.Snapshot().Config
-				h.drv.Close()
+				h.close()
 				continue
 			}
 			deleted[name] = h
@@ -176,7 +184,7 @@ func (s *Stack) exec(file string, cmds []ctl.RootCommand) error {
 		s.hosts[name] = h
 	}
 	for name, h := range deleted {
-		h.drv.Close()
+		h.close()
 		s.log.Addf("%s: removed", name)
 		s.logger.Info("host removed", "host", name)
 	}
@@ -194,7 +202,7 @@ func (s *Stack) exec(file string, cmds []ctl.RootCommand) error {
 // rollback undoes a root ctl write that failed part way. s.mu is held.
 func (s *Stack) rollback(created []*Host, deleted map[string]*Host, replaced map[string]netcore.Config) {
 	for _, h := range created {
-		h.drv.Close()
+		h.close()
 		delete(s.hosts, h.name)
 	}
 	for name, h := range deleted {
@@ -228,13 +236,13 @@ func (s *Stack) start(cfg netcore.Config) (*Host, error) {
 	if err != nil {
 		return nil, err
 	}
-	// No conversations are waited for yet: nothing to wake.
-	drv, err := s.open(nh, s.event, nil)
+	w := newWaiters()
+	drv, err := s.open(nh, s.event, w.wake)
 	if err != nil {
 		return nil, err
 	}
 	s.gens++
-	return &Host{name: cfg.Name, gen: s.gens, drv: drv, stack: s}, nil
+	return &Host{name: cfg.Name, gen: s.gens, drv: drv, stack: s, waits: w}, nil
 }
 
 // freeMAC picks the first of 02:00:00:00:00:01, :02, ... that no host uses.
@@ -286,7 +294,7 @@ func (s *Stack) Close() {
 	s.closed = true
 	s.mu.Unlock()
 	for _, h := range hosts {
-		h.drv.Close()
+		h.close()
 	}
 	s.log.Close()
 }
