@@ -1,8 +1,9 @@
 // Command smolfs runs the smolfs network stack and its tools: serve runs
 // hosts on tap devices and serves them as a 9P file tree, dump prints the
 // frames on any interface as tcpdump does, mount attaches the kernel's 9P
-// client to a running server, and 9p is a 9P client of its own, for kernels
-// without one.
+// client to a running server, 9p is a 9P client of its own, for kernels
+// without one, and dial and listen are netcat and Plan 9's listen1 over a
+// host's conversations, as 9P clients of the tree.
 //
 // Exit status: 0 on success (and after SIGINT or SIGTERM), 1 when the command
 // failed (the message on standard error says what to do), 2 for a usage error.
@@ -32,7 +33,7 @@ type command struct {
 }
 
 // commands are the subcommands, in the order the overview lists them.
-var commands = []*command{serveCommand, dumpCommand, mountCommand, ninepCommand}
+var commands = []*command{serveCommand, dumpCommand, mountCommand, ninepCommand, dialCommand, listenCommand}
 
 // usageError is a bad command line: the command's usage follows the message
 // and the exit status is 2.
@@ -152,7 +153,7 @@ func shortOverview(w io.Writer) {
 }
 
 func overview(w io.Writer) {
-	fmt.Fprint(w, `smolfs is a userspace Ethernet/ARP/IPv4/ICMP network stack whose hosts sit on
+	fmt.Fprint(w, `smolfs is a userspace Ethernet/ARP/IPv4/ICMP/UDP network stack whose hosts sit on
 Linux tap devices and are served as a 9P file tree, in the style of Plan 9's /net.
 
 Usage:

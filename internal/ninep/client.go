@@ -47,6 +47,7 @@ const (
 	tGetattr  = 24
 	tReaddir  = 40
 	tVersion  = 100
+	tFlush    = 108
 	tAttach   = 104
 	rError    = 107
 	tWalk     = 110

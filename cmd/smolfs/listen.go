@@ -1,0 +1,310 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"sync"
+	"time"
+)
+
+var listenCommand = &command{
+	name:     "listen",
+	synopsis: "listen [-addr HOST:PORT|unix:PATH] [-host NAME] [-service echo|discard|chargen] NET!*!PORT [CMD [ARG...]]",
+	summary:  "serve calls to a port of a host: a command per call (Plan 9's listen1), or echo, discard, chargen",
+	about: `Announces NET!*!PORT (or NET!IP!PORT, one address of the host) on a host of a
+running server and serves each call that comes, as Plan 9's listen1 does:
+CMD runs once per call, its standard input and output the call's data, with
+$net set to the call's conversation directory in the tree (/tap0/udp/3) and
+$remote to the caller's IP!PORT. A UDP call is each new remote IP!PORT: its
+datagrams are CMD's input, each write of CMD's output is one datagram back.
+Each call and its end are reported on standard error.
+
+-service serves RFC 862 echo, RFC 863 discard or RFC 864 chargen in the
+listen process itself, without a process per call.
+
+It is a 9P client of the server (clone, ctl, listen, data), and needs no
+mount. Ctrl-C stops it: the announcement and every call end, and commands
+still running see the end of their input. Exit status: 0 after Ctrl-C, 1 when
+anything failed, 2 for a usage error.`,
+	examples: `  smolfs listen 'udp!*!7' cat                    # a UDP echo server, a cat per peer
+  smolfs listen -service echo 'udp!*!7'           # the same, in one process
+  smolfs listen 'tcp!*!13' date
+  smolfs listen 'udp!*!9' sh -c 'cat >/dev/null'`,
+	setup: func(flags *flag.FlagSet, stdout, stderr io.Writer) func(context.Context, []string) error {
+		addr := flags.String("addr", defaultListen, "the server's address: `HOST:PORT` for TCP, or unix:PATH (smolfs serve's -listen)")
+		host := flags.String("host", "", "the host to listen on, by `NAME` (default: the server's only host)")
+		service := flags.String("service", "", "serve `NAME` in this process: echo, discard or chargen")
+		return func(ctx context.Context, args []string) error {
+			if len(args) == 0 {
+				return usagef("want NET!*!PORT and a command (or -service)")
+			}
+			ds, err := parseDialString(args[0], true)
+			if err != nil {
+				return err
+			}
+			l := &listener{addr: *addr, host: *host, ds: ds, cmd: args[1:], stderr: stderr}
+			switch *service {
+			case "":
+				if len(l.cmd) == 0 {
+					return usagef("want a command to run for each call, or -service")
+				}
+			case "echo", "discard", "chargen":
+				if len(l.cmd) > 0 {
+					return usagef("-service %s runs no command, got %q", *service, l.cmd[0])
+				}
+				l.service = *service
+			default:
+				return usagef("-service %q: want echo, discard or chargen", *service)
+			}
+			if err := l.run(ctx); err != nil && ctx.Err() == nil {
+				return fmt.Errorf("listen %s: %w", args[0], err)
+			}
+			return nil
+		}
+	},
+}
+
+type listener struct {
+	addr, host string
+	ds         dialString
+	cmd        []string
+	service    string
+	stderr     io.Writer
+
+	wg    sync.WaitGroup
+	mu    sync.Mutex
+	procs map[*exec.Cmd]bool // commands running
+}
+
+// childGrace is how long listen waits, when it stops, for the commands of
+// calls to end after their input has: then they are killed.
+const childGrace = 2 * time.Second
+
+func (l *listener) run(ctx context.Context) error {
+	s, err := openConvSession(ctx, l.addr, l.host)
+	if err != nil {
+		return err
+	}
+	l.procs = map[*exec.Cmd]bool{}
+	defer l.stop(s)
+	a, err := s.clone(ctx, l.ds.proto)
+	if err != nil {
+		return err
+	}
+	if err := a.command(ctx, "announce "+l.ds.addr); err != nil {
+		return err
+	}
+	local, _ := a.readFile(ctx, "local")
+	l.logf("%s!%s announced as %s", l.ds.proto, local, a.dir())
+	for {
+		fid, err := a.openFile(ctx, "listen")
+		if err != nil {
+			return err
+		}
+		call, err := s.convOf(ctx, l.ds.proto, fid)
+		if err != nil {
+			return err
+		}
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			l.serve(ctx, call)
+		}()
+	}
+}
+
+// stop ends the session, which ends every call and the announcement on the
+// server, and waits for the calls' commands, which see the end of their
+// input, killing those that outlive childGrace.
+func (l *listener) stop(s *convSession) {
+	s.m.Close()
+	done := make(chan struct{})
+	go func() { l.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return
+	case <-time.After(childGrace):
+	}
+	l.mu.Lock()
+	for p := range l.procs {
+		p.Process.Kill()
+	}
+	l.mu.Unlock()
+	<-done
+}
+
+// serve serves one call and then lets go of it.
+func (l *listener) serve(ctx context.Context, call *conv) {
+	s := call.s
+	defer s.m.Clunk(call.ctl)
+	remote, err := call.readFile(ctx, "remote")
+	if err != nil {
+		l.logf("call %s: %v", call.dir(), err)
+		return
+	}
+	data, err := call.openFile(ctx, "data")
+	if err != nil {
+		l.logf("call %s from %s: %v", call.dir(), remote, err)
+		return
+	}
+	defer s.m.Clunk(data)
+	l.logf("call %s from %s", call.dir(), remote)
+	defer l.logf("call %s from %s ended", call.dir(), remote)
+	tcp := l.ds.proto == "tcp"
+	switch l.service {
+	case "echo", "discard":
+		buf := make([]byte, s.ioSize())
+		for {
+			n, err := s.m.Read(ctx, data, 0, buf)
+			if err != nil || n == 0 && tcp {
+				return
+			}
+			if l.service == "echo" {
+				if _, err := s.m.Write(ctx, data, 0, buf[:n]); err != nil {
+					return
+				}
+			}
+		}
+	case "chargen":
+		l.chargen(ctx, s, data, tcp)
+	default:
+		l.command(ctx, call, data, remote, tcp)
+	}
+}
+
+// chargen sends RFC 864's lines: on TCP without end, on UDP a datagram of
+// 0 to 512 characters for each datagram received.
+func (l *listener) chargen(ctx context.Context, s *convSession, data uint32, tcp bool) {
+	var g chargenLines
+	if tcp {
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		go func() { // a TCP caller's data is discarded; its end ends the call
+			defer cancel()
+			buf := make([]byte, 4096)
+			for {
+				if n, err := s.m.Read(ctx, data, 0, buf); err != nil || n == 0 {
+					return
+				}
+			}
+		}()
+		for {
+			if _, err := s.m.Write(ctx, data, 0, g.next(nil, 74*16)); err != nil {
+				return
+			}
+		}
+	}
+	buf := make([]byte, s.ioSize())
+	for {
+		if _, err := s.m.Read(ctx, data, 0, buf); err != nil {
+			return
+		}
+		if _, err := s.m.Write(ctx, data, 0, g.next(nil, rand.IntN(513))); err != nil {
+			return
+		}
+	}
+}
+
+// chargenLines is RFC 864's pattern: lines of 72 of the 95 printable ASCII
+// characters, each starting one further on than the last, then CR LF.
+type chargenLines struct {
+	line, col int
+}
+
+// next appends the next n characters of the pattern to b.
+func (g *chargenLines) next(b []byte, n int) []byte {
+	for range n {
+		switch {
+		case g.col < 72:
+			b = append(b, byte(' '+(g.line+g.col)%95))
+		case g.col == 72:
+			b = append(b, '\r')
+		default:
+			b = append(b, '\n')
+		}
+		if g.col++; g.col == 74 {
+			g.col = 0
+			g.line++
+		}
+	}
+	return b
+}
+
+// command runs the listen's command for one call.
+func (l *listener) command(ctx context.Context, call *conv, data uint32, remote string, tcp bool) {
+	s := call.s
+	cmd := exec.Command(l.cmd[0], l.cmd[1:]...)
+	cmd.Env = append(os.Environ(), "net="+call.dir(), "remote="+remote)
+	cmd.Stderr = l.stderr
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		l.logf("call %s: %v", call.dir(), err)
+		return
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		l.logf("call %s: %v", call.dir(), err)
+		return
+	}
+	l.mu.Lock()
+	err = cmd.Start()
+	if err == nil {
+		l.procs[cmd] = true
+	}
+	l.mu.Unlock()
+	if err != nil {
+		l.logf("call %s: %v", call.dir(), err)
+		return
+	}
+	defer func() {
+		l.mu.Lock()
+		delete(l.procs, cmd)
+		l.mu.Unlock()
+	}()
+	go func() { // the call's data to the command
+		defer in.Close()
+		buf := make([]byte, s.ioSize())
+		for {
+			n, err := s.m.Read(ctx, data, 0, buf)
+			if err != nil || n == 0 && tcp {
+				return
+			}
+			if _, err := in.Write(buf[:n]); err != nil {
+				return
+			}
+		}
+	}()
+	// The command's output to the call: each read one datagram (UDP).
+	buf := make([]byte, s.ioSize())
+	for {
+		n, err := out.Read(buf)
+		if n > 0 {
+			if _, werr := s.m.Write(ctx, data, 0, buf[:n]); werr != nil {
+				break
+			}
+		}
+		if err != nil {
+			break
+		}
+	}
+	if tcp {
+		call.command(ctx, "close")
+	}
+	io.Copy(io.Discard, out) // until the command exits
+	if err := cmd.Wait(); err != nil {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || !ee.Exited() || ee.ExitCode() != 0 {
+			l.logf("call %s from %s: %s: %v", call.dir(), remote, l.cmd[0], err)
+		}
+	}
+}
+
+func (l *listener) logf(format string, args ...any) {
+	fmt.Fprintf(l.stderr, "smolfs listen: "+format+"\n", args...)
+}
