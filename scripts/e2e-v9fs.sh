@@ -7,8 +7,10 @@
 # v9fs twice, with Linux's default options (9P2000.L) and with
 # version=9p2000, running the same shell script against each mount: ls, addr,
 # ctl writes good and bad, arp, stats, host creation, `timeout 3 cat frames`,
-# `head -n 3 frames`, and frames.pcap, which is checked on this side with
-# tcpdump against the frames lines read at the same time.
+# `head -n 3 frames`, a UDP conversation held by a shell's file descriptor
+# (clone, connect, data to and from a kernel echo peer, gone at close), and
+# frames.pcap, which is checked on this side with tcpdump against the frames
+# lines read at the same time.
 #
 # The client is ../shared/v9fs-vm/v9fs-vm (or $V9FS_VM): a qemu guest whose
 # kernel has 9P, run inside the namespace so that the guest's 10.0.2.2 is the
@@ -16,7 +18,7 @@
 # /work/shared. Without it, the local kernel mounts if it has 9p; otherwise
 # the script prints SKIP and exits 0, in CI too: that tool is not part of
 # the project, and a machine without it cannot run this test.
-# Needs root (namespaces, taps), ip, ping, arping and tcpdump.
+# Needs root (namespaces, taps), ip, ping, arping, tcpdump and python3.
 #
 #   SMOLFS_BIN=path   use this smolfs binary instead of building one
 #   -keep             keep the work directory (logs, captures) and say where
@@ -52,7 +54,7 @@ die() {
 }
 
 [ "$(id -u)" = 0 ] || skip "needs root: network namespaces and tap devices"
-for tool in ip ping arping tcpdump go; do
+for tool in ip ping arping tcpdump python3 go; do
 	command -v "$tool" >/dev/null || skip "$tool not found (apt-get install iproute2 iputils-ping iputils-arping tcpdump)"
 done
 
@@ -80,9 +82,11 @@ work=$(mktemp -d /tmp/smolfs-e2e.XXXXXX)
 ns=smolfs-e2e-$$
 smolfs_pid=
 pinger_pid=
+echo_pid=
 cleanup() {
 	set +e
 	[ -n "$pinger_pid" ] && kill "$pinger_pid" 2>/dev/null && wait "$pinger_pid" 2>/dev/null
+	[ -n "$echo_pid" ] && kill "$echo_pid" 2>/dev/null && wait "$echo_pid" 2>/dev/null
 	if [ -n "$smolfs_pid" ]; then
 		kill -TERM "$smolfs_pid" 2>/dev/null
 		for _ in $(seq 50); do kill -0 "$smolfs_pid" 2>/dev/null || break; sleep 0.1; done
@@ -139,6 +143,15 @@ fi
 nsx arping -q -c 1 -w 2 -I tap0 192.168.69.1 || die "the host does not answer arping"
 nsx ping -q -i 0.2 192.168.69.1 >/dev/null 2>&1 &
 pinger_pid=$!
+# A UDP echo peer on the kernel's side, port 9000, for the guest's
+# conversation: one process, every peer (ip netns exec execs it in place, so
+# $! is the process itself).
+ip netns exec "$ns" python3 -c 'import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("192.168.69.100", 9000))
+while True:
+    s.sendto(*s.recvfrom(65535))' &
+echo_pid=$!
 
 # The guest's script: busybox sh in cwd = the mount.
 cat >"$work/guest.sh" <<'GUEST'
@@ -209,6 +222,28 @@ ok "hosts created and removed through /ctl; timeout ends a reader of an idle hos
 timeout 1 cat log >/tmp/log
 grep -q 'tap0/ctl: line 1: "frob": unknown command' /tmp/log || fail "log lacks the failed write: $(tail -n 3 /tmp/log)"
 ok "log has the full reason of the failed write"
+
+# A UDP conversation as on Plan 9: fd 3 holds it open; data moves one
+# datagram per read and per write; the kernel's echo peer answers.
+ls tap0 | grep -qx udp || fail "ls tap0 has no udp"
+exec 3<>tap0/udp/clone || fail "exec 3<>tap0/udp/clone failed"
+read -r n <&3 || fail "reading the conversation's number from fd 3 failed"
+case "$n" in '' | *[!0-9]*) fail "tap0/udp/clone read '$n', not a number" ;; esac
+echo 'connect 192.168.69.100!9000' >&3 || fail "writing connect to fd 3 failed"
+grep -qx '192.168.69.100!9000' tap0/udp/$n/remote || fail "udp/$n/remote: $(cat tap0/udp/$n/remote)"
+grep -q '^Open ' tap0/udp/$n/status || fail "udp/$n/status: $(cat tap0/udp/$n/status)"
+echo "hello over v9fs" >tap0/udp/$n/data || fail "writing a datagram to udp/$n/data failed"
+got=$(timeout 30 head -n 1 tap0/udp/$n/data) || fail "reading the echo from udp/$n/data failed"
+[ "$got" = "hello over v9fs" ] || fail "udp/$n/data read '$got'"
+timeout 1 cat tap0/udp/$n/data >/dev/null # a read that waits, interrupted
+grep -q '^Open ' tap0/udp/$n/status || fail "the mount no longer works after interrupting a data read"
+ls tap0/udp | grep -qx "$n" || fail "conversation $n is not listed while fd 3 holds it"
+if echo 'connect nowhere' >&3 2>/tmp/err; then fail "a bad connect succeeded"; fi
+grep -q 'Invalid argument' /tmp/err || fail "a bad connect said: $(cat /tmp/err)"
+grep -q 'bad address' tap0/udp/$n/err || fail "udp/$n/err: $(cat tap0/udp/$n/err)"
+exec 3<&-
+if ls tap0/udp | grep -qx "$n"; then fail "conversation $n is still there after fd 3 closed"; fi
+ok "udp: exec 3<>tap0/udp/clone gave $n; connect, a datagram echoed through data; gone when fd 3 closed"
 
 timeout 3 cat tap0/frames.pcap >/tmp/cap.pcap &
 p1=$!
