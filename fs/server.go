@@ -1,5 +1,6 @@
 // Package fs serves a stack's hosts as a 9P file tree (Plan 9 /net style):
-// /ctl, /log, and per host ctl, addr, arp, frames, frames.pcap and stats.
+// /ctl, /log, and per host ctl, addr, arp, frames, frames.pcap, stats and
+// the udp directory of its conversations (conv.go).
 //
 // Snapshots and commands flow between the tree (tree.go, stream.go), which
 // knows nothing of 9P, and package stack; the server core (server.go,
@@ -27,9 +28,10 @@
 //   - Files have length 0 and mtime now; directories list no "." or "..";
 //     truncation to 0 is accepted on writable files, every other metadata
 //     change, create, remove and rename is refused (EPERM, EINVAL, EROFS).
-//   - Requests that cannot wait (all but reads of streams, writes and
-//     Tflush) are answered in the connection's read loop, in order; the
-//     others run in goroutines of their own. Replies that are ready together
+//   - Requests that cannot wait (all but reads of streams and of
+//     conversations' data, opens of listen files, writes and Tflush) are
+//     answered in the connection's read loop, in order; the others run in
+//     goroutines of their own. Replies that are ready together
 //     go out in one write.
 //   - Bounds per connection: 1024 requests waiting (more get EAGAIN; Tflush
 //     has 64 more) holding at most 4 MiB of messages, 8192 fids, 1024 open
