@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/hugelgupf/p9/p9"
+
+	"github.com/smolfs/smolfs/netcore"
 )
 
 // BenchmarkWalkOpenReadClunk is walk+open+read+clunk of tap0/addr with the
@@ -225,4 +227,65 @@ func (c *leanClient) op() error {
 		}
 	}
 	return nil
+}
+
+// BenchmarkConvDataRead is one datagram read from a UDP conversation's data
+// through 9P2000.L, one request at a time: the per-datagram cost of the
+// server's path (a Tread that may wait, the conversation's read under the
+// driver's lock, the reply). Datagrams are queued 256 at a time, outside
+// the timing.
+func BenchmarkConvDataRead(b *testing.B) {
+	e := newEnv(b)
+	e.knowPeerB(b)
+	s := e.sessionL(b)
+	s.send(lmsgBytes(lTwalk, 2, uint32(0), uint32(1), uint16(3), "tap0", "udp", "clone"))
+	s.expect(lRwalk, 2)
+	s.send(lmsgBytes(lTlopen, 3, uint32(1), uint32(2)))
+	s.expect(lRlopen, 3)
+	cmd := "connect 192.168.69.100!7 5000"
+	s.send(lmsgBytes(lTwrite, 4, uint32(1), uint64(0), uint32(len(cmd)), []byte(cmd)))
+	s.expect(lRwrite, 4)
+	s.send(lmsgBytes(lTwalk, 5, uint32(0), uint32(2), uint16(4), "tap0", "udp", "0", "data"))
+	s.expect(lRwalk, 5)
+	s.send(lmsgBytes(lTlopen, 6, uint32(2), uint32(2)))
+	s.expect(lRlopen, 6)
+	frame := udpFromPeer(7, 5000, string(make([]byte, 64)))
+	tread := lmsgBytes(lTread, 7, uint32(2), uint64(0), uint32(8192))
+	h, _ := e.st.Host("tap0")
+	queued := func() uint64 { return h.Snapshot().Stats[netcore.UDPRx] }
+	r := bufio.NewReader(s.nc)
+	hdr := make([]byte, 4)
+	msg := make([]byte, 8192)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for done := 0; done < b.N; {
+		b.StopTimer()
+		n := min(256, b.N-done)
+		want := queued() + uint64(n)
+		for range n {
+			e.inject("tap0", frame)
+		}
+		for queued() < want {
+			time.Sleep(100 * time.Microsecond)
+		}
+		b.StartTimer()
+		for range n {
+			if _, err := s.nc.Write(tread); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := io.ReadFull(r, hdr); err != nil {
+				b.Fatal(err)
+			}
+			size := binary.LittleEndian.Uint32(hdr)
+			if _, err := io.ReadFull(r, msg[:size-4]); err != nil || msg[0] != lRread {
+				b.Fatalf("reply %x: %v", msg[:size-4], err)
+			}
+		}
+		done += n
+	}
+}
+
+func (e *env) knowPeerB(b *testing.B) {
+	e.inject("tap0", arpRequest())
+	<-e.peer("tap0").frames
 }

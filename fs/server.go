@@ -115,6 +115,8 @@ const (
 	msgRversion = 101
 	msgRerror   = 107
 	msgTflush   = 108
+	msgTread    = 116 // the same in both dialects, as is Rread
+	msgRread    = 117
 	msgRflush   = 109
 	noTag       = 0xffff
 	noFid       = 0xffffffff
@@ -471,6 +473,9 @@ func (c *conn) dispatch(typ uint8, tag uint16, msg []byte) bool {
 	c.mu.Unlock()
 	if typ != msgTflush && !d.blocks(c, typ, msg) {
 		c.answer(d, typ, tag, msg)
+		return true
+	}
+	if typ == msgTread && c.readNow(d, tag, msg) {
 		return true
 	}
 	c.mu.Lock()

@@ -259,6 +259,21 @@ func (h *Host) ConvRead(ctx context.Context, ref netcore.ConvRef, b []byte) (int
 	return n, named(h.file(ref, "data"), err)
 }
 
+// ConvTryRead is ConvRead that never waits: netcore.ErrWouldBlock when
+// nothing is queued.
+func (h *Host) ConvTryRead(ref netcore.ConvRef, b []byte) (int, error) {
+	var n int
+	err := h.do(func(nh *netcore.Host, _ time.Time, _ *netcore.Output) error {
+		var err error
+		n, err = nh.ConvRead(ref, b)
+		return err
+	})
+	if err == netcore.ErrWouldBlock {
+		return 0, err
+	}
+	return n, named(h.file(ref, "data"), err)
+}
+
 // ConvWrite sends b as one datagram (or bytes of a stream), waiting for
 // room if the transport has none.
 func (h *Host) ConvWrite(ctx context.Context, ref netcore.ConvRef, b []byte) (int, error) {
