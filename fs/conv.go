@@ -307,6 +307,40 @@ func (c *conn) readNow(d dialect, tag uint16, msg []byte) bool {
 	return true
 }
 
+// writeNow answers a Twrite to a conversation's data in the read loop when
+// the transport takes it without waiting (UDP always does), as readNow
+// does for reads. It reports whether it answered.
+func (c *conn) writeNow(d dialect, tag uint16, msg []byte) bool {
+	if len(msg) < 23 || uint64(binary.LittleEndian.Uint32(msg[19:])) != uint64(len(msg)-23) {
+		return false // malformed: the handler says so
+	}
+	f, err := c.getFid(binary.LittleEndian.Uint32(msg[7:]))
+	if err != nil {
+		return false
+	}
+	h, err := f.handleFor(true)
+	if err != nil {
+		return false
+	}
+	cd, isData := h.(*convData)
+	if !isData {
+		return false
+	}
+	data := msg[23:]
+	switch _, err := cd.n.host.ConvTryWrite(cd.n.conv, data); {
+	case err == netcore.ErrWouldBlock:
+		return false
+	case err != nil:
+		c.queue(d.errorReply(c, tag, err))
+		return true
+	}
+	b := beginTo(c.scratch[:0], msgRwrite, tag)
+	b = end(binary.LittleEndian.AppendUint32(b, uint32(len(data))))
+	c.queue(b)
+	c.scratch = b[:0]
+	return true
+}
+
 func (d *convData) write(ctx context.Context, data []byte) error {
 	ctx, stop := d.t.merge(ctx)
 	defer stop()

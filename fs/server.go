@@ -115,8 +115,10 @@ const (
 	msgRversion = 101
 	msgRerror   = 107
 	msgTflush   = 108
-	msgTread    = 116 // the same in both dialects, as is Rread
+	msgTread    = 116 // the same in both dialects, as are Rread, Twrite, Rwrite
 	msgRread    = 117
+	msgTwrite   = 118
+	msgRwrite   = 119
 	msgRflush   = 109
 	noTag       = 0xffff
 	noFid       = 0xffffffff
@@ -475,7 +477,7 @@ func (c *conn) dispatch(typ uint8, tag uint16, msg []byte) bool {
 		c.answer(d, typ, tag, msg)
 		return true
 	}
-	if typ == msgTread && c.readNow(d, tag, msg) {
+	if typ == msgTread && c.readNow(d, tag, msg) || typ == msgTwrite && c.writeNow(d, tag, msg) {
 		return true
 	}
 	c.mu.Lock()

@@ -274,6 +274,21 @@ func (h *Host) ConvTryRead(ref netcore.ConvRef, b []byte) (int, error) {
 	return n, named(h.file(ref, "data"), err)
 }
 
+// ConvTryWrite is ConvWrite that never waits: netcore.ErrWouldBlock when
+// the transport has no room.
+func (h *Host) ConvTryWrite(ref netcore.ConvRef, b []byte) (int, error) {
+	var n int
+	err := h.do(func(nh *netcore.Host, now time.Time, out *netcore.Output) error {
+		var err error
+		n, err = nh.ConvWrite(now, ref, b, out)
+		return err
+	})
+	if err == netcore.ErrWouldBlock {
+		return 0, err
+	}
+	return n, named(h.file(ref, "data"), err)
+}
+
 // ConvWrite sends b as one datagram (or bytes of a stream), waiting for
 // room if the transport has none.
 func (h *Host) ConvWrite(ctx context.Context, ref netcore.ConvRef, b []byte) (int, error) {
