@@ -64,6 +64,12 @@ const (
 	// received datagrams; what does not fit is dropped and counted.
 	ConvRecvQueue = 512
 	ConvRecvBytes = 256 << 10
+	// ConvHostQueued bounds the memory that the queued datagrams of all
+	// of a host's conversations hold together (their buffers, counted
+	// whole), so that 4096 conversations nobody reads cannot pin 4096
+	// full queues: past it, datagrams are dropped and counted as for a
+	// full queue.
+	ConvHostQueued = 16 << 20
 	// ConvBacklog bounds an announced conversation's calls not yet taken
 	// through listen.
 	ConvBacklog = 64
@@ -140,6 +146,7 @@ type convs struct {
 	tables [numProtos]*convTable
 	n      int    // conversations of every transport together
 	gen    uint32 // generations handed out
+	queued int    // bytes of buffers the receive queues hold (ConvHostQueued)
 }
 
 // register installs a transport's table; the host does it for each
@@ -451,7 +458,7 @@ func (q *dgramQueue) len() int { return len(q.q) - q.head }
 // push copies a datagram in; false when the queue is full (the caller
 // counts the drop).
 func (q *dgramQueue) push(h *Host, d []byte) bool {
-	if q.len() >= ConvRecvQueue || q.bytes+len(d) > ConvRecvBytes {
+	if q.len() >= ConvRecvQueue || q.bytes+len(d) > ConvRecvBytes || h.conv.queued+len(d) > ConvHostQueued {
 		q.drops++
 		return false
 	}
@@ -460,8 +467,10 @@ func (q *dgramQueue) push(h *Host, d []byte) bool {
 		clear(q.q[n:])
 		q.q, q.head = q.q[:n], 0
 	}
-	q.q = append(q.q, h.keep(d))
+	b := h.keep(d)
+	q.q = append(q.q, b)
 	q.bytes += len(d)
+	h.conv.queued += cap(b)
 	return true
 }
 
@@ -475,6 +484,7 @@ func (q *dgramQueue) pop(h *Host, b []byte) (int, bool) {
 	q.q[q.head] = nil
 	q.head++
 	q.bytes -= len(d)
+	h.conv.queued -= cap(d)
 	n := copy(b, d)
 	if cap(d) <= maxSpareDgram {
 		h.recycle(d)
@@ -487,6 +497,7 @@ func (q *dgramQueue) pop(h *Host, b []byte) (int, bool) {
 
 func (q *dgramQueue) clear(h *Host) {
 	for _, d := range q.q[q.head:] {
+		h.conv.queued -= cap(d)
 		if cap(d) <= maxSpareDgram {
 			h.recycle(d)
 		}

@@ -122,6 +122,22 @@ func checkConvs(t testing.TB, h *Host) {
 	if n != h.conv.n || n > MaxConvs {
 		t.Errorf("%d conversations, counted %d (bound %d)", n, h.conv.n, MaxConvs)
 	}
+	queued := 0
+	for _, tab := range h.conv.tables {
+		if tab == nil {
+			continue
+		}
+		for _, c := range tab.convs {
+			if c != nil {
+				for _, d := range c.rq.q[c.rq.head:] {
+					queued += cap(d)
+				}
+			}
+		}
+	}
+	if queued != h.conv.queued || queued > ConvHostQueued {
+		t.Errorf("receive queues hold %d bytes, counted %d (bound %d)", queued, h.conv.queued, ConvHostQueued)
+	}
 	u := h.udp
 	ports := map[uint16]int{}
 	for k, c := range u.conns {
@@ -537,6 +553,30 @@ func TestUDPQueueBounds(t *testing.T) {
 		t.Errorf("udp_rx_no_call %d, want 3", n)
 	}
 	checkConvs(t, th.h)
+}
+
+// TestUDPHostQueueBound: conversations nobody reads hold at most
+// ConvHostQueued bytes together.
+func TestUDPHostQueueBound(t *testing.T) {
+	th := newHarness(t)
+	th.learnPeer()
+	data := strings.Repeat("d", 1400)
+	perConv := ConvRecvBytes / 1400
+	convs := ConvHostQueued/(perConv*1400) + 2
+	for i := range convs {
+		ref := th.clone()
+		th.mustCtl(ref, fmt.Sprintf("connect 192.168.69.100!7 %d", 6000+i))
+		f := fromPeer(7, uint16(6000+i), data)
+		for range perConv {
+			th.out.Reset()
+			th.h.Receive(th.now, f, &th.out) // the invariants once, at the end: they walk every queue
+		}
+	}
+	checkInvariants(t, th.h)
+	if th.h.conv.queued > ConvHostQueued || th.stat(UDPRxQueueFull) == 0 {
+		t.Errorf("%d bytes queued (bound %d), %d dropped", th.h.conv.queued, ConvHostQueued, th.stat(UDPRxQueueFull))
+	}
+	t.Logf("%d conversations of %d datagrams: %d bytes queued, %d dropped", convs, perConv, th.h.conv.queued, th.stat(UDPRxQueueFull))
 }
 
 // TestUDPCallsAtTheBound: calls count towards MaxConvs; a new remote with
