@@ -243,3 +243,24 @@ func TestDialUDP(t *testing.T) {
 		t.Errorf("dial off the subnet: %v:\n%s", err, out)
 	}
 }
+
+// TestListenUDPIdle: a UDP call whose remote has been quiet for -idle ends:
+// its command sees the end of its input, its conversation goes.
+func TestListenUDPIdle(t *testing.T) {
+	testenv.RequireTool(t, "nc", "netcat-openbsd")
+	ns, _ := running(t)
+	listen := startListen(t, ns, "-idle", "0.3", "udp!*!7", "cat")
+	if got, err := ncUDP(t, ns, 7, []byte("ping\n")); err != nil || string(got) != "ping\n" {
+		t.Fatalf("echo: %q, %v", got, err)
+	}
+	if !waitFor(time.Minute, func() bool { return strings.Contains(listen.stderr.String(), " ended") }) {
+		t.Fatalf("the call did not end:\n%s", listen.stderr)
+	}
+	if !waitFor(time.Minute, func() bool { return udpStat(t, ns, "conversations") == 1 }) {
+		t.Errorf("%d UDP conversations after the call ended, want the announcement alone", udpStat(t, ns, "conversations"))
+	}
+	// The same remote again is a new call.
+	if got, err := ncUDP(t, ns, 7, []byte("again\n")); err != nil || string(got) != "again\n" {
+		t.Errorf("echo after the idle end: %q, %v", got, err)
+	}
+}

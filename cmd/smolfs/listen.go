@@ -15,15 +15,16 @@ import (
 
 var listenCommand = &command{
 	name:     "listen",
-	synopsis: "listen [-addr HOST:PORT|unix:PATH] [-host NAME] [-service echo|discard|chargen] NET!*!PORT [CMD [ARG...]]",
+	synopsis: "listen [-addr HOST:PORT|unix:PATH] [-host NAME] [-idle SECONDS] [-service echo|discard|chargen] NET!*!PORT [CMD [ARG...]]",
 	summary:  "serve calls to a port of a host: a command per call (Plan 9's listen1), or echo, discard, chargen",
 	about: `Announces NET!*!PORT (or NET!IP!PORT, one address of the host) on a host of a
 running server and serves each call that comes, as Plan 9's listen1 does:
 CMD runs once per call, its standard input and output the call's data, with
 $net set to the call's conversation directory in the tree (/tap0/udp/3) and
 $remote to the caller's IP!PORT. A UDP call is each new remote IP!PORT: its
-datagrams are CMD's input, each write of CMD's output is one datagram back.
-Each call and its end are reported on standard error.
+datagrams are CMD's input, each write of CMD's output is one datagram back,
+and it ends (CMD's input ends) when nothing has come from that remote for
+-idle seconds. Each call and its end are reported on standard error.
 
 -service serves RFC 862 echo, RFC 863 discard or RFC 864 chargen in the
 listen process itself, without a process per call.
@@ -34,12 +35,14 @@ still running see the end of their input. Exit status: 0 after Ctrl-C, 1 when
 anything failed, 2 for a usage error.`,
 	examples: `  smolfs listen 'udp!*!7' cat                    # a UDP echo server, a cat per peer
   smolfs listen -service echo 'udp!*!7'           # the same, in one process
+  smolfs listen -idle 5 'udp!*!53' ./resolver       # a UDP call ends 5 s after its last datagram
   smolfs listen 'tcp!*!13' date
   smolfs listen 'udp!*!9' sh -c 'cat >/dev/null'`,
 	setup: func(flags *flag.FlagSet, stdout, stderr io.Writer) func(context.Context, []string) error {
 		addr := flags.String("addr", defaultListen, "the server's address: `HOST:PORT` for TCP, or unix:PATH (smolfs serve's -listen)")
 		host := flags.String("host", "", "the host to listen on, by `NAME` (default: the server's only host)")
 		service := flags.String("service", "", "serve `NAME` in this process: echo, discard or chargen")
+		idle := flags.Float64("idle", 60, "end a UDP call after `SECONDS` without a datagram from its remote (0: never)")
 		return func(ctx context.Context, args []string) error {
 			if len(args) == 0 {
 				return usagef("want NET!*!PORT and a command (or -service)")
@@ -48,7 +51,13 @@ anything failed, 2 for a usage error.`,
 			if err != nil {
 				return err
 			}
+			if *idle < 0 {
+				return usagef("-idle %v: want 0 (never) or more seconds", *idle)
+			}
 			l := &listener{addr: *addr, host: *host, ds: ds, cmd: args[1:], stderr: stderr}
+			if ds.proto == "udp" {
+				l.idle = time.Duration(*idle * float64(time.Second))
+			}
 			switch *service {
 			case "":
 				if len(l.cmd) == 0 {
@@ -76,6 +85,7 @@ type listener struct {
 	cmd        []string
 	service    string
 	stderr     io.Writer
+	idle       time.Duration // a UDP call ends after this long without a datagram; 0: never
 
 	wg    sync.WaitGroup
 	mu    sync.Mutex
@@ -161,7 +171,7 @@ func (l *listener) serve(ctx context.Context, call *conv) {
 	case "echo", "discard":
 		buf := make([]byte, s.ioSize())
 		for {
-			n, err := s.m.Read(ctx, data, 0, buf)
+			n, err := l.readCall(ctx, s, data, buf)
 			if err != nil || n == 0 && tcp {
 				return
 			}
@@ -176,6 +186,17 @@ func (l *listener) serve(ctx context.Context, call *conv) {
 	default:
 		l.command(ctx, call, data, remote, tcp)
 	}
+}
+
+// readCall reads the next datagram (or bytes) of a call: an error ends the
+// call, as the idle time of a UDP call passing does.
+func (l *listener) readCall(ctx context.Context, s *convSession, data uint32, buf []byte) (int, error) {
+	if l.idle > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, l.idle)
+		defer cancel()
+	}
+	return s.m.Read(ctx, data, 0, buf)
 }
 
 // chargen sends RFC 864's lines: on TCP without end, on UDP a datagram of
@@ -202,7 +223,7 @@ func (l *listener) chargen(ctx context.Context, s *convSession, data uint32, tcp
 	}
 	buf := make([]byte, s.ioSize())
 	for {
-		if _, err := s.m.Read(ctx, data, 0, buf); err != nil {
+		if _, err := l.readCall(ctx, s, data, buf); err != nil {
 			return
 		}
 		if _, err := s.m.Write(ctx, data, 0, g.next(nil, rand.IntN(513))); err != nil {
@@ -271,7 +292,7 @@ func (l *listener) command(ctx context.Context, call *conv, data uint32, remote 
 		defer in.Close()
 		buf := make([]byte, s.ioSize())
 		for {
-			n, err := s.m.Read(ctx, data, 0, buf)
+			n, err := l.readCall(ctx, s, data, buf)
 			if err != nil || n == 0 && tcp {
 				return
 			}
