@@ -193,6 +193,7 @@ func (h *Host) fail(now time.Time, out *Output, e *neighbour) {
 	h.stats[ARPFailed]++
 	h.event(now, EventUnresolved, e.addr, fmt.Sprintf("arp: %s did not answer %d requests; dropped %d waiting frames", e.addr, e.tries, len(e.pending)), out)
 	h.drop(e)
+	h.udpUnresolved(e.addr, out)
 }
 
 // sendARP sends an ARP packet from our hardware address.

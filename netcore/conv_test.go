@@ -473,6 +473,31 @@ func TestUDPErrorReachesConversation(t *testing.T) {
 	}
 }
 
+// A connected conversation whose remote does not answer ARP hears of it:
+// its next read fails with EHOSTUNREACH.
+func TestUDPUnresolvedRemote(t *testing.T) {
+	th := newHarness(t)
+	ref := th.clone()
+	th.mustCtl(ref, "connect 192.168.69.7!7")
+	if _, err := th.write(ref, "anyone?"); err != nil {
+		t.Fatal(err)
+	}
+	woken := false
+	for range DefaultARPRetries + 1 {
+		th.advance(ARPRequestInterval)
+		woken = woken || slices.Contains(th.out.Wake, ref)
+	}
+	if th.stat(ARPFailed) != 1 || !woken {
+		t.Fatalf("arp_failed %d, woken %v", th.stat(ARPFailed), woken)
+	}
+	if _, err := th.h.ConvRead(ref, make([]byte, 10)); !errors.Is(err, syscall.EHOSTUNREACH) {
+		t.Errorf("read after ARP failed: %v, want EHOSTUNREACH", err)
+	}
+	if ci := info(t, th.h, ref); ci.Err != "no route to host" {
+		t.Errorf("err reads %q", ci.Err)
+	}
+}
+
 func TestUDPReceiveFates(t *testing.T) {
 	th := newHarness(t)
 	th.learnPeer()

@@ -112,6 +112,18 @@ func (h *Host) udpError(local, remote netip.AddrPort, errno syscall.Errno, out *
 	return true
 }
 
+// udpUnresolved tells the conversations connected to ip that ARP found no
+// one there: their next read fails with EHOSTUNREACH (No route to host), as
+// a connected socket's does on Linux.
+func (h *Host) udpUnresolved(ip netip.Addr, out *Output) {
+	for k, c := range h.udp.conns {
+		if k.remote.Addr() == ip {
+			c.setErr(syscall.EHOSTUNREACH)
+			out.wake(c.ref)
+		}
+	}
+}
+
 // deliver queues a datagram's data in c and wakes c's readers.
 func (u *udp) deliver(c *conv, data []byte, out *Output) Counter {
 	if !c.rq.push(u.h, data) {
