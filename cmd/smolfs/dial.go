@@ -34,7 +34,7 @@ TCP: at the end of standard input the conversation is closed for sending
 A connect that fails says why (the words of the conversation's err file:
 "192.168.69.7 is not on a connected subnet"). Exit status: 0 at the end (and
 after Ctrl-C), 1 when anything failed, 2 for a usage error.`,
-	examples: `  smolfs dial 'udp!192.168.69.100!7'            # type lines; each is a datagram
+	examples: `  smolfs dial 'udp!192.168.69.100!7'    # type lines: each is a datagram
   echo hello | smolfs dial -q 1 'udp!192.168.69.100!7'
   smolfs dial -host tap1 'udp!10.0.0.2:53' <query.bin >answer.bin
   smolfs dial 'tcp!192.168.69.100!80' <request.txt`,

@@ -33,9 +33,9 @@ It is a 9P client of the server (clone, ctl, listen, data), and needs no
 mount. Ctrl-C stops it: the announcement and every call end, and commands
 still running see the end of their input. Exit status: 0 after Ctrl-C, 1 when
 anything failed, 2 for a usage error.`,
-	examples: `  smolfs listen 'udp!*!7' cat                    # a UDP echo server, a cat per peer
-  smolfs listen -service echo 'udp!*!7'           # the same, in one process
-  smolfs listen -idle 5 'udp!*!53' ./resolver       # a UDP call ends 5 s after its last datagram
+	examples: `  smolfs listen 'udp!*!7' cat                   # a UDP echo server, a cat per peer
+  smolfs listen -service echo 'udp!*!7'         # the same, in one process
+  smolfs listen -idle 5 'udp!*!53' ./resolver   # a UDP call ends 5 s after its last datagram
   smolfs listen 'tcp!*!13' date
   smolfs listen 'udp!*!9' sh -c 'cat >/dev/null'`,
 	setup: func(flags *flag.FlagSet, stdout, stderr io.Writer) func(context.Context, []string) error {
