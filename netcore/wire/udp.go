@@ -62,7 +62,7 @@ func (p UDPPacket) VerifyChecksum(src, dst netip.Addr) bool {
 	if p.Checksum() == 0 {
 		return src.Is4()
 	}
-	return FoldChecksum(SumWords(PseudoHeaderSum(src, dst, ProtoUDP, len(p)), p)) == 0xffff
+	return ChecksumFinish(ChecksumAdd(UDPPseudoHeaderSum(src, dst, len(p)), p)) == 0
 }
 
 // UDPRepr is the parsed meaning of a UDP header. Payload aliases the
@@ -106,51 +106,24 @@ func (r UDPRepr) Append(b []byte, src, dst netip.Addr) []byte {
 // and data) sent from src to dst.
 func SetUDPChecksum(d []byte, src, dst netip.Addr) {
 	d[UDPChecksumOff], d[UDPChecksumOff+1] = 0, 0
-	c := ^FoldChecksum(SumWords(PseudoHeaderSum(src, dst, ProtoUDP, len(d)), d))
+	c := ChecksumFinish(ChecksumAdd(UDPPseudoHeaderSum(src, dst, len(d)), d))
 	if c == 0 {
 		c = 0xffff
 	}
 	binary.BigEndian.PutUint16(d[UDPChecksumOff:], c)
 }
 
-// PseudoHeaderSum is the unfolded ones' complement sum of the pseudo-header
-// that the UDP and TCP checksums cover: IPv4's (RFC 768, RFC 9293 3.1) or
-// IPv6's (RFC 8200 8.1), for n bytes of the upper-layer packet.
-func PseudoHeaderSum(src, dst netip.Addr, proto IPProtocol, n int) uint64 {
+// UDPPseudoHeaderSum is the unfolded ones' complement sum of the IPv4
+// (RFC 768) or IPv6 (RFC 8200 8.1) pseudo-header for a UDP datagram of
+// length n, to go on with ChecksumAdd.
+func UDPPseudoHeaderSum(src, dst netip.Addr, n int) uint64 {
 	var sum uint64
 	if src.Is4() {
 		s, d := src.As4(), dst.As4()
-		sum = uint64(binary.BigEndian.Uint16(s[:])) + uint64(binary.BigEndian.Uint16(s[2:])) +
-			uint64(binary.BigEndian.Uint16(d[:])) + uint64(binary.BigEndian.Uint16(d[2:]))
+		sum = uint64(binary.BigEndian.Uint32(s[:])) + uint64(binary.BigEndian.Uint32(d[:]))
 	} else {
 		s, d := src.As16(), dst.As16()
-		sum = SumWords(SumWords(0, s[:]), d[:])
+		sum = ChecksumAdd(ChecksumAdd(0, s[:]), d[:])
 	}
-	return sum + uint64(proto) + uint64(n)
-}
-
-// SumWords adds b's big-endian 16-bit words to sum (an odd last byte
-// padded with zero), unfolded.
-func SumWords(sum uint64, b []byte) uint64 {
-	for len(b) >= 8 {
-		sum += uint64(binary.BigEndian.Uint32(b)) + uint64(binary.BigEndian.Uint32(b[4:]))
-		b = b[8:]
-	}
-	for len(b) >= 2 {
-		sum += uint64(binary.BigEndian.Uint16(b))
-		b = b[2:]
-	}
-	if len(b) == 1 {
-		sum += uint64(b[0]) << 8
-	}
-	return sum
-}
-
-// FoldChecksum folds an unfolded sum to 16 bits, not complemented: a
-// correct checksum over data that holds it folds to 0xffff.
-func FoldChecksum(sum uint64) uint16 {
-	for sum > 0xffff {
-		sum = sum&0xffff + sum>>16
-	}
-	return uint16(sum)
+	return sum + uint64(ProtoUDP) + uint64(n)
 }
