@@ -137,3 +137,87 @@ func (r ICMPEchoRepr) Append(b []byte) []byte {
 	binary.BigEndian.PutUint16(b[start+ICMPChecksumOff:], Checksum(b[start:]))
 	return b
 }
+
+// Codes of ICMPTimeExceeded.
+const (
+	ICMPTTLExceeded        = 0
+	ICMPReassemblyExceeded = 1
+)
+
+// IsError reports whether t is an error message (RFC 792, RFC 1122 3.2.2):
+// one that quotes the datagram it is about.
+func (t ICMPType) IsError() bool {
+	switch t {
+	case ICMPDestUnreachable, ICMPSourceQuench, ICMPRedirect, ICMPTimeExceeded, ICMPParamProblem:
+		return true
+	}
+	return false
+}
+
+// ICMPErrorRepr is the parsed meaning of an error message. Quote aliases
+// the parsed buffer.
+type ICMPErrorRepr struct {
+	Type ICMPType
+	Code uint8
+	// Param is the 4 bytes after the checksum: Parameter Problem's pointer
+	// in the top octet, Fragmentation Needed's next-hop MTU in the low 16
+	// bits, Redirect's gateway; zero for the others.
+	Param uint32
+	// Quote is the start of the datagram the error is about: its header
+	// and at least 8 bytes of its payload.
+	Quote []byte
+}
+
+// Errors of ParseICMPError.
+var (
+	ErrNotICMPError = errors.New("not an ICMP error message")
+	ErrICMPQuote    = errors.New("ICMP error quotes no IPv4 header and 8 bytes")
+)
+
+// ParseICMPError parses an error message, checks its checksum, and checks
+// that the quote holds an IPv4 header and 8 bytes of its payload (RFC 792),
+// which is what a receiver needs to find the conversation it concerns.
+func ParseICMPError(b []byte) (ICMPErrorRepr, error) {
+	p, err := NewICMPPacket(b)
+	if err != nil {
+		return ICMPErrorRepr{}, err
+	}
+	if !p.Type().IsError() {
+		return ICMPErrorRepr{}, ErrNotICMPError
+	}
+	if !p.VerifyChecksum() {
+		return ICMPErrorRepr{}, ErrICMPChecksum
+	}
+	r := ICMPErrorRepr{Type: p.Type(), Code: p.Code(), Param: binary.BigEndian.Uint32(p[ICMPIdentOff:]), Quote: p[ICMPQuoteOff:]}
+	if _, _, err := QuotedIPv4(r.Quote); err != nil {
+		return ICMPErrorRepr{}, err
+	}
+	return r, nil
+}
+
+// QuotedIPv4 splits the quote of an error message into the quoted header
+// and what follows it (at least 8 bytes). The header view's fields are all
+// readable, but its datagram was cut: its Payload must not be used.
+func QuotedIPv4(q []byte) (hdr IPv4Packet, payload []byte, err error) {
+	if len(q) < IPv4MinLen || q[IPv4VerIHLOff]>>4 != 4 {
+		return nil, nil, ErrICMPQuote
+	}
+	hl := int(q[IPv4VerIHLOff]&0x0f) * 4
+	if hl < IPv4MinLen || len(q) < hl+8 {
+		return nil, nil, ErrICMPQuote
+	}
+	return IPv4Packet(q[:hl]), q[hl:], nil
+}
+
+// Len is the length of the encoded message.
+func (r ICMPErrorRepr) Len() int { return ICMPHeaderLen + len(r.Quote) }
+
+// Append appends the message, checksum included, to b.
+func (r ICMPErrorRepr) Append(b []byte) []byte {
+	start := len(b)
+	b = append(b, uint8(r.Type), r.Code, 0, 0)
+	b = binary.BigEndian.AppendUint32(b, r.Param)
+	b = append(b, r.Quote...)
+	binary.BigEndian.PutUint16(b[start+ICMPChecksumOff:], Checksum(b[start:]))
+	return b
+}

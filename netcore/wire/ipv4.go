@@ -125,8 +125,9 @@ func (p IPv4Packet) VerifyChecksum() bool { return Checksum(p[:p.HeaderLen()]) =
 // (Ethernet padding excluded).
 func (p IPv4Packet) Payload() []byte { return p[p.HeaderLen():p.TotalLen()] }
 
-// IPv4Repr is the parsed meaning of an IPv4 header. Options are skipped:
-// Append never writes any.
+// IPv4Repr is the parsed meaning of an IPv4 header. Options are not part
+// of it: Options locates them in a packet, and AppendOptions writes a header
+// that carries some.
 type IPv4Repr struct {
 	Src, Dst   netip.Addr
 	Protocol   IPProtocol
@@ -134,6 +135,8 @@ type IPv4Repr struct {
 	TOS        uint8
 	ID         uint16
 	DF         bool
+	MF         bool // more fragments follow
+	FragOffset int  // bytes, a multiple of 8
 	PayloadLen int
 }
 
@@ -154,25 +157,209 @@ func ParseIPv4(b []byte) (IPv4Repr, error) {
 		TOS:        p.TOS(),
 		ID:         p.ID(),
 		DF:         p.DontFragment(),
+		MF:         p.MoreFragments(),
+		FragOffset: p.FragmentOffset(),
 		PayloadLen: int(p.TotalLen()) - p.HeaderLen(),
 	}, nil
 }
 
 // Append appends a 20-byte header with a correct checksum to b. The payload
 // (PayloadLen bytes) is the caller's to append after it.
-func (r IPv4Repr) Append(b []byte) []byte {
+func (r IPv4Repr) Append(b []byte) []byte { return r.AppendOptions(b, nil) }
+
+// AppendOptions appends a header carrying opts, padded with End-of-Options
+// octets to a multiple of 4 bytes, with a correct checksum. opts must fit in
+// 40 bytes; the payload is the caller's to append.
+func (r IPv4Repr) AppendOptions(b, opts []byte) []byte {
 	start := len(b)
-	var flags uint16
+	hl := IPv4MinLen + (len(opts)+3)&^3
+	flags := uint16(r.FragOffset/8) & IPv4FragOffMask
 	if r.DF {
-		flags = IPv4FlagDF
+		flags |= IPv4FlagDF
 	}
-	b = append(b, 0x45, r.TOS)
-	b = binary.BigEndian.AppendUint16(b, uint16(IPv4MinLen+r.PayloadLen))
+	if r.MF {
+		flags |= IPv4FlagMF
+	}
+	b = append(b, 0x40|byte(hl/4), r.TOS)
+	b = binary.BigEndian.AppendUint16(b, uint16(hl+r.PayloadLen))
 	b = binary.BigEndian.AppendUint16(b, r.ID)
 	b = binary.BigEndian.AppendUint16(b, flags)
 	b = append(b, r.TTL, uint8(r.Protocol), 0, 0)
 	b = appendIPv4(b, r.Src)
 	b = appendIPv4(b, r.Dst)
+	b = append(b, opts...)
+	for len(b)-start < hl {
+		b = append(b, IPv4OptEnd)
+	}
 	binary.BigEndian.PutUint16(b[start+IPv4ChecksumOff:], Checksum(b[start:]))
 	return b
 }
+
+// SetFragment rewrites the fields that differ between the fragments of one
+// datagram (total length, MF and offset) in a header of p's length, and its
+// checksum: the fragmenter copies one header and patches it per fragment.
+func (p IPv4Packet) SetFragment(totalLen int, mf bool, offset int) {
+	binary.BigEndian.PutUint16(p[IPv4TotalLenOff:], uint16(totalLen))
+	ff := p.FlagsFrag()&IPv4FlagDF | uint16(offset/8)&IPv4FragOffMask
+	if mf {
+		ff |= IPv4FlagMF
+	}
+	binary.BigEndian.PutUint16(p[IPv4FlagsFragOff:], ff)
+	p.SetChecksum()
+}
+
+// SetChecksum recomputes the header checksum after a change.
+func (p IPv4Packet) SetChecksum() {
+	p[IPv4ChecksumOff], p[IPv4ChecksumOff+1] = 0, 0
+	binary.BigEndian.PutUint16(p[IPv4ChecksumOff:], Checksum(p[:p.HeaderLen()]))
+}
+
+// IPv4 options (RFC 791 3.1). Every option but End and NOP is a type
+// octet, a length octet counting both, and data; Record Route, the source
+// routes and Timestamp begin their data with a pointer: the 1-based octet
+// of the option where the next slot starts, past the end when it is full.
+const (
+	IPv4OptEnd       = 0
+	IPv4OptNOP       = 1
+	IPv4OptRR        = 7    // Record Route
+	IPv4OptTimestamp = 68   // Internet Timestamp
+	IPv4OptLSRR      = 131  // Loose Source and Record Route
+	IPv4OptSSRR      = 137  // Strict Source and Record Route
+	IPv4OptRA        = 148  // Router Alert (RFC 2113)
+	IPv4OptCopied    = 0x80 // the type's copy flag: repeated in every fragment
+
+	IPv4OptTypeOff  = 0
+	IPv4OptLenOff   = 1
+	IPv4OptPtrOff   = 2 // RR, LSRR, SSRR, Timestamp
+	IPv4OptFlagsOff = 3 // Timestamp: overflow count (high nibble) and flag (low)
+	IPv4OptRRMinPtr = 4 // the first slot of RR and the source routes
+	IPv4OptTSMinPtr = 5 // the first slot of Timestamp
+	IPv4MaxOptLen   = 40
+
+	// Timestamp flags: what each slot holds.
+	IPv4TSOnly    = 0 // a timestamp
+	IPv4TSAndAddr = 1 // an address and a timestamp
+	IPv4TSPrespec = 3 // a given address, and its timestamp if it is the recorder's
+)
+
+// ErrIPv4Option is returned for a malformed option; IPv4Options.Bad tells
+// which octet.
+var ErrIPv4Option = errors.New("malformed IPv4 option")
+
+// IPv4Options locates the options of a header that the host acts on, by the
+// offset of their type octet in the header (0: absent).
+type IPv4Options struct {
+	RR, TS, SRR uint8
+	StrictSR    bool  // SRR is a strict source route
+	Bad         uint8 // with ErrIPv4Option: the octet at fault, as Parameter Problem's pointer names it
+}
+
+// Options walks the header's options and checks what RFC 791 and RFC 1122
+// fix about them, the checks Linux's ip_options_compile makes: lengths that
+// fit, pointers in range, a slot that is not cut short, a Timestamp overflow
+// count that can still grow, at most one of each kind. Options it does not
+// know are skipped by their length.
+func (p IPv4Packet) Options() (IPv4Options, error) {
+	var o IPv4Options
+	bad := func(at int) (IPv4Options, error) {
+		o.Bad = uint8(at)
+		return o, ErrIPv4Option
+	}
+	hl := p.HeaderLen()
+	for i := IPv4MinLen; i < hl; {
+		typ := p[i]
+		switch typ {
+		case IPv4OptEnd:
+			return o, nil
+		case IPv4OptNOP:
+			i++
+			continue
+		}
+		if hl-i < 2 {
+			return bad(i)
+		}
+		l := int(p[i+IPv4OptLenOff])
+		if l < 2 || l > hl-i {
+			return bad(i)
+		}
+		switch typ {
+		case IPv4OptRR, IPv4OptLSRR, IPv4OptSSRR:
+			seen := &o.RR
+			if typ != IPv4OptRR {
+				seen = &o.SRR
+			}
+			if *seen != 0 {
+				return bad(i)
+			}
+			if l < 3 {
+				return bad(i + IPv4OptLenOff)
+			}
+			ptr := int(p[i+IPv4OptPtrOff])
+			if ptr < IPv4OptRRMinPtr || typ == IPv4OptRR && ptr <= l && ptr+3 > l {
+				return bad(i + IPv4OptPtrOff)
+			}
+			*seen = uint8(i)
+			o.StrictSR = o.StrictSR || typ == IPv4OptSSRR
+		case IPv4OptTimestamp:
+			if o.TS != 0 {
+				return bad(i)
+			}
+			if l < 4 {
+				return bad(i + IPv4OptLenOff)
+			}
+			ptr := int(p[i+IPv4OptPtrOff])
+			flag := p[i+IPv4OptFlagsOff] & 0x0f
+			switch {
+			case ptr < IPv4OptTSMinPtr:
+				return bad(i + IPv4OptPtrOff)
+			case ptr <= l:
+				slot := 4
+				if flag == IPv4TSAndAddr || flag == IPv4TSPrespec {
+					slot = 8
+				}
+				if ptr+slot-1 > l {
+					return bad(i + IPv4OptPtrOff)
+				}
+			case flag != IPv4TSPrespec && p[i+IPv4OptFlagsOff]>>4 == 15:
+				return bad(i + IPv4OptFlagsOff) // the overflow count cannot grow
+			}
+			o.TS = uint8(i)
+		}
+		i += l
+	}
+	return o, nil
+}
+
+// IPv4Option is a view over one option that has a length octet, as located
+// by Options.
+type IPv4Option []byte
+
+// Option returns the option whose type octet is at off in the header.
+func (p IPv4Packet) Option(off uint8) IPv4Option {
+	return IPv4Option(p[off : int(off)+int(p[int(off)+IPv4OptLenOff])])
+}
+
+// Type is the option's type octet.
+func (o IPv4Option) Type() uint8 { return o[IPv4OptTypeOff] }
+
+// Pointer is the 1-based octet where the next slot starts.
+func (o IPv4Option) Pointer() int { return int(o[IPv4OptPtrOff]) }
+
+// SetPointer moves the pointer.
+func (o IPv4Option) SetPointer(ptr int) { o[IPv4OptPtrOff] = uint8(ptr) }
+
+// Full reports whether no slot is left: the pointer is past the end.
+func (o IPv4Option) Full() bool { return o.Pointer() > len(o) }
+
+// TSFlag is a Timestamp option's flag (IPv4TSOnly, ...).
+func (o IPv4Option) TSFlag() uint8 { return o[IPv4OptFlagsOff] & 0x0f }
+
+// TSOverflow is a Timestamp option's count of stations that found no room.
+func (o IPv4Option) TSOverflow() uint8 { return o[IPv4OptFlagsOff] >> 4 }
+
+// SetTSOverflow sets the overflow count (0..15).
+func (o IPv4Option) SetTSOverflow(n uint8) { o[IPv4OptFlagsOff] = n<<4 | o.TSFlag() }
+
+// Slot is the 4 bytes at 1-based octet ptr, where a slot's address or
+// timestamp goes.
+func (o IPv4Option) Slot(ptr int) []byte { return o[ptr-1 : ptr+3] }
