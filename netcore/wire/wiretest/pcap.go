@@ -40,6 +40,27 @@ func Kernel(tb testing.TB) []Case {
 	return cs
 }
 
+//go:embed testdata/kernel-ipv4.cap
+var kernelIPv4 []byte
+
+// KernelIPv4File is where tcpdump's TestTcpdumpKernelIPv4 -update keeps the
+// kernel's IPv4 frames.
+func KernelIPv4File() string {
+	return filepath.Join(filepath.Dir(KernelFramesFile()), "kernel-ipv4.cap")
+}
+
+// KernelIPv4 is the frames the kernel sent in tcpdump's
+// TestTcpdumpKernelIPv4: fragments, options, source routes and the ICMP
+// errors that quote a header.
+func KernelIPv4(tb testing.TB) []Case {
+	tb.Helper()
+	cs, err := ReadPcap("kernel-ipv4.cap", kernelIPv4)
+	if err != nil {
+		tb.Fatalf("kernel IPv4 frames: %v", err)
+	}
+	return cs
+}
+
 // Cases is the golden table: the hand-built frames and the kernel's own,
 // every one with its wire length and time set.
 func Cases(tb testing.TB) []Case {
@@ -145,7 +166,7 @@ func TcpdumpFirstLines(t testing.TB, pcap string, extra ...string) []string {
 // that parses frames.
 func Frames(tb testing.TB) [][]byte {
 	var frames [][]byte
-	for _, c := range append(HandBuilt(), Kernel(tb)...) {
+	for _, c := range append(append(HandBuilt(), Kernel(tb)...), KernelIPv4(tb)...) {
 		frames = append(frames, c.Frame)
 	}
 	return frames
