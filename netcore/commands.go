@@ -48,6 +48,9 @@ const (
 	OpARPDel     // del IP
 	OpARPFlush   // flush
 	OpARPResolve // resolve IP
+
+	OpRouteAdd    // route add PREFIX GATEWAY
+	OpRouteRemove // route remove PREFIX
 	numOps
 )
 
@@ -64,8 +67,8 @@ type Command struct {
 	Line   int    // 1-based line number within the write
 	Text   string // the line as written, for error messages
 	MAC    wire.MAC
-	Prefix netip.Prefix  // add, remove
-	IP     netip.Addr    // arp add, del, resolve
+	Prefix netip.Prefix  // add, remove; route add, route remove: the destination
+	IP     netip.Addr    // arp add, del, resolve; route add: the gateway
 	N      int           // mtu
 	D      time.Duration // arptimeout
 	On     bool          // promiscuous
@@ -132,6 +135,7 @@ var ctlCommands = []command{
 		op: OpRemoveAll,
 		apply: func(t target, c *Command) *ctl.Reason {
 			t.config().Addrs = t.config().Addrs[:0]
+			t.config().pruneRoutes()
 			return nil
 		},
 		args:   func(b []byte, c *Command) []byte { return append(b, "all"...) },
@@ -146,6 +150,7 @@ var ctlCommands = []command{
 				return ctl.Fail(syscall.ENOENT, ctl.ErrNotFound, "%s is not an address of this host", c.Prefix)
 			}
 			cfg.Addrs = slices.Delete(cfg.Addrs, i, i+1)
+			cfg.pruneRoutes()
 			return nil
 		},
 	},
@@ -276,7 +281,74 @@ var ctlCommands = []command{
 			return cmds
 		},
 	},
+	{Syntax: ctl.Syntax{Names: []string{"route"}, Usage: routeUsage, Args: -1,
+		Match: func(args []string) bool { return len(args) > 0 && args[0] == "add" }}, op: OpRouteAdd,
+		parse: func(c *Command, args []string) (r *ctl.Reason) {
+			if len(args) != 3 {
+				return ctl.Usage("%s", routeUsage)
+			}
+			if c.Prefix, r = ctl.ParseRoutePrefix(args[1]); r != nil {
+				return r
+			}
+			c.IP, r = ctl.ParseHostIP(args[2])
+			return r
+		},
+		valid: func(c *Command) *ctl.Reason {
+			if r := ctl.CheckRoutePrefix(c.Prefix); r != nil {
+				return r
+			}
+			return ctl.CheckHostIP(c.IP)
+		},
+		apply: func(t target, c *Command) *ctl.Reason {
+			cfg := t.config()
+			r := Route{Prefix: c.Prefix, Gateway: c.IP}
+			if rr := checkRoute(cfg, r); rr != nil {
+				return rr
+			}
+			cfg.Routes = append(cfg.Routes, r)
+			return nil
+		},
+		args: func(b []byte, c *Command) []byte {
+			b = append(b, "add "...)
+			b = c.Prefix.AppendTo(b)
+			b = append(b, ' ')
+			return c.IP.AppendTo(b)
+		},
+		config: func(cfg *Config) []Command {
+			cmds := make([]Command, len(cfg.Routes))
+			for i, r := range cfg.Routes {
+				cmds[i] = Command{Op: OpRouteAdd, Prefix: r.Prefix, IP: r.Gateway}
+			}
+			return cmds
+		},
+	},
+	// Any other route line is this row's, whose parser says the usage.
+	{Syntax: ctl.Syntax{Names: []string{"route"}, Usage: routeUsage, Args: -1}, op: OpRouteRemove,
+		parse: func(c *Command, args []string) (r *ctl.Reason) {
+			if len(args) != 2 || args[0] != "remove" {
+				return ctl.Usage("%s", routeUsage)
+			}
+			c.Prefix, r = ctl.ParseRoutePrefix(args[1])
+			return r
+		},
+		valid: func(c *Command) *ctl.Reason { return ctl.CheckRoutePrefix(c.Prefix) },
+		apply: func(t target, c *Command) *ctl.Reason {
+			cfg := t.config()
+			i := slices.IndexFunc(cfg.Routes, func(r Route) bool { return r.Prefix == c.Prefix })
+			if i < 0 {
+				return ctl.Fail(syscall.ENOENT, ctl.ErrNotFound, "no route to %s", c.Prefix)
+			}
+			cfg.Routes = slices.Delete(cfg.Routes, i, i+1)
+			return nil
+		},
+		args: func(b []byte, c *Command) []byte {
+			b = append(b, "remove "...)
+			return c.Prefix.AppendTo(b)
+		},
+	},
 }
+
+const routeUsage = "route add PREFIX GATEWAY | route remove PREFIX"
 
 // arpCommands are the arp file's language.
 var arpCommands = []command{
@@ -356,7 +428,8 @@ var arpCommands = []command{
 // that is down says so before its addresses are added, so that replaying
 // the lines sends no gratuitous ARP; one that is up comes up last, which
 // announces every address once.
-var configOrder = []Op{OpEA, OpMTU, OpPromisc, OpARPTimeout, OpImpair, OpDown, OpRemoveAll, OpAdd, OpUp}
+// Routes follow the addresses that put their gateways on a subnet.
+var configOrder = []Op{OpEA, OpMTU, OpPromisc, OpARPTimeout, OpImpair, OpDown, OpRemoveAll, OpAdd, OpRouteAdd, OpUp}
 
 // commandByOp finds an Op's row.
 var commandByOp = func() (t [numOps]*command) {
@@ -507,8 +580,8 @@ func AppendConfig(b []byte, cfg Config) []byte {
 func (c *Config) validate() *ctl.Reason {
 	cmds := ConfigCommands(*c)
 	for i := range cmds {
-		if cmds[i].Op == OpAdd {
-			continue
+		if cmds[i].Op == OpAdd || cmds[i].Op == OpRouteAdd {
+			continue // checked below, with the rules between them
 		}
 		if r := cmds[i].check(); r != nil {
 			return r
@@ -524,6 +597,13 @@ func (c *Config) validate() *ctl.Reason {
 		if hasAddr(c.Addrs[:i], p.Addr()) >= 0 {
 			return ctl.Fail(syscall.EEXIST, ctl.ErrExists, "address %s given twice", p.Addr())
 		}
+	}
+	routes := Config{Addrs: c.Addrs}
+	for _, r := range c.Routes {
+		if rr := checkRoute(&routes, r); rr != nil {
+			return rr
+		}
+		routes.Routes = append(routes.Routes, r)
 	}
 	return nil
 }
@@ -549,6 +629,7 @@ func (h *Host) Exec(now time.Time, file string, cmds []Command, out *Output) err
 	for i := range cmds {
 		before := h.cfg
 		before.Addrs = slices.Clone(h.cfg.Addrs)
+		before.Routes = slices.Clone(h.cfg.Routes)
 		commandOf(cmds[i].Op).apply(t, &cmds[i])
 		h.reconcile(now, &before, out)
 	}
@@ -562,6 +643,9 @@ func (h *Host) reconcile(now time.Time, before *Config, out *Output) {
 	cfg := &h.cfg
 	if cfg.MAC != before.MAC {
 		h.announce = true // neighbours hold the old address
+	}
+	if !slices.Equal(cfg.Routes, before.Routes) || !slices.Equal(cfg.Addrs, before.Addrs) {
+		h.setRoutes()
 	}
 	if !slices.Equal(cfg.Addrs, before.Addrs) {
 		h.setAddrs()
@@ -611,6 +695,7 @@ type staged struct {
 func (h *Host) stage() *staged {
 	st := &staged{cfg: h.cfg, h: h, nstatic: h.arp.statics}
 	st.cfg.Addrs = slices.Clone(h.cfg.Addrs)
+	st.cfg.Routes = slices.Clone(h.cfg.Routes)
 	return st
 }
 

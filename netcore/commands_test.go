@@ -105,8 +105,8 @@ func TestParseCtlErrors(t *testing.T) {
 	const E = syscall.EINVAL
 	cases := []struct{ text, msg string }{
 		{"up\nadd 300.1.1.1/24", `tap0/ctl: line 2: "add 300.1.1.1/24": bad IPv4 address`},
-		{"frob", `tap0/ctl: line 1: "frob": unknown command: "frob" (ea, add, remove, mtu, up, down, promiscuous, garp, arptimeout, impair)`},
-		{"EA 02:00:00:00:00:01", `tap0/ctl: line 1: "EA 02:00:00:00:00:01": unknown command: "EA" (ea, add, remove, mtu, up, down, promiscuous, garp, arptimeout, impair)`},
+		{"frob", `tap0/ctl: line 1: "frob": unknown command: "frob" (ea, add, remove, mtu, up, down, promiscuous, garp, arptimeout, impair, route)`},
+		{"EA 02:00:00:00:00:01", `tap0/ctl: line 1: "EA 02:00:00:00:00:01": unknown command: "EA" (ea, add, remove, mtu, up, down, promiscuous, garp, arptimeout, impair, route)`},
 		{"ea", `tap0/ctl: line 1: "ea": usage: ea MAC`},
 		{"mac 1 2", `tap0/ctl: line 1: "mac 1 2": usage: mac MAC`},
 		{"ea zz", `tap0/ctl: line 1: "ea zz": bad hardware address`},

@@ -20,6 +20,7 @@ type Config struct {
 	Promiscuous bool
 	Down        bool
 	ARPTimeout  time.Duration // lifetime of learned entries
+	Routes      []Route       // beyond the connected subnets (route.go)
 
 	// The `impair` command's settings: what the link does to received
 	// frames (rx) and to sent ones (tx).
@@ -132,6 +133,7 @@ func (o *Output) buffer() []byte {
 type Host struct {
 	cfg      Config
 	addrs    []ifAddr // cfg.Addrs as the receive path compares them, same order
+	routes   []route4 // cfg.Routes as the send path compares them
 	arp      *neighbours
 	timers   timerHeap
 	stats    Stats
@@ -149,6 +151,15 @@ type Host struct {
 
 	conv convs // conversations of every transport (conv.go)
 	udp  *udp  // the UDP transport (udp.go)
+
+	// rxLinkMulticast is whether the frame being received (or every
+	// fragment of the datagram being delivered, or'ed) came to a link-layer
+	// broadcast or multicast address: no ICMP error answers it.
+	rxLinkMulticast bool
+	reasm4          *reassembler[fragKey4] // made at the first fragment
+	reasmTimer      int32                  // the reassembly timer's place in timers
+	icmpErrors      tokenBucket            // the rate of ICMP errors sent
+	txBuf           []byte                 // a datagram longer than the MTU, before it is cut into fragments
 }
 
 // NewHost makes a host from cfg; missing limits take their defaults. The
@@ -159,11 +170,14 @@ type Host struct {
 func NewHost(cfg Config) (*Host, error) {
 	cfg.setDefaults()
 	cfg.Addrs = slices.Clone(cfg.Addrs)
+	cfg.Routes = slices.Clone(cfg.Routes)
 	if r := cfg.validate(); r != nil {
 		return nil, r.At(cfg.Name, 0, "")
 	}
 	h := &Host{cfg: cfg, announce: len(cfg.Addrs) > 0}
 	h.arp = newNeighbours(cfg.ARPCacheSize, h.evict, h.forget)
+	h.reasmTimer = noTimer
+	h.icmpErrors = newTokenBucket(ICMPErrorRate, ICMPErrorBurst)
 	h.timers.pos = func(kind timerKind, id int32) *int32 {
 		// Each kind keeps its timers' positions in its own records.
 		switch kind {
@@ -171,6 +185,8 @@ func NewHost(cfg Config) (*Host, error) {
 			return &h.rxTimer
 		case timerImpairTx:
 			return &h.txTimer
+		case timerReassembly:
+			return &h.reasmTimer
 		}
 		return &h.arp.at(id).timer
 	}
@@ -178,6 +194,7 @@ func NewHost(cfg Config) (*Host, error) {
 	h.initImpair()
 	h.udp = newUDP(h)
 	h.register(ProtoUDP, h.udp)
+	h.setRoutes()
 	return h, nil
 }
 
@@ -236,9 +253,11 @@ func (h *Host) receive(now time.Time, frame []byte, out *Output) Counter {
 	if typ.IsLengthField() {
 		return Rx8023
 	}
-	if dst := eth.Dst(); dst != h.cfg.MAC && !dst.IsMulticast() && !h.cfg.Promiscuous {
+	dst := eth.Dst()
+	if dst != h.cfg.MAC && !dst.IsMulticast() && !h.cfg.Promiscuous {
 		return RxNotForUs
 	}
+	h.rxLinkMulticast = dst.IsMulticast()
 	if len(frame)-wire.EthHeaderLen > h.cfg.MTU {
 		return RxTooBig
 	}
@@ -287,6 +306,8 @@ func (h *Host) Poll(now time.Time, out *Output) time.Time {
 			h.deliverImpaired(now, out)
 		case timerImpairTx:
 			h.sendImpaired(now, out)
+		case timerReassembly:
+			h.reassemblyTimer(now, out)
 		}
 	}
 	return h.timers.next()

@@ -118,6 +118,9 @@ func checkInvariants(t testing.TB, h *Host) {
 	checkCache(t, h.arp)
 	checkTimers(t, h)
 	checkConvs(t, h)
+	if r := h.reasm4; r != nil && (r.held() > MaxReassembly || r.bytes() > MaxReassemblyBytes) {
+		t.Errorf("reassembly holds %d datagrams, %d bytes", r.held(), r.bytes())
+	}
 }
 
 // checkTimers checks the timer heap: it is a heap, every armed timer's
@@ -166,8 +169,19 @@ func checkTimers(t testing.TB, h *Host) {
 			t.Fatalf("impair %s: timer at %v (armed %v), frames due at %v", st.name, at, ok, due)
 		}
 	}
+	if h.reasmTimer != noTimer {
+		armed++
+	}
+	if r := h.reasm4; r != nil {
+		switch at, ok := q.when(timerReassembly, 0); {
+		case r.held() > 0 && !ok:
+			t.Fatalf("%d datagrams in reassembly and no timer", r.held())
+		case ok && at.After(r.next()):
+			t.Fatalf("reassembly timer at %v, after the earliest deadline %v", at, r.next())
+		}
+	}
 	if armed != len(q.items) {
-		t.Fatalf("%d timers armed, %d neighbours and stages have one", len(q.items), armed)
+		t.Fatalf("%d timers armed, %d neighbours, stages and the reassembly have one", len(q.items), armed)
 	}
 }
 
@@ -605,30 +619,32 @@ func TestIPv4Drops(t *testing.T) {
 		ip[10], ip[11] = byte(c>>8), byte(c)
 	}
 	cases := []struct {
-		name  string
-		frame []byte
-		fate  Counter
+		name    string
+		frame   []byte
+		fate    Counter
+		replies int // ICMP errors
 	}{
-		{"bad header checksum", mod(func(ip []byte) { ip[10] ^= 1 }), IPv4RxBadChecksum},
-		{"more fragments", mod(func(ip []byte) { ip[6] |= 0x20; fixsum(ip) }), IPv4RxFragment},
-		{"fragment offset", mod(func(ip []byte) { ip[7] = 1; fixsum(ip) }), IPv4RxFragment},
-		{"gre", mod(func(ip []byte) { ip[9] = 47; fixsum(ip) }), IPv4RxOther},
-		{"udp with the length of an echo's identifier", mod(func(ip []byte) { ip[9] = byte(wire.ProtoUDP); fixsum(ip) }), UDPRxBadLength},
-		{"not for us", mod(func(ip []byte) { ip[19] = 99; fixsum(ip) }), RxNotForUs},
-		{"broadcast", mod(func(ip []byte) { ip[19] = 255; fixsum(ip) }), RxNotForUs},
-		{"bad icmp checksum", mod(func(ip []byte) { ip[20+2] ^= 1 }), ICMPRxOther},
-		{"echo reply", mod(func(ip []byte) { ip[20] = 0; ip[22] += 8 }), ICMPRxOther},
-		{"icmp code", mod(func(ip []byte) { ip[21] = 1; ip[22]-- }), ICMPRxOther},
-		{"short icmp", mod(func(ip []byte) { ip[3] = 20 + 4; fixsum(ip) }), ICMPRxOther},
-		{"version 6", mod(func(ip []byte) { ip[0] = 0x65 }), RxMalformed},
-		{"ihl 4", mod(func(ip []byte) { ip[0] = 0x44 }), RxMalformed},
-		{"total length beyond frame", mod(func(ip []byte) { ip[2] = 0x05; fixsum(ip) }), RxMalformed},
-		{"truncated header", good[:wire.EthHeaderLen+10], RxMalformed},
+		{"bad header checksum", mod(func(ip []byte) { ip[10] ^= 1 }), IPv4RxBadChecksum, 0},
+		{"more fragments, not a multiple of 8", mod(func(ip []byte) { ip[6] |= 0x20; fixsum(ip) }), IPv4RxFragBad, 0},
+		{"last fragment", mod(func(ip []byte) { ip[7] = 1; fixsum(ip) }), IPv4RxFragment, 0},
+		{"unknown protocol", mod(func(ip []byte) { ip[9] = 253; fixsum(ip) }), IPv4RxOther, 1},
+		{"gre", mod(func(ip []byte) { ip[9] = 47; fixsum(ip) }), IPv4RxOther, 1},
+		{"udp with the length of an echo's identifier", mod(func(ip []byte) { ip[9] = byte(wire.ProtoUDP); fixsum(ip) }), UDPRxBadLength, 0},
+		{"not for us", mod(func(ip []byte) { ip[19] = 99; fixsum(ip) }), RxNotForUs, 0},
+		{"broadcast", mod(func(ip []byte) { ip[19] = 255; fixsum(ip) }), RxNotForUs, 0},
+		{"bad icmp checksum", mod(func(ip []byte) { ip[20+2] ^= 1 }), ICMPRxOther, 0},
+		{"echo reply", mod(func(ip []byte) { ip[20] = 0; ip[22] += 8 }), ICMPRxOther, 0},
+		{"icmp code", mod(func(ip []byte) { ip[21] = 1; ip[22]-- }), ICMPRxOther, 0},
+		{"short icmp", mod(func(ip []byte) { ip[3] = 20 + 4; fixsum(ip) }), ICMPRxOther, 0},
+		{"version 6", mod(func(ip []byte) { ip[0] = 0x65 }), RxMalformed, 0},
+		{"ihl 4", mod(func(ip []byte) { ip[0] = 0x44 }), RxMalformed, 0},
+		{"total length beyond frame", mod(func(ip []byte) { ip[2] = 0x05; fixsum(ip) }), RxMalformed, 0},
+		{"truncated header", good[:wire.EthHeaderLen+10], RxMalformed, 0},
 	}
 	for _, tc := range cases {
 		before := th.h.stats
-		if sent := th.recv(tc.frame); len(sent) != 0 {
-			t.Errorf("%s: sent %x", tc.name, sent)
+		if sent := th.recv(tc.frame); len(sent) != tc.replies {
+			t.Errorf("%s: sent %d frames, want %d", tc.name, len(sent), tc.replies)
 		}
 		if th.h.stats[tc.fate] != before[tc.fate]+1 {
 			t.Errorf("%s: %s not counted", tc.name, tc.fate)

@@ -92,26 +92,51 @@ func (h *Host) receiveIPv4(now time.Time, b []byte, out *Output) Counter {
 	if !p.VerifyChecksum() {
 		return IPv4RxBadChecksum
 	}
-	if p.IsFragment() {
-		return IPv4RxFragment
-	}
 	if !h.ourAddr(binary.BigEndian.Uint32(p[wire.IPv4DstOff:])) {
 		return RxNotForUs
 	}
+	// Options are checked in every fragment, as they come (Linux's
+	// ip_rcv_options, before ip_defrag).
+	if p.HeaderLen() > wire.IPv4MinLen {
+		opts, err := p.Options()
+		if err != nil {
+			h.icmpError(now, out, p, wire.ICMPParamProblem, 0, uint32(opts.Bad)<<24)
+			return IPv4RxBadOptions
+		}
+		if opts.SRR != 0 {
+			// RFC 1122 3.3.5 would have a host answer along the
+			// reversed route; Linux (accept_source_route 0) and most
+			// hosts drop them instead, and so does this one.
+			return IPv4RxSourceRoute
+		}
+	}
+	if p.IsFragment() {
+		return h.receiveFragment(now, p, out)
+	}
+	return h.deliverIPv4(now, p, out)
+}
+
+// deliverIPv4 hands a whole datagram for us to its protocol; a protocol the
+// host does not carry is answered with protocol unreachable (RFC 1122
+// 3.2.2.1).
+func (h *Host) deliverIPv4(now time.Time, p wire.IPv4Packet, out *Output) Counter {
 	proto := p.Protocol()
 	for _, q := range &ipv4Protos {
 		if q.proto == proto {
 			return q.receive(h, now, p, out)
 		}
 	}
+	h.icmpError(now, out, p, wire.ICMPDestUnreachable, wire.ICMPProtocolUnreachable, 0)
 	return IPv4RxOther
 }
 
 // route sends an IPv4 frame (Ethernet header with the destination left to
-// fill) to ip on a connected subnet: at once if the neighbour is known,
-// otherwise after ARP resolves it.
+// fill) towards ip: to ip itself on a connected subnet, else to the gateway
+// of its route (route.go); at once if the neighbour is known, otherwise
+// after ARP resolves it.
 func (h *Host) route(now time.Time, out *Output, ip uint32, frame []byte) {
-	if !h.onLink(ip) {
+	ip, ok := h.nextHop(ip)
+	if !ok {
 		h.stats[TxNoRoute]++
 		return
 	}

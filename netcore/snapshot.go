@@ -21,6 +21,7 @@ type Snapshot struct {
 func (h *Host) Snapshot() Snapshot {
 	s := Snapshot{Config: h.cfg, Stats: h.stats}
 	s.Config.Addrs = slices.Clone(h.cfg.Addrs)
+	s.Config.Routes = slices.Clone(h.cfg.Routes)
 	s.Stats[CaptureDropped] = h.capture.Dropped()
 	return s
 }

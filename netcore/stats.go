@@ -26,8 +26,8 @@ const (
 	ARPRxReply        // fate: ARP reply
 	ARPRxOther        // fate: other ARP operations and hardware/protocol types
 	IPv4RxBadChecksum // fate
-	IPv4RxFragment    // fate: fragments are counted and dropped
-	IPv4RxOther       // fate: protocols other than ICMP and UDP
+	IPv4RxFragment    // fate: a fragment held for reassembly (the one that completes a datagram takes the datagram's fate)
+	IPv4RxOther       // fate: a protocol the host does not carry (answered with protocol unreachable)
 	ICMPEchoRx        // fate: echo requests to one of our addresses
 	ICMPRxOther       // fate: other ICMP types, or a bad ICMP checksum
 	ARPTxRequest
@@ -66,6 +66,23 @@ const (
 	UDPRxNoCall      // fate: a new remote of an announced port, with no room for its conversation
 	UDPTx            // datagrams sent
 	UDPTxTooBig      // datagrams refused as longer than one frame holds
+
+	IPv4RxBadOptions    // fate: malformed IPv4 options (answered with parameter problem)
+	IPv4RxSourceRoute   // fate: a loose or strict source route: dropped, as Linux drops them by default
+	IPv4RxFragDuplicate // fate: a fragment received again: dropped, its datagram kept
+	IPv4RxFragOverlap   // fate: a fragment that overlaps another, or of a datagram dropped for that (RFC 5722)
+	IPv4RxFragBad       // fate: a fragment inconsistent with its datagram, empty, or not a multiple of 8 bytes before the last
+	IPv4RxFragNoRoom    // fate: a fragment beyond the reassembly bounds (64 datagrams, 1 MiB)
+	ICMPRxError         // fate: an ICMP error given to the conversation it concerns
+	ICMPRxErrorOther    // fate: an ICMP error no conversation of ours takes
+	IPv4Reassembled     // datagrams reassembled
+	IPv4ReasmTimeout    // datagrams whose fragments did not all come in time
+	IPv4TxFragments     // fragments sent, of datagrams longer than the MTU
+	ICMPTxUnreachable   // destination unreachable sent (port, protocol)
+	ICMPTxTimeExceeded  // time exceeded sent (reassembly)
+	ICMPTxParamProblem  // parameter problem sent (malformed options)
+	ICMPTxRateLimited   // errors not sent: the token bucket was empty
+	ICMPTxSuppressed    // errors not sent: RFC 1122 3.2.2 forbids them (about an ICMP error, a broadcast, a later fragment, a bad source)
 	numCounters
 )
 
@@ -121,6 +138,23 @@ var counterNames = [numCounters]string{
 	UDPRxNoCall:      "udp_rx_no_call",
 	UDPTx:            "udp_tx",
 	UDPTxTooBig:      "udp_tx_too_big",
+
+	IPv4RxBadOptions:    "ipv4_rx_bad_options",
+	IPv4RxSourceRoute:   "ipv4_rx_source_route",
+	IPv4RxFragDuplicate: "ipv4_rx_frag_duplicate",
+	IPv4RxFragOverlap:   "ipv4_rx_frag_overlap",
+	IPv4RxFragBad:       "ipv4_rx_frag_bad",
+	IPv4RxFragNoRoom:    "ipv4_rx_frag_no_room",
+	ICMPRxError:         "icmp_rx_error",
+	ICMPRxErrorOther:    "icmp_rx_error_other",
+	IPv4Reassembled:     "ipv4_reasm_ok",
+	IPv4ReasmTimeout:    "ipv4_reasm_timeout",
+	IPv4TxFragments:     "ipv4_tx_fragments",
+	ICMPTxUnreachable:   "icmp_tx_unreachable",
+	ICMPTxTimeExceeded:  "icmp_tx_time_exceeded",
+	ICMPTxParamProblem:  "icmp_tx_param_problem",
+	ICMPTxRateLimited:   "icmp_tx_rate_limited",
+	ICMPTxSuppressed:    "icmp_tx_suppressed",
 }
 
 // RxFates are the counters whose sum equals RxFrames.
@@ -128,7 +162,9 @@ var RxFates = []Counter{RxMalformed, RxNotForUs, RxDown, Rx8023, RxOtherEthertyp
 	ARPRxRequest, ARPRxReply, ARPRxOther, IPv4RxBadChecksum, IPv4RxFragment, IPv4RxOther,
 	ICMPEchoRx, ICMPRxOther,
 	ImpairRxDropped, ImpairRxQueueOverflow,
-	UDPRx, UDPRxNoPort, UDPRxBadChecksum, UDPRxBadLength, UDPRxQueueFull, UDPRxNoCall}
+	UDPRx, UDPRxNoPort, UDPRxBadChecksum, UDPRxBadLength, UDPRxQueueFull, UDPRxNoCall,
+	IPv4RxBadOptions, IPv4RxSourceRoute, IPv4RxFragDuplicate, IPv4RxFragOverlap,
+	IPv4RxFragBad, IPv4RxFragNoRoom, ICMPRxError, ICMPRxErrorOther}
 
 func (c Counter) String() string {
 	if c < 0 || c >= numCounters {

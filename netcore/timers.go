@@ -19,9 +19,10 @@ import "time"
 type timerKind uint8
 
 const (
-	timerNeighbour timerKind = iota + 1 // id: the neighbour's slot
-	timerImpairRx                       // id 0: the rx impairment's next frame is due (impair.go)
-	timerImpairTx                       // id 0: the tx impairment's next frame is due
+	timerNeighbour  timerKind = iota + 1 // id: the neighbour's slot
+	timerImpairRx                        // id 0: the rx impairment's next frame is due (impair.go)
+	timerImpairTx                        // id 0: the tx impairment's next frame is due
+	timerReassembly                      // id 0: the earliest IPv4 reassembly deadline
 )
 
 // noTimer is the position of a timer that is not armed.

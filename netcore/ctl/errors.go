@@ -72,6 +72,7 @@ var (
 	ErrCacheFull      = errors.New("ARP cache is full of static entries")
 	ErrUnreachable    = errors.New("not on a connected subnet")
 	ErrTooManyAddrs   = errors.New("too many addresses")
+	ErrTooManyRoutes  = errors.New("too many routes")
 )
 
 // Reason is what is wrong with a command, with its class, before the file

@@ -153,3 +153,26 @@ func ParseNumber(s string, lo, hi int) (int, *Reason) {
 	}
 	return n, nil
 }
+
+// ParseRoutePrefix accepts an IPv4 network as a route's destination: IP/N
+// with N in 0..32 and no host bits set (0.0.0.0/0 is the default route),
+// as ip route refuses 10.1.2.3/8.
+func ParseRoutePrefix(s string) (netip.Prefix, *Reason) {
+	p, err := netip.ParsePrefix(s)
+	if err != nil || !p.Addr().Is4() {
+		return netip.Prefix{}, Fail(syscall.EINVAL, ErrBadPrefix, "")
+	}
+	return p, CheckRoutePrefix(p)
+}
+
+// CheckRoutePrefix is the rule of ParseRoutePrefix for a prefix built by
+// hand.
+func CheckRoutePrefix(p netip.Prefix) *Reason {
+	if !p.IsValid() || !p.Addr().Is4() {
+		return Fail(syscall.EINVAL, ErrBadPrefix, "")
+	}
+	if p.Masked() != p {
+		return Fail(syscall.EINVAL, ErrBadPrefix, "%s has host bits set (the network is %s)", p, p.Masked())
+	}
+	return nil
+}
