@@ -107,10 +107,13 @@ func (h *Host) neighbourTimer(now time.Time, e *neighbour, out *Output) {
 	}
 }
 
-// sendPending sends the frames that waited for e's address, now known.
+// sendPending sends the frames that waited for e's address, now known,
+// from our hardware address as it is now (an ea command may have changed
+// it while they waited).
 func (h *Host) sendPending(now time.Time, e *neighbour, out *Output) {
 	for i, f := range e.pending {
 		copy(f[wire.EthDstOff:], e.mac[:])
+		copy(f[wire.EthSrcOff:], h.cfg.MAC[:])
 		h.transmit(now, out, append(out.buffer(), f...))
 		h.recycle(f)
 		e.pending[i] = nil

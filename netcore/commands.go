@@ -338,7 +338,7 @@ var ctlCommands = []command{
 			if i < 0 {
 				return ctl.Fail(syscall.ENOENT, ctl.ErrNotFound, "no route to %s", c.Prefix)
 			}
-			cfg.Routes = slices.Delete(cfg.Routes, i, i+1)
+			cfg.setRoutes(slices.Delete(cfg.Routes, i, i+1))
 			return nil
 		},
 		args: func(b []byte, c *Command) []byte {

@@ -324,7 +324,7 @@ func TestConfigReplay(t *testing.T) {
 }
 
 func TestCommandAppendRoundTrip(t *testing.T) {
-	ctl := "ea 02:00:00:00:00:02\nadd 192.168.69.1/24\nremove 10.0.0.1/31\nremove all\nmtu 576\nup\ndown\npromiscuous on\npromiscuous off\ngarp\narptimeout 90\n" +
+	ctl := "ea 02:00:00:00:00:02\nadd 192.168.69.1/24\nremove 10.0.0.1/31\nremove all\nmtu 576\nup\ndown\npromiscuous on\npromiscuous off\ngarp\narptimeout 90\nroute add 0.0.0.0/0 192.168.69.100\nroute remove 10.0.0.0/8\n" +
 		"impair off\nimpair rx off\nimpair tx loss 1% duplicate 2% reorder 3% corrupt 4% delay 5~6\nimpair delay 0~0.5\n"
 	arp := "add 192.168.69.9 02:00:00:00:00:09\ndel 192.168.69.9\nflush\nresolve 192.168.69.7\n"
 	for _, tc := range []struct {

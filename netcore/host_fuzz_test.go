@@ -23,7 +23,7 @@ func fuzzPeer(p byte) (netip.Addr, wire.MAC) {
 // that it need not discover the ARP and IPv4 layouts by itself.
 func fuzzTemplate(kind, p byte) []byte {
 	ip, mac := fuzzPeer(p)
-	switch kind % 10 {
+	switch kind % 15 {
 	case 0:
 		return arpFrame(wire.ARPRequest, wire.BroadcastMAC, mac, ip, wire.MAC{}, hostIP)
 	case 1:
@@ -45,6 +45,22 @@ func fuzzTemplate(kind, p byte) []byte {
 		f := echoFrame(mac, hostMAC, ip, hostIP, 1, 1, nil)
 		f[wire.EthHeaderLen+9] = byte(wire.ProtoUDP)
 		return f
+	case 10, 11: // the first and the last of a fragmented ping
+		r := wire.IPv4Repr{Src: ip, Dst: hostIP, Protocol: wire.ProtoICMP, TTL: 64, ID: uint16(p), MF: kind%15 == 10, FragOffset: 16 * int(kind%15-10)}
+		b := wire.EthernetRepr{Dst: hostMAC, Src: mac, Type: wire.EtherTypeIPv4}.Append(nil)
+		msg := wire.ICMPEchoRepr{Type: wire.ICMPEchoRequest, Ident: 1, Seq: 1, Data: make([]byte, 24)}.Append(nil)
+		r.PayloadLen = 16
+		return wire.PadFrame(append(r.Append(b), msg[16*int(kind%15-10):][:16]...))
+	case 12, 13: // a ping with Record Route, or Timestamp
+		r := wire.IPv4Repr{Src: ip, Dst: hostIP, Protocol: wire.ProtoICMP, TTL: 64, ID: 1}
+		opts := []byte{wire.IPv4OptRR, 11, 4, 0, 0, 0, 0, 0, 0, 0, 0}
+		if kind%15 == 13 {
+			opts = []byte{wire.IPv4OptTimestamp, 12, 5, 1, 0, 0, 0, 0, 0, 0, 0, 0}
+		}
+		msg := wire.ICMPEchoRepr{Type: wire.ICMPEchoRequest, Ident: 1, Seq: 1, Data: []byte("opts")}.Append(nil)
+		r.PayloadLen = len(msg)
+		b := wire.EthernetRepr{Dst: hostMAC, Src: mac, Type: wire.EtherTypeIPv4}.Append(nil)
+		return wire.PadFrame(append(r.AppendOptions(b, opts), msg...))
 	default:
 		return echoFrame(mac, wire.MAC{0x02, 0xee, 0, 0, 0, 1}, ip, netip.MustParseAddr("10.0.0.1"), 1, 1, nil)
 	}
@@ -55,6 +71,7 @@ var fuzzCtl = []string{
 	"arptimeout 1", "arptimeout 60", "add 10.0.0.1/8", "remove 10.0.0.1/8", "remove all",
 	"remove all\nadd 192.168.69.1/24", "ea 02:00:00:00:00:02", "ea 02:00:00:00:00:01", "add 192.168.69.1/24",
 	"add 192.168.69.200/32", "add 192.168.69.13/31",
+	"route add 0.0.0.0/0 192.168.69.10", "route remove 0.0.0.0/0", "route add 10.0.0.0/8 192.168.69.11",
 	// The link made flaky, so that every path runs with frames lost,
 	// doubled, corrupted and held, and then released.
 	"impair loss 30% duplicate 30% corrupt 10% reorder 30% delay 20~15", "impair rx delay 0~40 corrupt 50%",
@@ -218,6 +235,8 @@ func FuzzHostReceive(f *testing.F) {
 	f.Add(script([]byte{5, 0, 20}, []byte("add 10.0.0.1/8\ngarp\n"), []byte{5, 1, 10}, []byte("resolve 19")))
 	f.Add(raw(make([]byte, 13)))
 	f.Add(script(tmpl(8, 0), tmpl(6, 0), tmpl(9, 0), tmpl(4, 0)))
+	f.Add(script(tmpl(0, 1), tmpl(10, 1), tmpl(11, 1), tmpl(10, 2), tick(255), []byte{6}, tmpl(12, 3), tmpl(13, 4)))
+	f.Add(script([]byte{3, 19}, tmpl(9, 0), []byte{3, 21}, []byte{3, 12}, tmpl(0, 1), []byte{3, 20}))
 	impairLine := func(i int) []byte { return []byte{3, byte(len(fuzzCtl) - 6 + i)} }
 	f.Add(script(impairLine(0), tmpl(3, 1), tmpl(0, 2), tmpl(3, 1), tick(1), tmpl(3, 3), []byte{6}, []byte{6}, impairLine(4), tmpl(3, 1)))
 	f.Add(script(impairLine(1), tmpl(3, 1), tmpl(3, 2), impairLine(2), tmpl(3, 1), []byte{3, 0}, tick(1), []byte{6}, []byte{3, 1}, []byte{6}))

@@ -49,18 +49,19 @@ func maskOf(bits int) uint32 {
 
 // nextHop finds the neighbour to hand a datagram for ip to: ip itself on a
 // connected subnet, else the gateway of the longest route that holds it.
-// ok is false when nothing holds ip, or when the connected subnet that
-// holds it best has ip as its network or broadcast address.
+// ok is false when nothing holds ip, or when ip is the network or
+// broadcast address of a connected subnet.
 func (h *Host) nextHop(ip uint32) (hop uint32, ok bool) {
 	if !unicastIPv4(ip) {
 		return 0, false
 	}
-	best, onLink := -1, false
+	best := -1
 	for _, a := range h.addrs {
 		if ip&a.mask == a.ip&a.mask {
-			if bits := prefixLen(a.mask); bits > best {
-				best, onLink = bits, a.holds(ip)
+			if !a.holds(ip) {
+				return 0, false // a subnet's network or broadcast address, as Linux's local table has them
 			}
+			best = max(best, prefixLen(a.mask))
 		}
 	}
 	gw := uint32(0)
@@ -72,7 +73,7 @@ func (h *Host) nextHop(ip uint32) (hop uint32, ok bool) {
 	switch {
 	case gw != 0:
 		return gw, true
-	case onLink:
+	case best >= 0:
 		return ip, true
 	}
 	return 0, false
@@ -101,7 +102,16 @@ func (h *Host) sourceFor(ip uint32) (src uint32, ok bool) {
 // subnet, as Linux drops the routes through an address that goes, so that
 // the configuration always reads back as commands that replay.
 func (c *Config) pruneRoutes() {
-	c.Routes = slices.DeleteFunc(c.Routes, func(r Route) bool { return !onLinkOf(c.Addrs, r.Gateway) })
+	c.setRoutes(slices.DeleteFunc(c.Routes, func(r Route) bool { return !onLinkOf(c.Addrs, r.Gateway) }))
+}
+
+// setRoutes sets the routes, none as nil, so that configurations that
+// read back alike compare alike.
+func (c *Config) setRoutes(rs []Route) {
+	if len(rs) == 0 {
+		rs = nil
+	}
+	c.Routes = rs
 }
 
 // checkRoute is the rule of `route add` against a configuration.
