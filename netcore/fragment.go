@@ -33,7 +33,7 @@ func (h *Host) receiveFragment(now time.Time, p wire.IPv4Packet, out *Output) Co
 		return IPv4RxFragBad
 	}
 	if h.reasm4 == nil {
-		h.reasm4 = newReassembler[fragKey4](0xffff, wire.IPv4MinLen)
+		h.reasm4 = newReassembler[fragKey4](0xffff, wire.IPv4MinLen, h.cfg.ReasmTimeout)
 	}
 	k := fragKey4{
 		src:   binary.BigEndian.Uint32(p[wire.IPv4SrcOff:]),

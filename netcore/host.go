@@ -35,6 +35,9 @@ type Config struct {
 	ARPCacheSize int // entries (DefaultARPCacheSize)
 	ARPRetries   int // requests per resolution (DefaultARPRetries)
 	ARPPending   int // frames waiting per address (DefaultARPPending)
+	// ReasmTimeout is a fragmented datagram's time to complete
+	// (ReassemblyTimeout); tests with real peers shorten it.
+	ReasmTimeout time.Duration
 }
 
 // MaxAddrs bounds the IPv4 addresses of one host: every received packet is
@@ -56,6 +59,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.ARPPending <= 0 {
 		c.ARPPending = DefaultARPPending
+	}
+	if c.ReasmTimeout <= 0 {
+		c.ReasmTimeout = ReassemblyTimeout
 	}
 }
 

@@ -79,6 +79,7 @@ type reasmEntry[K comparable] struct {
 type reassembler[K comparable] struct {
 	maxLen   int             // header and payload of a whole datagram, at most
 	minHdr   int             // the shortest header a datagram can have
+	timeout  time.Duration   // a datagram's time to complete
 	entries  []reasmEntry[K] // MaxReassembly slots, made at the first fragment
 	active   []int32         // the slots in use
 	chunks   [][]byte        // every chunk made, by index
@@ -91,9 +92,9 @@ type reassembler[K comparable] struct {
 // newReassembler makes a reassembler for datagrams of at most maxLen bytes,
 // header included, whose header is at least minHdr bytes (IPv4: 65535, 20),
 // so that a fragment that would make a datagram too long is refused as soon
-// as it comes.
-func newReassembler[K comparable](maxLen, minHdr int) *reassembler[K] {
-	return &reassembler[K]{maxLen: maxLen, minHdr: minHdr}
+// as it comes. Each datagram has timeout to complete (ReassemblyTimeout).
+func newReassembler[K comparable](maxLen, minHdr int, timeout time.Duration) *reassembler[K] {
+	return &reassembler[K]{maxLen: maxLen, minHdr: minHdr, timeout: timeout}
 }
 
 // held is the number of datagrams in reassembly, dead ones included.
@@ -216,7 +217,7 @@ func (r *reassembler[K]) create(now time.Time, key K) int {
 		}
 	}
 	e := &r.entries[i]
-	*e = reasmEntry[K]{key: key, deadline: now.Add(ReassemblyTimeout), frags: e.frags[:0], total: -1}
+	*e = reasmEntry[K]{key: key, deadline: now.Add(r.timeout), frags: e.frags[:0], total: -1}
 	r.active = append(r.active, int32(i))
 	if r.earliest.IsZero() || e.deadline.Before(r.earliest) {
 		r.earliest = e.deadline

@@ -79,7 +79,7 @@ func TestReassemblyOrders(t *testing.T) {
 		"last first": func(fs []testFrag) { fs[0], fs[len(fs)-1] = fs[len(fs)-1], fs[0] },
 	}
 	for name, order := range orders {
-		r := newReassembler[testKey](65535, 20)
+		r := newReassembler[testKey](65535, 20, ReassemblyTimeout)
 		fs := append([]testFrag(nil), fs...)
 		order(fs)
 		for i, f := range fs {
@@ -101,7 +101,7 @@ func TestReassemblyOrders(t *testing.T) {
 
 func TestReassemblyDuplicates(t *testing.T) {
 	hdr, payload := testDatagram(24, 3000, 1)
-	r := newReassembler[testKey](65535, 20)
+	r := newReassembler[testKey](65535, 20, ReassemblyTimeout)
 	fs := split(len(payload), 1480)
 	for _, f := range []testFrag{fs[1], fs[1], fs[0], fs[0]} {
 		addFrag(r, reasmT0, testKey{1}, f, hdr, payload)
@@ -129,7 +129,7 @@ func TestReassemblyOverlapDropsWhole(t *testing.T) {
 		"across the boundary":    {1400, 1560, true},
 		"same start, last, long": {2960, 4000, false},
 	} {
-		r := newReassembler[testKey](65535, 20)
+		r := newReassembler[testKey](65535, 20, ReassemblyTimeout)
 		fs := split(len(payload), 1480)
 		addFrag(r, reasmT0, testKey{1}, fs[0], hdr, payload)
 		addFrag(r, reasmT0, testKey{1}, fs[1], hdr, payload)
@@ -172,7 +172,7 @@ func TestReassemblyInconsistent(t *testing.T) {
 		"longer than 65535":        {{65512, 65528, false}},
 		"first one's header + end": {{0, 8, true}, {65512, 65520, false}},
 	} {
-		r := newReassembler[testKey](65535, 20)
+		r := newReassembler[testKey](65535, 20, ReassemblyTimeout)
 		big := make([]byte, 65528)
 		var last reasmResult
 		for _, f := range c {
@@ -185,7 +185,7 @@ func TestReassemblyInconsistent(t *testing.T) {
 			t.Errorf("%s: %d bytes held after a bad fragment", name, r.bytes())
 		}
 	}
-	r := newReassembler[testKey](65535, 20)
+	r := newReassembler[testKey](65535, 20, ReassemblyTimeout)
 	if res := r.add(reasmT0, testKey{1}, 8, true, nil, nil, 0); res != reasmBad || r.held() != 0 {
 		t.Errorf("empty fragment: %d, held %d", res, r.held())
 	}
@@ -194,7 +194,7 @@ func TestReassemblyInconsistent(t *testing.T) {
 
 func TestReassemblyBounds(t *testing.T) {
 	hdr, payload := testDatagram(20, 1480, 0)
-	r := newReassembler[testKey](65535, 20)
+	r := newReassembler[testKey](65535, 20, ReassemblyTimeout)
 	// MaxReassembly datagrams, each with one fragment held.
 	for i := range MaxReassembly {
 		if res := r.add(reasmT0, testKey{uint16(i)}, 0, true, hdr, payload[:1480], 0); res != reasmHeld {
@@ -217,7 +217,7 @@ func TestReassemblyBounds(t *testing.T) {
 
 	// One datagram of many small fragments runs into the byte bound: it is
 	// dropped whole, and the memory comes back.
-	r = newReassembler[testKey](65535, 20)
+	r = newReassembler[testKey](65535, 20, ReassemblyTimeout)
 	var res reasmResult
 	n := 0
 	for off := 0; off < 65000; off += 8 {
@@ -241,7 +241,7 @@ func TestReassemblyBounds(t *testing.T) {
 
 func TestReassemblyExpiry(t *testing.T) {
 	hdr, payload := testDatagram(20, 4000, 5)
-	r := newReassembler[testKey](65535, 20)
+	r := newReassembler[testKey](65535, 20, ReassemblyTimeout)
 	fs := split(len(payload), 1480)
 	addFrag(r, reasmT0, testKey{1}, fs[0], hdr, payload)                  // has its first
 	addFrag(r, reasmT0.Add(time.Second), testKey{2}, fs[1], hdr, payload) // has none
@@ -274,7 +274,7 @@ func TestReassemblyExpiry(t *testing.T) {
 // the reserve behind once its datagrams have expired.
 func TestReassemblyTrims(t *testing.T) {
 	hdr, payload := testDatagram(20, 1480, 0)
-	r := newReassembler[testKey](65535, 20)
+	r := newReassembler[testKey](65535, 20, ReassemblyTimeout)
 	for i := range 10000 {
 		r.add(reasmT0, testKey{uint16(i % 200)}, 1480*(1+i/200), true, hdr, payload, 0)
 	}
@@ -296,7 +296,7 @@ func TestReassemblyTrims(t *testing.T) {
 func TestReassemblyAllocates(t *testing.T) {
 	hdr, payload := testDatagram(20, 65515, 3)
 	fs := split(len(payload), 1480)
-	r := newReassembler[testKey](65535, 20)
+	r := newReassembler[testKey](65535, 20, ReassemblyTimeout)
 	id := uint16(0)
 	n := testing.AllocsPerRun(20, func() {
 		id++
@@ -313,7 +313,7 @@ func TestReassemblyAllocates(t *testing.T) {
 func BenchmarkReassembly64K(b *testing.B) {
 	hdr, payload := testDatagram(20, 65515, 3)
 	fs := split(len(payload), 1480)
-	r := newReassembler[testKey](65535, 20)
+	r := newReassembler[testKey](65535, 20, ReassemblyTimeout)
 	b.ReportAllocs()
 	b.SetBytes(int64(len(payload)))
 	id := uint16(0)
@@ -337,7 +337,7 @@ func FuzzReassembly(f *testing.F) {
 	f.Add([]byte{0, 5, 0, 0, 255, 255, 1, 0, 1, 3, 3, 3, 3, 200, 100})
 	f.Fuzz(func(t *testing.T, script []byte) {
 		hdr, payload := testDatagram(20, 9000, 9)
-		r := newReassembler[testKey](65535, 20)
+		r := newReassembler[testKey](65535, 20, ReassemblyTimeout)
 		now := reasmT0
 		for len(script) >= 4 {
 			op := script[0]

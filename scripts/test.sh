@@ -39,6 +39,8 @@ command -v ping >/dev/null || need+=(iputils-ping)
 command -v arping >/dev/null || need+=(iputils-arping)
 command -v tcpdump >/dev/null || need+=(tcpdump)
 command -v tshark >/dev/null || need+=(tshark)
+command -v traceroute >/dev/null || need+=(traceroute)
+command -v nft >/dev/null || need+=(nftables)
 if [ ${#need[@]} -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
 	step "installing ${need[*]}"
 	# A mirror or resolver that fails for a moment gets two more tries.
