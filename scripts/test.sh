@@ -4,7 +4,8 @@
 # The project's test command: format and vet checks, every Go test with the
 # race detector (fuzz seed corpora included), then the end-to-end runs that
 # need root: the real Linux v9fs client against smolfs (scripts/e2e-v9fs.sh),
-# short fuzzing and a short soak. -quick stops after the Go tests.
+# short fuzzing, a short soak and a fragment flood (scripts/fragflood.sh).
+# -quick stops after the Go tests.
 #
 # Run it as root for the whole suite (network namespaces, tap devices). As
 # another user, the tests that need root skip and say why. CI (.ci/run) sets
@@ -74,12 +75,13 @@ if [ "$(id -u)" != 0 ]; then
 	exit 0
 fi
 
-for s in e2e-v9fs.sh fuzz.sh soak.sh; do
+for s in e2e-v9fs.sh fuzz.sh soak.sh fragflood.sh; do
 	[ -x "scripts/$s" ] || continue
 	case $s in
 	e2e-v9fs.sh) step "real v9fs client (scripts/e2e-v9fs.sh)"; scripts/e2e-v9fs.sh ;;
 	fuzz.sh) step "fuzzing, 5 s per target (scripts/fuzz.sh 5)"; scripts/fuzz.sh 5 ;;
 	soak.sh) step "short soak (scripts/soak.sh 60)"; scripts/soak.sh 60 ;;
+	fragflood.sh) step "reassembly under a fragment flood (scripts/fragflood.sh 5)"; scripts/fragflood.sh 5 ;;
 	esac
 done
 step "all tests passed"
