@@ -1,6 +1,7 @@
 package netcore
 
 import (
+	"math/bits"
 	"net/netip"
 	"slices"
 	"syscall"
@@ -61,7 +62,7 @@ func (h *Host) nextHop(ip uint32) (hop uint32, ok bool) {
 			if !a.holds(ip) {
 				return 0, false // a subnet's network or broadcast address, as Linux's local table has them
 			}
-			best = max(best, prefixLen(a.mask))
+			best = max(best, bits.OnesCount32(a.mask))
 		}
 	}
 	gw := uint32(0)
@@ -77,15 +78,6 @@ func (h *Host) nextHop(ip uint32) (hop uint32, ok bool) {
 		return ip, true
 	}
 	return 0, false
-}
-
-// prefixLen is the length of a contiguous mask.
-func prefixLen(mask uint32) int {
-	n := 0
-	for ; mask != 0; mask <<= 1 {
-		n++
-	}
-	return n
 }
 
 // sourceFor is the address of ours to send to ip from: the one whose
