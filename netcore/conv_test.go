@@ -422,11 +422,11 @@ func TestUDPConvErrors(t *testing.T) {
 		t.Errorf("write unconnected: %v", err)
 	}
 	th.mustCtl(ref, "connect 192.168.69.100!7 5000")
-	if _, err := th.write(ref, strings.Repeat("x", 1473)); !errors.Is(err, syscall.EMSGSIZE) {
-		t.Errorf("write of 1473 bytes: %v, want EMSGSIZE", err)
+	if _, err := th.write(ref, strings.Repeat("x", 65508)); !errors.Is(err, syscall.EMSGSIZE) {
+		t.Errorf("write of 65508 bytes: %v, want EMSGSIZE", err)
 	}
-	if _, err := th.write(ref, strings.Repeat("x", 1472)); err != nil {
-		t.Errorf("write of 1472 bytes: %v", err)
+	if _, err := th.write(ref, strings.Repeat("x", 65507)); err != nil {
+		t.Errorf("write of 65507 bytes (in fragments): %v", err)
 	}
 	if _, err := th.ctl(ref, "announce 7"); !errors.Is(err, syscall.EINVAL) {
 		t.Errorf("announce after connect: %v", err)

@@ -290,7 +290,9 @@ func icmpQuery(t wire.ICMPType) bool {
 var icmpErrorProtos = [...]struct {
 	proto  wire.IPProtocol
 	handle func(h *Host, now time.Time, e wire.ICMPErrorRepr, quoted wire.IPv4Packet, payload []byte, out *Output) bool
-}{}
+}{
+	{wire.ProtoUDP, (*Host).udpICMPError},
+}
 
 // receiveICMPError takes an ICMP error about a datagram we sent.
 func (h *Host) receiveICMPError(now time.Time, p wire.IPv4Packet, icmp wire.ICMPPacket, out *Output) Counter {

@@ -3,7 +3,9 @@ package netcore
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"net/netip"
+	"syscall"
 	"testing"
 	"time"
 
@@ -246,4 +248,45 @@ func TestMsSinceMidnight(t *testing.T) {
 	if got := msSinceMidnight(time.Date(2026, 1, 2, 13, 14, 15, 678900000, time.UTC)); got != ((13*60+14)*60+15)*1000+678 {
 		t.Errorf("got %d", got)
 	}
+}
+
+// TestUDPPortUnreachable: UDP to a port nobody announced earns a port
+// unreachable; one received about a connected conversation's datagram
+// fails its next read with ECONNREFUSED, as on Linux; a soft error (time
+// exceeded) is the conversation's but not reported.
+func TestUDPPortUnreachable(t *testing.T) {
+	th := newHarness(t)
+	th.recv(whoHas(hostIP))
+	sent := th.recv(fromPeer(40000, 9, "anyone?"))
+	if len(sent) != 1 {
+		t.Fatalf("%d frames back", len(sent))
+	}
+	e, err := wire.ParseICMPError(wire.IPv4Packet(sent[0][wire.EthHeaderLen:]).Payload())
+	if err != nil || e.Type != wire.ICMPDestUnreachable || e.Code != wire.ICMPPortUnreachable {
+		t.Fatalf("%+v, %v", e, err)
+	}
+	th.wantStats(map[Counter]uint64{UDPRxNoPort: 1, ICMPTxUnreachable: 1})
+
+	ref := th.clone()
+	th.mustCtl(ref, "connect 192.168.69.100!7 5000")
+	th.write(ref, "hello")
+	dgram := th.out.Frames[0][wire.EthHeaderLen:]
+	quote := bytes.Clone(dgram[:wire.IPv4MinLen+8])
+	icmp := func(typ wire.ICMPType, code uint8) []byte {
+		r := wire.IPv4Repr{Src: peerIP, Dst: hostIP, Protocol: wire.ProtoICMP, TTL: 64, ID: 1}
+		return ipFrame(hostMAC, r, nil, wire.ICMPErrorRepr{Type: typ, Code: code, Quote: quote}.Append(nil))
+	}
+	th.recv(icmp(wire.ICMPTimeExceeded, 0))
+	if _, err := th.h.ConvRead(ref, make([]byte, 64)); err != ErrWouldBlock {
+		t.Errorf("read after time exceeded: %v, want nothing", err)
+	}
+	th.recv(icmp(wire.ICMPDestUnreachable, wire.ICMPPortUnreachable))
+	if _, err := th.h.ConvRead(ref, make([]byte, 64)); !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Errorf("read after port unreachable: %v, want ECONNREFUSED", err)
+	}
+	th.wantStats(map[Counter]uint64{ICMPRxError: 2, ICMPRxErrorOther: 0})
+	// About a port no conversation has: not taken.
+	binary.BigEndian.PutUint16(quote[wire.IPv4MinLen:], 5001)
+	th.recv(icmp(wire.ICMPDestUnreachable, wire.ICMPPortUnreachable))
+	th.wantStats(map[Counter]uint64{ICMPRxError: 2, ICMPRxErrorOther: 1})
 }

@@ -89,19 +89,18 @@ func (h *Host) receiveUDP(now time.Time, p wire.IPv4Packet, out *Output) Counter
 	return u.deliver(call, d.Payload(), out)
 }
 
-// udpPortUnreachable is where a datagram to a port nobody announced ends.
-// RFC 1122 3.2.2.1 wants an ICMP port unreachable for it; sending ICMP
-// errors (with their rate limit and exceptions) belongs to the ICMP error
-// work of issue 9, which fills this in.
-func (h *Host) udpPortUnreachable(now time.Time, p wire.IPv4Packet, out *Output) {}
+// udpPortUnreachable answers a datagram to a port nobody announced with an
+// ICMP port unreachable (RFC 1122 3.2.2.1, 4.1.3.1), within icmpError's
+// exceptions and rate limit.
+func (h *Host) udpPortUnreachable(now time.Time, p wire.IPv4Packet, out *Output) {
+	h.icmpError(now, out, p, wire.ICMPDestUnreachable, wire.ICMPPortUnreachable, 0)
+}
 
 // udpError gives an ICMP error about a datagram we sent from local to
 // remote (port unreachable: ECONNREFUSED; host unreachable: EHOSTUNREACH)
 // to the connected conversation of those addresses, if there is one: its
 // next read fails with it, once, as a connected socket's does on Linux, and
-// its readers wake. It reports whether a conversation took it. Receiving
-// ICMP errors (parsing the quoted header) belongs to the ICMP error work of
-// issue 9, which calls this.
+// its readers wake. It reports whether a conversation took it.
 func (h *Host) udpError(local, remote netip.AddrPort, errno syscall.Errno, out *Output) bool {
 	c := h.udp.conns[udpKey{local, remote}]
 	if c == nil {
@@ -109,6 +108,48 @@ func (h *Host) udpError(local, remote netip.AddrPort, errno syscall.Errno, out *
 	}
 	c.setErr(errno)
 	out.wake(c.ref)
+	return true
+}
+
+// udpICMPErrnos are the errnos of destination unreachable's codes for a
+// connected UDP conversation, as Linux's icmp_err_convert has them; only
+// the errors Linux calls hard reach a connected socket without IP_RECVERR,
+// and so only those reach a conversation (0 for the others).
+var udpICMPErrnos = [...]syscall.Errno{
+	wire.ICMPProtocolUnreachable: syscall.ENOPROTOOPT,
+	wire.ICMPPortUnreachable:     syscall.ECONNREFUSED,
+	6:                            syscall.ENETUNREACH,  // network unknown
+	7:                            syscall.EHOSTDOWN,    // host unknown
+	8:                            syscall.ENONET,       // source host isolated
+	9:                            syscall.ENETUNREACH,  // network administratively prohibited
+	10:                           syscall.EHOSTUNREACH, // host administratively prohibited
+	13:                           syscall.EHOSTUNREACH, // communication administratively prohibited
+	14:                           syscall.EHOSTUNREACH, // host precedence violation
+	15:                           syscall.EHOSTUNREACH, // precedence cutoff
+}
+
+// udpICMPError takes an ICMP error about a UDP datagram we sent (the
+// quoted header, and the first 8 bytes of what followed it: the UDP
+// header) to the connected conversation of its addresses (udpError).
+// Errors that are not hard ones are not reported, as on Linux, but are
+// still the conversation's: they count as taken.
+func (h *Host) udpICMPError(now time.Time, e wire.ICMPErrorRepr, quoted wire.IPv4Packet, payload []byte, out *Output) bool {
+	local := netip.AddrPortFrom(quoted.Src(), binary.BigEndian.Uint16(payload[wire.UDPSrcPortOff:]))
+	remote := netip.AddrPortFrom(quoted.Dst(), binary.BigEndian.Uint16(payload[wire.UDPDstPortOff:]))
+	c := h.udp.conns[udpKey{local, remote}]
+	if c == nil {
+		return false
+	}
+	var errno syscall.Errno
+	switch {
+	case e.Type == wire.ICMPDestUnreachable && int(e.Code) < len(udpICMPErrnos):
+		errno = udpICMPErrnos[e.Code]
+	case e.Type == wire.ICMPParamProblem:
+		errno = syscall.EPROTO
+	}
+	if errno != 0 {
+		h.udpError(local, remote, errno, out)
+	}
 	return true
 }
 
@@ -311,30 +352,29 @@ func (u *udp) write(now time.Time, c *conv, b []byte, out *Output) (int, error) 
 		// client knows its words and not EDESTADDRREQ's.
 		return 0, convErr(syscall.ENOTCONN, "%s is not connected", c.ref)
 	}
-	// Until fragmentation on send (issue 9, IPv4 finished), a datagram
-	// must fit in one frame.
-	if max := h.cfg.MTU - wire.IPv4MinLen - wire.UDPHeaderLen; len(b) > max {
+	// Datagrams longer than the MTU go in fragments (fragment.go), up to
+	// what IPv4's total length holds.
+	if max := 0xffff - wire.IPv4MinLen - wire.UDPHeaderLen; len(b) > max {
 		h.stats[UDPTxTooBig]++
-		return 0, convErr(syscall.EMSGSIZE, "%d bytes: a datagram holds at most %d here (MTU %d)", len(b), max, h.cfg.MTU)
+		return 0, convErr(syscall.EMSGSIZE, "%d bytes: a UDP datagram holds at most %d", len(b), max)
 	}
 	if h.cfg.Down {
 		return 0, convErr(syscall.ENETDOWN, "%s is down", h.cfg.Name)
 	}
 	src, dst := c.local.Addr(), c.remote.Addr()
-	f := out.buffer()
-	f = wire.EthernetRepr{Src: h.cfg.MAC, Type: wire.EtherTypeIPv4}.Append(f) // Dst filled by route
 	h.ipID++
 	n := wire.UDPHeaderLen + len(b)
-	f = wire.IPv4Repr{Src: src, Dst: dst, Protocol: wire.ProtoUDP, TTL: c.ttl, TOS: c.tos, ID: h.ipID, PayloadLen: n}.Append(f)
-	start := len(f)
-	f = binary.BigEndian.AppendUint16(f, c.local.Port())
-	f = binary.BigEndian.AppendUint16(f, c.remote.Port())
-	f = binary.BigEndian.AppendUint16(f, uint16(n))
-	f = append(f, 0, 0)
-	f = append(f, b...)
-	wire.SetUDPChecksum(f[start:], src, dst)
+	d := wire.IPv4Repr{Src: src, Dst: dst, Protocol: wire.ProtoUDP, TTL: c.ttl, TOS: c.tos, ID: h.ipID, PayloadLen: n}.Append(h.txBuf[:0])
+	start := len(d)
+	d = binary.BigEndian.AppendUint16(d, c.local.Port())
+	d = binary.BigEndian.AppendUint16(d, c.remote.Port())
+	d = binary.BigEndian.AppendUint16(d, uint16(n))
+	d = append(d, 0, 0)
+	d = append(d, b...)
+	h.txBuf = d[:0] // keeps what it grew to
+	wire.SetUDPChecksum(d[start:], src, dst)
 	h.stats[UDPTx]++
-	h.route(now, out, key(dst), f)
+	h.sendDatagram(now, out, key(dst), wire.IPv4Packet(d))
 	return len(b), nil
 }
 
