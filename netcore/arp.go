@@ -195,6 +195,7 @@ func (h *Host) request(now time.Time, out *Output, e *neighbour) {
 func (h *Host) fail(now time.Time, out *Output, e *neighbour) {
 	h.stats[ARPFailed]++
 	h.event(now, EventUnresolved, e.addr, fmt.Sprintf("arp: %s did not answer %d requests; dropped %d waiting frames", e.addr, e.tries, len(e.pending)), out)
+	h.icmpUnresolved(e, out) // before drop: it answers the waiting requests
 	h.drop(e)
 	h.udpUnresolved(e.addr, out)
 }

@@ -155,8 +155,9 @@ type Host struct {
 	rx, tx           impair.Stage
 	rxTimer, txTimer int32
 
-	conv convs // conversations of every transport (conv.go)
-	udp  *udp  // the UDP transport (udp.go)
+	conv convs      // conversations of every transport (conv.go)
+	udp  *udp       // the UDP transport (udp.go)
+	icmp *icmpConvs // the ICMP transport (icmpconv.go)
 
 	// rxLinkMulticast is whether the frame being received (or every
 	// fragment of the datagram being delivered, or'ed) came to a link-layer
@@ -200,6 +201,8 @@ func NewHost(cfg Config) (*Host, error) {
 	h.initImpair()
 	h.udp = newUDP(h)
 	h.register(ProtoUDP, h.udp)
+	h.icmp = newICMPConvs(h)
+	h.register(ProtoICMP, h.icmp)
 	h.setRoutes()
 	return h, nil
 }

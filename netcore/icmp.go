@@ -36,6 +36,9 @@ func (h *Host) receiveICMP(now time.Time, p wire.IPv4Packet, out *Output) Counte
 	if icmp.Type().IsError() {
 		return h.receiveICMPError(now, p, icmp, out)
 	}
+	if icmp.Type() == wire.ICMPEchoReply && icmp.Code() == 0 && icmp.VerifyChecksum() {
+		return h.receiveEchoReply(p, icmp, out)
+	}
 	if icmp.Type() != wire.ICMPEchoRequest || icmp.Code() != 0 || !icmp.VerifyChecksum() {
 		return ICMPRxOther
 	}
@@ -282,16 +285,17 @@ func icmpQuery(t wire.ICMPType) bool {
 	return false
 }
 
-// icmpErrorProtos give a received ICMP error to the protocol of the
-// datagram it quotes, which finds the conversation it concerns and reports
-// whether one took it. A protocol is a line here: UDP's hands a port
+// icmpErrorProtos give a received ICMP error (p, the datagram that carried
+// it, and e, the error) to the protocol of the datagram it quotes, which
+// finds the conversation it concerns and reports whether one took it. A protocol is a line here: UDP's hands a port
 // unreachable to the connected conversation, whose next read fails with
 // ECONNREFUSED; TCP's and the ICMP conversations' come with them.
 var icmpErrorProtos = [...]struct {
 	proto  wire.IPProtocol
-	handle func(h *Host, now time.Time, e wire.ICMPErrorRepr, quoted wire.IPv4Packet, payload []byte, out *Output) bool
+	handle func(h *Host, p wire.IPv4Packet, e wire.ICMPErrorRepr, quoted wire.IPv4Packet, payload []byte, out *Output) bool
 }{
 	{wire.ProtoUDP, (*Host).udpICMPError},
+	{wire.ProtoICMP, (*Host).icmpConvError},
 }
 
 // receiveICMPError takes an ICMP error about a datagram we sent.
@@ -306,7 +310,7 @@ func (h *Host) receiveICMPError(now time.Time, p wire.IPv4Packet, icmp wire.ICMP
 	}
 	proto := quoted.Protocol()
 	for _, q := range &icmpErrorProtos {
-		if q.proto == proto && q.handle(h, now, e, quoted, payload, out) {
+		if q.proto == proto && q.handle(h, p, e, quoted, payload, out) {
 			return ICMPRxError
 		}
 	}

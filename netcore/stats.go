@@ -83,6 +83,9 @@ const (
 	ICMPTxParamProblem  // parameter problem sent (malformed options)
 	ICMPTxRateLimited   // errors not sent: the token bucket was empty
 	ICMPTxSuppressed    // errors not sent: RFC 1122 3.2.2 forbids them (about an ICMP error, a broadcast, a later fragment, a bad source)
+	ICMPConvRx          // fate: an echo reply given to the ICMP conversation that pinged
+	ICMPConvRxDropped   // fate: an echo reply for a conversation whose receive queue was full
+	ICMPConvTx          // ICMP messages sent by conversations
 	numCounters
 )
 
@@ -155,6 +158,9 @@ var counterNames = [numCounters]string{
 	ICMPTxParamProblem:  "icmp_tx_param_problem",
 	ICMPTxRateLimited:   "icmp_tx_rate_limited",
 	ICMPTxSuppressed:    "icmp_tx_suppressed",
+	ICMPConvRx:          "icmp_conv_rx",
+	ICMPConvRxDropped:   "icmp_conv_rx_dropped",
+	ICMPConvTx:          "icmp_conv_tx",
 }
 
 // RxFates are the counters whose sum equals RxFrames.
@@ -164,7 +170,7 @@ var RxFates = []Counter{RxMalformed, RxNotForUs, RxDown, Rx8023, RxOtherEthertyp
 	ImpairRxDropped, ImpairRxQueueOverflow,
 	UDPRx, UDPRxNoPort, UDPRxBadChecksum, UDPRxBadLength, UDPRxQueueFull, UDPRxNoCall,
 	IPv4RxBadOptions, IPv4RxSourceRoute, IPv4RxFragDuplicate, IPv4RxFragOverlap,
-	IPv4RxFragBad, IPv4RxFragNoRoom, ICMPRxError, ICMPRxErrorOther}
+	IPv4RxFragBad, IPv4RxFragNoRoom, ICMPRxError, ICMPRxErrorOther, ICMPConvRx, ICMPConvRxDropped}
 
 func (c Counter) String() string {
 	if c < 0 || c >= numCounters {

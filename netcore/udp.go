@@ -133,7 +133,7 @@ var udpICMPErrnos = [...]syscall.Errno{
 // header) to the connected conversation of its addresses (udpError).
 // Errors that are not hard ones are not reported, as on Linux, but are
 // still the conversation's: they count as taken.
-func (h *Host) udpICMPError(now time.Time, e wire.ICMPErrorRepr, quoted wire.IPv4Packet, payload []byte, out *Output) bool {
+func (h *Host) udpICMPError(p wire.IPv4Packet, e wire.ICMPErrorRepr, quoted wire.IPv4Packet, payload []byte, out *Output) bool {
 	local := netip.AddrPortFrom(quoted.Src(), binary.BigEndian.Uint16(payload[wire.UDPSrcPortOff:]))
 	remote := netip.AddrPortFrom(quoted.Dst(), binary.BigEndian.Uint16(payload[wire.UDPDstPortOff:]))
 	c := h.udp.conns[udpKey{local, remote}]
@@ -243,8 +243,8 @@ func convErr(errno syscall.Errno, format string, args ...any) *ctl.CommandError 
 }
 
 // convSource is the address of ours a conversation sends to remote from:
-// the one on its subnet. Routes through a gateway are the route work of
-// issue 9.
+// the one on its subnet, or on the subnet of the gateway of its route
+// (route.go).
 func (h *Host) convSource(remote netip.Addr) (netip.Addr, error) {
 	remote = remote.Unmap()
 	if !remote.Is4() {
@@ -253,14 +253,14 @@ func (h *Host) convSource(remote netip.Addr) (netip.Addr, error) {
 	if !unicastIPv4(key(remote)) || remote.IsUnspecified() {
 		return netip.Addr{}, convErr(syscall.EINVAL, "%s is not a unicast address", remote)
 	}
-	src, ok := h.source(key(remote))
+	src, ok := h.sourceFor(key(remote))
 	if !ok {
 		for _, a := range h.addrs {
 			if k := key(remote); k&a.mask == a.ip&a.mask {
 				return netip.Addr{}, convErr(syscall.EINVAL, "%s is the network or broadcast address of a connected subnet", remote)
 			}
 		}
-		return netip.Addr{}, convErr(syscall.ENETUNREACH, "%s is not on a connected subnet", remote)
+		return netip.Addr{}, convErr(syscall.ENETUNREACH, "%s is not on a connected subnet, and no route reaches it", remote)
 	}
 	return addrOf(src), nil
 }
