@@ -210,8 +210,9 @@ type convData struct {
 var dgramPool = sync.Pool{New: func() any { b := make([]byte, maxDatagram); return &b }}
 
 // maxDatagram is the longest datagram a read returns whole: the most an
-// IPv4 UDP datagram carries.
-const maxDatagram = 65507
+// IPv4 datagram carries after a 20-byte header (an ICMP message of a
+// 65507-byte ping; a UDP datagram's data is 8 bytes shorter).
+const maxDatagram = 65515
 
 func (d *convData) read(ctx context.Context, off uint64, count uint32, linux bool) ([]byte, error) {
 	select {

@@ -225,7 +225,14 @@ func TestDialUDP(t *testing.T) {
 		t.Errorf("%d UDP conversations after dial ended", udpStat(t, ns, "conversations"))
 	}
 
-	// -q ends a dial after the end of its input (nobody answers here).
+	// -q ends a dial after the end of its input (a sink listens on 9001,
+	// and answers nothing).
+	sink := start(t, "socat sink", ns.Command("socat", "-u", "-T", "60", "UDP-LISTEN:9001,bind="+kernelIP, "OPEN:/dev/null"))
+	if !waitFor(time.Minute, func() bool {
+		return sink.done() || strings.Contains(ns.Run("ss", "-Hlun", "sport", "=", ":9001"), kernelIP+":9001")
+	}) || sink.done() {
+		t.Fatalf("socat did not listen:\n%s", sink.stderr)
+	}
 	q := ns.Command(smolfsBinary(t), "dial", "-q", "0.2", "udp!"+kernelIP+"!9001")
 	q.Stdin = strings.NewReader("once\n")
 	begin := time.Now()
@@ -234,6 +241,15 @@ func TestDialUDP(t *testing.T) {
 		t.Errorf("dial -q 0.2: %q, %v", out, err)
 	}
 	t.Logf("dial -q 0.2 took %v", time.Since(begin))
+
+	// A closed port: the kernel's port unreachable reaches the
+	// conversation, whose read fails as a connected socket's does.
+	closed := ns.Command(smolfsBinary(t), "dial", "-q", "5", "udp!"+kernelIP+"!9002")
+	closed.Stdin = strings.NewReader("anyone?\n")
+	out, err = closed.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "connection refused") {
+		t.Errorf("dial to a closed port: %q, %v; want connection refused", out, err)
+	}
 
 	bad := ns.Command(smolfsBinary(t), "dial", "udp!10.1.2.3!9")
 	bad.Stdin = strings.NewReader("x")

@@ -33,7 +33,7 @@ type command struct {
 }
 
 // commands are the subcommands, in the order the overview lists them.
-var commands = []*command{serveCommand, dumpCommand, mountCommand, ninepCommand, dialCommand, listenCommand}
+var commands = []*command{serveCommand, dumpCommand, mountCommand, ninepCommand, dialCommand, listenCommand, pingCommand}
 
 // usageError is a bad command line: the command's usage follows the message
 // and the exit status is 2.
@@ -95,9 +95,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	context.AfterFunc(ctx, stop)
 	err := exec(ctx, flags.Args())
 	var ue *usageError
+	var ee *exitError
 	switch {
 	case err == nil:
 		return 0
+	case errors.As(err, &ee): // its words are printed already
+		return ee.code
 	case errors.As(err, &ue):
 		c.usageError(stderr, err)
 		return 2
