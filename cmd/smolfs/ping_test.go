@@ -37,7 +37,7 @@ func smolfsPing(t *testing.T, ns *testenv.Netns, args ...string) (stdout, stderr
 // The lines iputils ping prints (ping_common.c, ping.c), as expressions.
 var (
 	pingHeader  = regexp.MustCompile(`^PING (\S+) \(\S+\) (\d+)\((\d+)\) bytes of data\.$`)
-	pingReply   = regexp.MustCompile(`^(\d+) bytes from (\S+): icmp_seq=(\d+) ttl=(\d+) time=(\d+\.\d{3}|\d\d\.\d\d|\d{3}\.\d|\d{4,}) ms$`)
+	pingReply   = regexp.MustCompile(`^(\d+) bytes from (\S+): icmp_seq=(\d+) ttl=(\d+) time=(0\.\d{3}|[1-9]\.\d\d|[1-9]\d\.\d|[1-9]\d{2,}) ms$`)
 	pingError   = regexp.MustCompile(`^From (\S+) icmp_seq=(\d+) Destination Host Unreachable$`)
 	pingStats   = regexp.MustCompile(`^(\d+) packets transmitted, (\d+) received(, \+(\d+) errors)?, ([\d.]+)% packet loss, time \d+ms$`)
 	pingRTTLine = regexp.MustCompile(`^rtt min/avg/max/mdev = \d+\.\d{3}/\d+\.\d{3}/\d+\.\d{3}/\d+\.\d{3} ms$`)
