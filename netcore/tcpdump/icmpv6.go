@@ -1,5 +1,7 @@
 package tcpdump
 
+import "github.com/smolfs/smolfs/netcore/wire"
+
 // ICMPv6 (print-icmp6.c), without -v.
 
 var icmp6TypeNames = map[uint8]string{
@@ -26,7 +28,7 @@ var icmp6ParamProbNames = map[uint8]string{
 }
 
 // icmp6QuoteOff is where an error message quotes the offending packet.
-const icmp6QuoteOff = 8
+const icmp6QuoteOff = wire.ICMPv6QuoteOff
 
 // ipv6Field prints label and the IPv6 address at off, or ends the frame
 // before the label when the address was not captured.
@@ -76,7 +78,7 @@ func (p *printer) icmp6(off, length int, fragmented bool) {
 			return
 		}
 	case 2:
-		mtu := p.be32(off + 4)
+		mtu := p.be32(off + wire.ICMPv6MTUOff)
 		p.field(", mtu ", uint64(mtu))
 	case 3:
 		switch code {
@@ -94,14 +96,14 @@ func (p *printer) icmp6(off, length int, fragmented bool) {
 			return
 		}
 		if n, ok := icmp6ParamProbNames[code]; ok {
-			p.field(n, uint64(p.be32(off+4)))
+			p.field(n, uint64(p.be32(off+wire.ICMPv6PointerOff)))
 		} else {
 			p.field(", code-#", uint64(code))
 		}
 	case 128, 129:
-		p.check(off+4, 4)
-		p.field(", id ", uint64(p.be16(off+4)))
-		p.field(", seq ", uint64(p.be16(off+6)))
+		p.check(off+wire.ICMPv6IdentOff, 4)
+		p.field(", id ", uint64(p.be16(off+wire.ICMPv6IdentOff)))
+		p.field(", seq ", uint64(p.be16(off+wire.ICMPv6SeqOff)))
 	case 130:
 		switch {
 		case length == 24:
@@ -129,9 +131,9 @@ func (p *printer) icmp6(off, length int, fragmented bool) {
 		p.mld6(off)
 	case 133, 134, 141, 142:
 	case 135:
-		p.ipv6Field(", who has ", off+8)
+		p.ipv6Field(", who has ", off+wire.NDPTargetOff)
 	case 136:
-		p.ipv6Field(", tgt is ", off+8)
+		p.ipv6Field(", tgt is ", off+wire.NDPTargetOff)
 	case 137:
 		p.ipv6Field(", ", off+24)
 		p.ipv6Field(" to ", off+8)
@@ -140,7 +142,7 @@ func (p *printer) icmp6(off, length int, fragmented bool) {
 			p.field(" [invalid len ", uint64(length))
 			p.str("]")
 		} else {
-			n := p.be16(off + 6)
+			n := p.be16(off + wire.MLDv2ReportNRecOff)
 			p.field(", ", uint64(n))
 			p.str(" group record(s)")
 		}
@@ -166,9 +168,9 @@ func (p *printer) mld6(off int) {
 	if off+24 > p.end {
 		return
 	}
-	p.field("max resp delay: ", uint64(p.be16(off+4)))
+	p.field("max resp delay: ", uint64(p.be16(off+wire.MLDMaxRespOff)))
 	p.str(" addr: ")
-	p.ipv6(off + 8)
+	p.ipv6(off + wire.MLDGroupOff)
 }
 
 // upperLayer6 is get_upperlayer: it walks the quoted IPv6 header's

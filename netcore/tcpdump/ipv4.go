@@ -12,22 +12,22 @@ var ipProtoNames = map[uint8]string{
 	132: "SCTP", 135: "Mobility", 143: "Ethernet",
 }
 
-// IP protocol numbers the printers name (wire has ICMP, TCP and UDP).
+// IP protocol numbers the printers name.
 const (
-	ipProtoHopOpts   = 0
+	ipProtoHopOpts   = uint8(wire.ProtoHopByHop)
 	ipProtoIGMP      = 2
 	ipProtoIPIP      = 4
 	ipProtoDCCP      = 33
 	ipProtoIPv6      = 41
-	ipProtoRouting   = 43
-	ipProtoFragment  = 44
-	ipProtoAH        = 51
-	ipProtoICMPv6    = 58
-	ipProtoNoNext    = 59
-	ipProtoDstOpts   = 60
+	ipProtoRouting   = uint8(wire.ProtoRouting)
+	ipProtoFragment  = uint8(wire.ProtoFragment)
+	ipProtoAH        = uint8(wire.ProtoAH)
+	ipProtoICMPv6    = uint8(wire.ProtoICMPv6)
+	ipProtoNoNext    = uint8(wire.ProtoNoNext)
+	ipProtoDstOpts   = uint8(wire.ProtoDstOpts)
 	ipProtoND        = 77
 	ipProtoSCTP      = 132
-	ipProtoMobility  = 135
+	ipProtoMobility  = uint8(wire.ProtoMobility)
 	ipProtoMobileOld = 62
 	ipProtoEthernet  = 143
 

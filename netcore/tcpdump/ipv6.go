@@ -1,20 +1,22 @@
 package tcpdump
 
+import "github.com/smolfs/smolfs/netcore/wire"
+
 // IPv6 (print-ip6.c, print-ip6opts.c, print-frag6.c).
 
-// IPv6 header layout (RFC 8200), and the fragment header's offset field.
+// The IPv6 header's layout is wire's (RFC 8200).
 const (
-	ip6PayloadLenOff = 4
-	ip6NextHeaderOff = 6
-	ip6SrcOff        = 8
-	ip6DstOff        = 24
-	ip6HeaderLen     = 40
-	ip6FragOffMask   = 0xfff8
+	ip6PayloadLenOff = wire.IPv6PayloadLenOff
+	ip6NextHeaderOff = wire.IPv6NextHeaderOff
+	ip6SrcOff        = wire.IPv6SrcOff
+	ip6DstOff        = wire.IPv6DstOff
+	ip6HeaderLen     = wire.IPv6HeaderLen
+	ip6FragOffMask   = wire.IPv6FragOffMask
 )
 
 // ip6ExtLen is the length of a hop-by-hop, destination options or routing
 // header at cp: its second byte counts 8-byte units after the first.
-func (p *printer) ip6ExtLen(cp int) int { return (int(p.u8(cp+1)) + 1) << 3 }
+func (p *printer) ip6ExtLen(cp int) int { return (int(p.u8(cp+wire.IPv6ExtLenOff)) + 1) << 3 }
 
 func (p *printer) ip6(off, length int) {
 	p.proto = "ip6"
@@ -78,7 +80,7 @@ func (p *printer) ip6(off, length int) {
 				advance = -1
 			} else {
 				p.str("HBH ")
-				if !p.ip6Options(cp+2, hl-2) {
+				if !p.ip6Options(cp+wire.IPv6OptionsOff, hl-wire.IPv6OptionsOff) {
 					p.truncMark()
 					advance = -1
 				} else {
@@ -109,8 +111,8 @@ func (p *printer) ip6(off, length int) {
 			nh = p.u8(cp)
 		case ipProtoFragment:
 			p.proto = "frag6"
-			offlg := p.be16(cp + 2)
-			fragLen := uint64(int64(ip6HeaderLen + int(p.be16(off+ip6PayloadLenOff)) - (cp - off) - 8))
+			offlg := p.be16(cp + wire.IPv6FragOffOff)
+			fragLen := uint64(int64(ip6HeaderLen + int(p.be16(off+ip6PayloadLenOff)) - (cp - off) - wire.IPv6FragLen))
 			p.field("frag (", uint64(offlg&ip6FragOffMask))
 			p.field("|", fragLen)
 			p.str(")")
@@ -118,7 +120,7 @@ func (p *printer) ip6(off, length int) {
 				return
 			}
 			p.str(" ")
-			advance = 8
+			advance = wire.IPv6FragLen
 			if p.end <= cp+advance {
 				return
 			}
