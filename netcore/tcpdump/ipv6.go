@@ -127,8 +127,15 @@ func (p *printer) ip6(off, length int) {
 			foundExt = true
 			nh = p.u8(cp)
 			fragmented = true
-		case ipProtoMobility, ipProtoMobileOld, ipProtoRouting:
-			// Mobility and routing headers have printers we do not have.
+		case ipProtoRouting:
+			p.check(cp, 1)
+			if advance = p.rt6(cp); advance < 0 {
+				return
+			}
+			foundExt = true
+			nh = p.u8(cp)
+		case ipProtoMobility, ipProtoMobileOld:
+			// Mobility headers have a printer we do not have.
 			return
 		default:
 			plen := rem
@@ -146,6 +153,63 @@ func (p *printer) ip6(off, length int) {
 		ph = nh
 		p.proto = "ip6"
 	}
+}
+
+// Routing header types rt6_print knows (RFC 8200, RFC 6275, RFC 8754).
+const (
+	rt6Type0   = 0 // deprecated by RFC 5095, still printed
+	rt6Type2   = 2
+	rt6TypeSRH = 4
+	srhLastOff = 4 // segment routing header: last entry, flags, tag
+	srhFlagOff = 5
+	srhTagOff  = 6
+	rt6AddrOff = 8 // where the addresses start, for every known type
+)
+
+// rt6 is rt6_print without -v: it returns how far the header reaches, or
+// -1 where tcpdump stops the line.
+func (p *printer) rt6(cp int) int {
+	p.proto = "rt6"
+	p.str("RT6")
+	n := int(p.u8(cp + wire.IPv6ExtLenOff))
+	p.field(" (len=", uint64(n))
+	typ := p.u8(cp + wire.IPv6RoutingTypeOff)
+	p.field(", type=", uint64(typ))
+	if typ == rt6Type0 {
+		p.str(" [Deprecated]")
+	}
+	p.field(", segleft=", uint64(p.u8(cp+wire.IPv6SegmentsLeftOff)))
+	switch typ {
+	case rt6Type0, rt6Type2:
+		if rsv := p.be32(cp + 4); rsv != 0 {
+			p.str(", rsv=0x")
+			p.hex(uint64(rsv), 0)
+		}
+	case rt6TypeSRH:
+		p.field(", last-entry=", uint64(p.u8(cp+srhLastOff)))
+		if f := p.u8(cp + srhFlagOff); f != 0 {
+			p.str(", flags=0x")
+			p.hex(uint64(f), 0)
+		}
+		p.str(", tag=")
+		p.hex(uint64(p.be16(cp+srhTagOff)), 0)
+	default:
+		p.str(" (unknown type) (invalid)")
+		return -1
+	}
+	if n%2 == 1 {
+		p.field(" (invalid length ", uint64(n))
+		p.str(") (invalid)")
+		return -1
+	}
+	for i := range n / 2 {
+		p.check(cp+rt6AddrOff+16*i, 16) // the address is read before anything of its item is printed
+		p.field(", [", uint64(i))
+		p.str("]")
+		p.ipv6(cp + rt6AddrOff + 16*i)
+	}
+	p.str(") ")
+	return (n + 1) << 3
 }
 
 // ip6Opts are the options ip6_opt_process checks: the least room the

@@ -50,7 +50,6 @@ func gapCases() []wiretest.Case {
 		{Name: "tcp http data", Frame: ip4(wire.ProtoTCP, wiretest.TCP(40000, 80, 1, 1, 0x18, 9, nil, []byte("GET / HTTP/1.1\r\n\r\n")))},
 		{Name: "tcp ssh banner", Frame: ip4(wire.ProtoTCP, wiretest.TCP(22, 40000, 1, 1, 0x18, 9, nil, []byte("SSH-2.0-OpenSSH_9.2\r\n")))},
 		{Name: "icmp6 node information", Frame: wiretest.Eth(wiretest.MACB, wiretest.MACA, wire.EtherTypeIPv6, wiretest.IPv6(wiretest.IP6A, wiretest.IP6B, 58, 64, wiretest.ICMPv6(139, 0, make([]byte, 20))))},
-		{Name: "ipv6 routing header", Frame: wiretest.Eth(wiretest.MACB, wiretest.MACA, wire.EtherTypeIPv6, wiretest.IPv6(wiretest.IP6A, wiretest.IP6B, 43, 64, wiretest.Cat([]byte{59, 2, 0, 1}, wiretest.BE32(0), wiretest.Addr16("2001:db8::1"))))},
 		{Name: "cdp", Frame: wiretest.Pad(wiretest.Eth(wire.MAC{0x01, 0x00, 0x0c, 0xcc, 0xcc, 0xcc}, wiretest.MACA, 30, wiretest.Cat([]byte{0xaa, 0xaa, 0x03, 0, 0, 0x0c, 0x20, 0}, []byte{2, 0xb4, 0, 0})))},
 	}
 	for i := range cs {

@@ -155,7 +155,8 @@ func TestIPv6Addresses(t *testing.T) {
 // The kernel's IPv6 frames parse, and their ICMPv6 checksums verify.
 func TestIPv6OnKernelFrames(t *testing.T) {
 	var kinds = map[wire.ICMPv6Type]int{}
-	for _, c := range wiretest.Kernel(t) {
+	sawPrefix := false
+	for _, c := range append(wiretest.Kernel(t), wiretest.Kernel6(t)...) {
 		f, _ := wire.NewEthernetFrame(c.Frame)
 		if f.Type() != wire.EtherTypeIPv6 {
 			continue
@@ -170,6 +171,18 @@ func TestIPv6OnKernelFrames(t *testing.T) {
 			n, err := wire.IPv6ExtHeaderLen(nh, rest)
 			if err != nil {
 				t.Fatalf("%s: %v", c.Name, err)
+			}
+			if nh == wire.ProtoRouting && rest[wire.IPv6SegmentsLeftOff] > 0 {
+				// The checksum's pseudo-header holds the final
+				// destination, which the host never is: skip it.
+				nh = wire.ProtoNoNext
+				break
+			}
+			if nh == wire.ProtoFragment {
+				if fh, _ := wire.NewIPv6FragmentHeader(rest); fh.Offset() != 0 || fh.More() {
+					nh = wire.ProtoNoNext // a part of a message: nothing to check alone
+					break
+				}
 			}
 			nh, rest = wire.IPProtocol(rest[0]), rest[n:]
 		}
@@ -198,6 +211,24 @@ func TestIPv6OnKernelFrames(t *testing.T) {
 			}
 		case wire.ICMPv6RouterSolicit:
 			_, perr = wire.ParseNDPRouterSolicit(rest, p.Src(), p.Dst())
+		case wire.ICMPv6RouterAdvert:
+			var ra wire.NDPRouterAdvert
+			ra, perr = wire.ParseNDPRouterAdvert(rest, p.Src(), p.Dst(), nil)
+			for _, pi := range ra.Prefixes {
+				if pi.Prefix == netip.MustParsePrefix("2001:db8:1::/64") && pi.Autonomous && pi.OnLink && pi.ValidLifetime == 3600 && pi.PreferredLifetime == 1800 {
+					sawPrefix = true
+				}
+			}
+			if perr == nil && (ra.SourceLLA != f.Src() || ra.MTU != 1500) {
+				t.Errorf("%s: RA %+v", c.Name, ra)
+			}
+		case wire.ICMPv6DstUnreachable, wire.ICMPv6PacketTooBig, wire.ICMPv6TimeExceeded, wire.ICMPv6ParamProblem:
+			var e wire.ICMPv6ErrorRepr
+			e, perr = wire.ParseICMPv6Error(rest, p.Src(), p.Dst())
+			// The quoted packet is one ns1 sent: its source is where the error goes.
+			if perr == nil && (len(e.Invoking) < wire.IPv6HeaderLen || wire.IPv6Packet(e.Invoking).Src() != p.Dst()) {
+				t.Errorf("%s: error quoting % x", c.Name, e.Invoking)
+			}
 		case wire.ICMPv6EchoRequest, wire.ICMPv6EchoReply:
 			_, perr = wire.ParseICMPv6Echo(rest, p.Src(), p.Dst())
 		case wire.ICMPv6MLDv2Report:
@@ -218,7 +249,12 @@ func TestIPv6OnKernelFrames(t *testing.T) {
 			t.Errorf("%s: %v: %v", c.Name, m.Type(), perr)
 		}
 	}
-	for _, k := range []wire.ICMPv6Type{wire.ICMPv6NeighSolicit, wire.ICMPv6NeighAdvert, wire.ICMPv6RouterSolicit, wire.ICMPv6EchoRequest, wire.ICMPv6EchoReply, wire.ICMPv6MLDv2Report} {
+	if !sawPrefix {
+		t.Error("no router advertisement with radvd's prefix")
+	}
+	for _, k := range []wire.ICMPv6Type{wire.ICMPv6NeighSolicit, wire.ICMPv6NeighAdvert, wire.ICMPv6RouterSolicit, wire.ICMPv6RouterAdvert,
+		wire.ICMPv6EchoRequest, wire.ICMPv6EchoReply, wire.ICMPv6MLDv2Report, wire.ICMPv6DstUnreachable, wire.ICMPv6PacketTooBig,
+		wire.ICMPv6TimeExceeded, wire.ICMPv6ParamProblem} {
 		if kinds[k] == 0 {
 			t.Errorf("no kernel frame of ICMPv6 type %d", k)
 		}

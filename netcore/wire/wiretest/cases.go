@@ -254,6 +254,24 @@ func HandBuilt() []Case {
 	add("ipv6 hbh cut", Eth(MACB, MACA, wire.EtherTypeIPv6, IPv6(IP6A, IP6B, 0, 1, hbh))[:14+44])
 	add("ipv6 hbh bad router alert", Eth(MACB, MACA, wire.EtherTypeIPv6, IPv6(IP6A, IP6B, 0, 1, []byte{59, 0, 5, 3, 0, 0, 0, 0})))
 	add("ipv6 hbh twice", Eth(MACB, MACA, wire.EtherTypeIPv6, IPv6(IP6A, IP6B, 0, 1, Cat(hbh[:1], []byte{0}, hbh[2:], []byte{59, 0, 1, 4, 0, 0, 0, 0}))))
+	rt := func(typ, segleft uint8, word uint32, addrs ...string) []byte {
+		b := Cat([]byte{58, uint8(2 * len(addrs)), typ, segleft}, BE32(word))
+		for _, a := range addrs {
+			b = append(b, Addr16(a)...)
+		}
+		return b
+	}
+	echo6 := ICMPv6(128, 0, Cat(BE16(7), BE16(1)))
+	add("ipv6 routing type 0", ip6(IP6A, IP6B, 43, Cat(rt(0, 1, 0, "2001:db8::1"), echo6)))
+	add("ipv6 routing type 0 two hops reserved", ip6(IP6A, IP6B, 43, Cat(rt(0, 2, 0xabc, "2001:db8::1", "2001:db8::2"), echo6)))
+	add("ipv6 routing type 2", ip6(IP6A, IP6B, 43, Cat(rt(2, 1, 0, "2001:db8::99"), echo6)))
+	add("ipv6 routing srh", ip6(IP6A, IP6B, 43, Cat(rt(4, 1, 0x01001234, "2001:db8::1", "2001:db8::2"), echo6)))
+	add("ipv6 routing srh flags", ip6(IP6A, IP6B, 43, Cat(rt(4, 0, 0x00800000, "2001:db8::1"), echo6)))
+	add("ipv6 routing unknown type", ip6(IP6A, IP6B, 43, Cat(rt(3, 1, 0, "2001:db8::1"), echo6)))
+	add("ipv6 routing odd length", ip6(IP6A, IP6B, 43, Cat([]byte{58, 1, 0, 1}, BE32(0), make([]byte, 8), echo6)))
+	add("ipv6 routing cut in an address", ip6(IP6A, IP6B, 43, Cat(rt(0, 2, 0, "2001:db8::1", "2001:db8::2"), echo6))[:14+40+8+16+6])
+	add("ipv6 routing cut before its type", ip6(IP6A, IP6B, 43, rt(0, 1, 0, "2001:db8::1"))[:14+40+2])
+	add("ipv6 routing then fragment", ip6(IP6A, IP6B, 43, Cat([]byte{44, 0, 0, 0}, BE32(0), []byte{58, 0, 0, 1}, BE32(9), echo6)))
 
 	// Time stamps.
 	last := cs[0]

@@ -20,6 +20,9 @@ import (
 //go:embed testdata/kernel-frames.cap
 var kernelFrames []byte
 
+//go:embed testdata/kernel-frames6.cap
+var kernelFrames6 []byte
+
 // KernelFramesFile is where the kernel's frames are kept in the source
 // tree: tcpdump's TestTcpdumpKernelFrames -update rewrites it.
 func KernelFramesFile() string {
@@ -57,6 +60,28 @@ func KernelIPv4(tb testing.TB) []Case {
 	cs, err := ReadPcap("kernel-ipv4.cap", kernelIPv4)
 	if err != nil {
 		tb.Fatalf("kernel IPv4 frames: %v", err)
+	}
+	return cs
+}
+
+// Kernel6File is where tcpdump's TestTcpdumpKernelIPv6 -update keeps the
+// IPv6 frames the kernel sent.
+func Kernel6File() string {
+	return filepath.Join(filepath.Dir(KernelFramesFile()), "kernel-frames6.cap")
+}
+
+// Kernel6 is the frames of tcpdump's TestTcpdumpKernelIPv6: a host, a router
+// running radvd and a host behind a narrower link, all kernels, talking
+// IPv6 (neighbour and router discovery, fragments, ICMPv6 errors, UDP, TCP)
+// and answering raw frames that scapy made.
+func Kernel6(tb testing.TB) []Case {
+	tb.Helper()
+	cs, err := ReadPcap("kernel-frames6.cap", kernelFrames6)
+	if err != nil {
+		tb.Fatalf("kernel IPv6 frames: %v", err)
+	}
+	for i := range cs {
+		cs[i].Name = "kernel IPv6 " + cs[i].Name[len("kernel "):]
 	}
 	return cs
 }
@@ -166,7 +191,7 @@ func TcpdumpFirstLines(t testing.TB, pcap string, extra ...string) []string {
 // that parses frames.
 func Frames(tb testing.TB) [][]byte {
 	var frames [][]byte
-	for _, c := range append(append(HandBuilt(), Kernel(tb)...), KernelIPv4(tb)...) {
+	for _, c := range append(append(append(HandBuilt(), Kernel(tb)...), KernelIPv4(tb)...), Kernel6(tb)...) {
 		frames = append(frames, c.Frame)
 	}
 	return frames
