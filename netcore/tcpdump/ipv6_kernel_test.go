@@ -88,7 +88,7 @@ func TestTcpdumpKernelIPv6(t *testing.T) {
 	ns1.Run("ping", "-6", "-c", "2", "-i", "0.2", "2001:db8:1::1")
 	ns1.Run("ping", "-6", "-c", "1", "-s", "3000", "2001:db8:1::1")
 	ns1.Command("ping", "-6", "-c", "1", "-W", "1", "-s", "1400", "-M", "do", "2001:db8:2::3").Run() // packet too big
-	ns1.Run("ping", "-6", "-c", "1", "-s", "1400", "2001:db8:2::3")                               // now fragmented to 1280
+	ns1.Run("ping", "-6", "-c", "1", "-s", "1400", "2001:db8:2::3")                                  // now fragmented to 1280
 	ns1.Command("traceroute", "-6", "-n", "-q", "1", "-m", "2", "-w", "1", "2001:db8:2::3").Run()
 	ns1.Command("ping", "-6", "-c", "1", "-W", "1", "2001:db8:1::77").Run() // neighbour solicitations nobody answers
 	tcpEcho := listenIn(t, ns2, "tcp", "[2001:db8:1::1]:7")
