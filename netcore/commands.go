@@ -49,8 +49,10 @@ const (
 	OpARPFlush   // flush
 	OpARPResolve // resolve IP
 
-	OpRouteAdd    // route add PREFIX GATEWAY
-	OpRouteRemove // route remove PREFIX
+	OpRouteAdd     // route add PREFIX GATEWAY
+	OpRouteRemove  // route remove PREFIX
+	OpIPv6         // ipv6 on|off
+	OpIPv6Autoconf // ipv6 autoconf on|off
 	numOps
 )
 
@@ -115,18 +117,23 @@ var ctlCommands = []command{
 		apply: func(t target, c *Command) *ctl.Reason {
 			cfg := t.config()
 			switch {
-			case hasAddr(cfg.Addrs, c.Prefix.Addr()) >= 0:
+			case cfg.hasAddr(c.Prefix.Addr()):
 				return ctl.Fail(syscall.EEXIST, ctl.ErrExists, "%s is already an address of this host", c.Prefix.Addr())
-			case len(cfg.Addrs) >= MaxAddrs:
+			case len(cfg.Addrs)+len(cfg.Addrs6) >= MaxAddrs:
 				return ctl.Fail(syscall.ENOSPC, ctl.ErrTooManyAddrs, "at most %d", MaxAddrs)
+			}
+			if c.Prefix.Addr().Is6() {
+				cfg.Addrs6 = append(cfg.Addrs6, c.Prefix)
+				cfg.IPv6 = true // INTERFACE.md: adding an IPv6 address turns IPv6 on
+				return nil
 			}
 			cfg.Addrs = append(cfg.Addrs, c.Prefix)
 			return nil
 		},
 		config: func(cfg *Config) []Command {
-			cmds := make([]Command, len(cfg.Addrs))
-			for i, p := range cfg.Addrs {
-				cmds[i] = Command{Op: OpAdd, Prefix: p}
+			cmds := make([]Command, 0, len(cfg.Addrs)+len(cfg.Addrs6))
+			for _, p := range append(slices.Clip(cfg.Addrs), cfg.Addrs6...) {
+				cmds = append(cmds, Command{Op: OpAdd, Prefix: p})
 			}
 			return cmds
 		},
@@ -136,6 +143,7 @@ var ctlCommands = []command{
 		apply: func(t target, c *Command) *ctl.Reason {
 			t.config().Addrs = t.config().Addrs[:0]
 			t.config().pruneRoutes()
+			t.config().Addrs6 = t.config().Addrs6[:0]
 			return nil
 		},
 		args:   func(b []byte, c *Command) []byte { return append(b, "all"...) },
@@ -145,11 +153,15 @@ var ctlCommands = []command{
 		parse: parsePrefix, valid: validPrefix, args: appendPrefix,
 		apply: func(t target, c *Command) *ctl.Reason {
 			cfg := t.config()
-			i := hasAddr(cfg.Addrs, c.Prefix.Addr())
-			if i < 0 || cfg.Addrs[i] != c.Prefix {
+			addrs := &cfg.Addrs
+			if c.Prefix.Addr().Is6() {
+				addrs = &cfg.Addrs6
+			}
+			i := hasAddr(*addrs, c.Prefix.Addr())
+			if i < 0 || (*addrs)[i] != c.Prefix {
 				return ctl.Fail(syscall.ENOENT, ctl.ErrNotFound, "%s is not an address of this host", c.Prefix)
 			}
-			cfg.Addrs = slices.Delete(cfg.Addrs, i, i+1)
+			*addrs = slices.Delete(*addrs, i, i+1)
 			cfg.pruneRoutes()
 			return nil
 		},
@@ -346,6 +358,8 @@ var ctlCommands = []command{
 			return c.Prefix.AppendTo(b)
 		},
 	},
+	ipv6AutoconfCommand, // commands6.go
+	ipv6Command,
 }
 
 const routeUsage = "route add PREFIX GATEWAY | route remove PREFIX"
@@ -354,14 +368,14 @@ const routeUsage = "route add PREFIX GATEWAY | route remove PREFIX"
 var arpCommands = []command{
 	{Syntax: ctl.Syntax{Names: []string{"add"}, Usage: "add IP MAC", Args: 2}, op: OpARPAdd,
 		parse: func(c *Command, args []string) (r *ctl.Reason) {
-			if c.IP, r = ctl.ParseHostIP(args[0]); r != nil {
+			if c.IP, r = ctl.ParseAnyHostIP(args[0]); r != nil {
 				return r
 			}
 			c.MAC, r = ctl.ParseUnicastMAC(args[1])
 			return r
 		},
 		valid: func(c *Command) *ctl.Reason {
-			if r := ctl.CheckHostIP(c.IP); r != nil {
+			if r := ctl.CheckAnyHostIP(c.IP); r != nil {
 				return r
 			}
 			return ctl.CheckUnicastMAC(c.MAC)
@@ -369,8 +383,8 @@ var arpCommands = []command{
 		apply: func(t target, c *Command) *ctl.Reason {
 			static, ok := t.lookup(c.IP)
 			switch {
-			case hasAddr(t.config().Addrs, c.IP) >= 0:
-				return ctl.Fail(syscall.EINVAL, ctl.ErrBadIPv4, "%s is an address of this host", c.IP)
+			case t.config().hasAddr(c.IP):
+				return ctl.Fail(syscall.EINVAL, badIP(c.IP), "%s is an address of this host", c.IP)
 			case ok && static:
 				return ctl.Fail(syscall.EEXIST, ctl.ErrExists, "%s already has a static entry", c.IP)
 			case t.statics() >= t.config().ARPCacheSize:
@@ -409,9 +423,11 @@ var arpCommands = []command{
 			switch {
 			case cfg.Down:
 				return ctl.Fail(syscall.ENETDOWN, ctl.ErrHostDown, "")
-			case hasAddr(cfg.Addrs, c.IP) >= 0:
-				return ctl.Fail(syscall.EINVAL, ctl.ErrBadIPv4, "%s is an address of this host", c.IP)
-			case !onLinkOf(cfg.Addrs, c.IP):
+			case cfg.hasAddr(c.IP):
+				return ctl.Fail(syscall.EINVAL, badIP(c.IP), "%s is an address of this host", c.IP)
+			case c.IP.Is6() && !cfg.IPv6:
+				return ctl.Fail(syscall.ENETUNREACH, ctl.ErrIPv6Off, "")
+			case c.IP.Is6() && !t.onLink6(c.IP), c.IP.Is4() && !onLinkOf(cfg.Addrs, c.IP):
 				return ctl.Fail(syscall.ENETUNREACH, ctl.ErrUnreachable, "")
 			case !static && t.statics() >= cfg.ARPCacheSize:
 				// While every slot is static no dynamic entry exists, so
@@ -428,8 +444,10 @@ var arpCommands = []command{
 // that is down says so before its addresses are added, so that replaying
 // the lines sends no gratuitous ARP; one that is up comes up last, which
 // announces every address once.
-// Routes follow the addresses that put their gateways on a subnet.
-var configOrder = []Op{OpEA, OpMTU, OpPromisc, OpARPTimeout, OpImpair, OpDown, OpRemoveAll, OpAdd, OpRouteAdd, OpUp}
+// Routes follow the addresses that put their gateways on a subnet. IPv6's
+// lines come after the addresses, since adding an IPv6 address turns IPv6
+// on: `ipv6 off` after them leaves it off.
+var configOrder = []Op{OpEA, OpMTU, OpPromisc, OpARPTimeout, OpImpair, OpDown, OpRemoveAll, OpAdd, OpRouteAdd, OpIPv6Autoconf, OpIPv6, OpUp}
 
 // commandByOp finds an Op's row.
 var commandByOp = func() (t [numOps]*command) {
@@ -449,20 +467,20 @@ func commandOf(op Op) *command {
 }
 
 func parsePrefix(c *Command, args []string) (r *ctl.Reason) {
-	c.Prefix, r = ctl.ParseHostPrefix(args[0])
+	c.Prefix, r = ctl.ParseAnyHostPrefix(args[0])
 	return r
 }
 
-func validPrefix(c *Command) *ctl.Reason { return ctl.CheckHostPrefix(c.Prefix) }
+func validPrefix(c *Command) *ctl.Reason { return ctl.CheckAnyHostPrefix(c.Prefix) }
 
 func appendPrefix(b []byte, c *Command) []byte { return c.Prefix.AppendTo(b) }
 
 func parseIP(c *Command, args []string) (r *ctl.Reason) {
-	c.IP, r = ctl.ParseHostIP(args[0])
+	c.IP, r = ctl.ParseAnyHostIP(args[0])
 	return r
 }
 
-func validIP(c *Command) *ctl.Reason { return ctl.CheckHostIP(c.IP) }
+func validIP(c *Command) *ctl.Reason { return ctl.CheckAnyHostIP(c.IP) }
 
 func appendIP(b []byte, c *Command) []byte { return c.IP.AppendTo(b) }
 
@@ -587,15 +605,21 @@ func (c *Config) validate() *ctl.Reason {
 			return r
 		}
 	}
-	if len(c.Addrs) > MaxAddrs {
+	if len(c.Addrs)+len(c.Addrs6) > MaxAddrs {
 		return ctl.Fail(syscall.ENOSPC, ctl.ErrTooManyAddrs, "at most %d", MaxAddrs)
 	}
-	for i, p := range c.Addrs {
-		if r := validPrefix(&Command{Prefix: p}); r != nil {
-			return r
-		}
-		if hasAddr(c.Addrs[:i], p.Addr()) >= 0 {
-			return ctl.Fail(syscall.EEXIST, ctl.ErrExists, "address %s given twice", p.Addr())
+	for k, addrs := range [][]netip.Prefix{c.Addrs, c.Addrs6} {
+		for i, p := range addrs {
+			if p.Addr().Is6() != (k == 1) {
+				// Addrs is IPv4's, Addrs6 IPv6's.
+				return ctl.Fail(syscall.EINVAL, []error{ctl.ErrBadIPv4, ctl.ErrBadIPv6}[k], "")
+			}
+			if r := validPrefix(&Command{Prefix: p}); r != nil {
+				return r
+			}
+			if hasAddr(addrs[:i], p.Addr()) >= 0 {
+				return ctl.Fail(syscall.EEXIST, ctl.ErrExists, "address %s given twice", p.Addr())
+			}
 		}
 	}
 	routes := Config{Addrs: c.Addrs}
@@ -630,6 +654,7 @@ func (h *Host) Exec(now time.Time, file string, cmds []Command, out *Output) err
 		before := h.cfg
 		before.Addrs = slices.Clone(h.cfg.Addrs)
 		before.Routes = slices.Clone(h.cfg.Routes)
+		before.Addrs6 = slices.Clone(h.cfg.Addrs6)
 		commandOf(cmds[i].Op).apply(t, &cmds[i])
 		h.reconcile(now, &before, out)
 	}
@@ -660,6 +685,7 @@ func (h *Host) reconcile(now time.Time, before *Config, out *Output) {
 		h.setARPTimeout(now, cfg.ARPTimeout)
 	}
 	h.reconcileImpair(now, before)
+	defer h.ipv6Changed(now, out) // after a host that went down did what it must
 	switch {
 	case cfg.Down && !before.Down:
 		h.wentDown(now, "down", out)
@@ -679,6 +705,7 @@ type target interface {
 	unlearn(ip netip.Addr)                  // delete an entry
 	flush()                                 // delete every entry
 	resolve(ip netip.Addr)                  // ask for ip's hardware address
+	onLink6(ip netip.Addr) bool             // whether IPv6 ip is on the link (commands6.go)
 }
 
 // staged is the state a write builds up, for checking it: a copy of the
@@ -696,6 +723,7 @@ func (h *Host) stage() *staged {
 	st := &staged{cfg: h.cfg, h: h, nstatic: h.arp.statics}
 	st.cfg.Addrs = slices.Clone(h.cfg.Addrs)
 	st.cfg.Routes = slices.Clone(h.cfg.Routes)
+	st.cfg.Addrs6 = slices.Clone(h.cfg.Addrs6)
 	return st
 }
 
@@ -790,6 +818,12 @@ func (l *live) flush() { l.h.arp.each(l.h.drop) }
 
 func (l *live) resolve(ip netip.Addr) {
 	h := l.h
+	if ip.Is6() {
+		if h.v6.running {
+			h.resolve6(l.now, l.out, ip)
+		}
+		return
+	}
 	e := h.arp.get(ip)
 	if e == nil {
 		if e = h.arp.insert(ip, Incomplete, protected); e == nil {

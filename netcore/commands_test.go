@@ -105,8 +105,8 @@ func TestParseCtlErrors(t *testing.T) {
 	const E = syscall.EINVAL
 	cases := []struct{ text, msg string }{
 		{"up\nadd 300.1.1.1/24", `tap0/ctl: line 2: "add 300.1.1.1/24": bad IPv4 address`},
-		{"frob", `tap0/ctl: line 1: "frob": unknown command: "frob" (ea, add, remove, mtu, up, down, promiscuous, garp, arptimeout, impair, route)`},
-		{"EA 02:00:00:00:00:01", `tap0/ctl: line 1: "EA 02:00:00:00:00:01": unknown command: "EA" (ea, add, remove, mtu, up, down, promiscuous, garp, arptimeout, impair, route)`},
+		{"frob", `tap0/ctl: line 1: "frob": unknown command: "frob" (ea, add, remove, mtu, up, down, promiscuous, garp, arptimeout, impair, route, ipv6)`},
+		{"EA 02:00:00:00:00:01", `tap0/ctl: line 1: "EA 02:00:00:00:00:01": unknown command: "EA" (ea, add, remove, mtu, up, down, promiscuous, garp, arptimeout, impair, route, ipv6)`},
 		{"ea", `tap0/ctl: line 1: "ea": usage: ea MAC`},
 		{"mac 1 2", `tap0/ctl: line 1: "mac 1 2": usage: mac MAC`},
 		{"ea zz", `tap0/ctl: line 1: "ea zz": bad hardware address`},
@@ -128,8 +128,20 @@ func TestParseCtlErrors(t *testing.T) {
 		{"add 127.0.0.1/8", `tap0/ctl: line 1: "add 127.0.0.1/8": bad IPv4 address: 127.0.0.1 is not a unicast address`},
 		{"add 0.0.0.0/8", `tap0/ctl: line 1: "add 0.0.0.0/8": bad IPv4 address: 0.0.0.0 is not a unicast address`},
 		{"add 255.255.255.255/32", `tap0/ctl: line 1: "add 255.255.255.255/32": bad IPv4 address: 255.255.255.255 is not a unicast address`},
-		{"add ::1/128", `tap0/ctl: line 1: "add ::1/128": bad IPv4 address`},
-		{"add ::ffff:10.0.0.1/24", `tap0/ctl: line 1: "add ::ffff:10.0.0.1/24": bad IPv4 address`},
+		{"add ::1/128", `tap0/ctl: line 1: "add ::1/128": bad IPv6 address: ::1 is not a unicast address`},
+		{"add ::ffff:10.0.0.1/24", `tap0/ctl: line 1: "add ::ffff:10.0.0.1/24": bad IPv6 address: ::ffff:10.0.0.1 is an IPv4-mapped address`},
+		{"add ff02::1/64", `tap0/ctl: line 1: "add ff02::1/64": bad IPv6 address: ff02::1 is not a unicast address`},
+		{"add ::/64", `tap0/ctl: line 1: "add ::/64": bad IPv6 address: :: is not a unicast address`},
+		{"add 2001:db8::1", `tap0/ctl: line 1: "add 2001:db8::1": bad IPv6 address/prefix: missing /N`},
+		{"add 2001:db8::1/129", `tap0/ctl: line 1: "add 2001:db8::1/129": bad IPv6 address/prefix: prefix length must be 1..128`},
+		{"add 2001:db8::1/064", `tap0/ctl: line 1: "add 2001:db8::1/064": bad IPv6 address/prefix: prefix length must be 1..128`},
+		{"add fe80::1%tap0/64", `tap0/ctl: line 1: "add fe80::1%tap0/64": bad IPv6 address`},
+		{"add 2001:db8::g/64", `tap0/ctl: line 1: "add 2001:db8::g/64": bad IPv6 address`},
+		{"ipv6", `tap0/ctl: line 1: "ipv6": usage: ipv6 on|off`},
+		{"ipv6 yes", `tap0/ctl: line 1: "ipv6 yes": usage: ipv6 on|off`},
+		{"ipv6 autoconf", `tap0/ctl: line 1: "ipv6 autoconf": usage: ipv6 autoconf on|off`},
+		{"ipv6 autoconf maybe", `tap0/ctl: line 1: "ipv6 autoconf maybe": usage: ipv6 autoconf on|off`},
+		{"ipv6 on off", `tap0/ctl: line 1: "ipv6 on off": usage: ipv6 on|off`},
 		{"add 010.0.0.1/8", `tap0/ctl: line 1: "add 010.0.0.1/8": bad IPv4 address`},
 		{"mtu", `tap0/ctl: line 1: "mtu": usage: mtu N`},
 		{"mtu 67", `tap0/ctl: line 1: "mtu 67": bad number: mtu must be 68..1500`},
@@ -316,7 +328,7 @@ func TestConfigReplay(t *testing.T) {
 	}
 	// The rendering itself, for the docs.
 	th := newHarness(t)
-	want := "ea 02:00:00:00:00:01\nmtu 1500\npromiscuous off\narptimeout 60\nimpair off\nremove all\nadd 192.168.69.1/24\nup\n"
+	want := "ea 02:00:00:00:00:01\nmtu 1500\npromiscuous off\narptimeout 60\nimpair off\nremove all\nadd 192.168.69.1/24\nipv6 autoconf off\nipv6 off\nup\n"
 	s := th.snap()
 	if got := string(s.AppendConfig(nil)); got != want {
 		t.Errorf("config:\n%s\nwant:\n%s", got, want)
@@ -325,8 +337,9 @@ func TestConfigReplay(t *testing.T) {
 
 func TestCommandAppendRoundTrip(t *testing.T) {
 	ctl := "ea 02:00:00:00:00:02\nadd 192.168.69.1/24\nremove 10.0.0.1/31\nremove all\nmtu 576\nup\ndown\npromiscuous on\npromiscuous off\ngarp\narptimeout 90\nroute add 0.0.0.0/0 192.168.69.100\nroute remove 10.0.0.0/8\n" +
-		"impair off\nimpair rx off\nimpair tx loss 1% duplicate 2% reorder 3% corrupt 4% delay 5~6\nimpair delay 0~0.5\n"
-	arp := "add 192.168.69.9 02:00:00:00:00:09\ndel 192.168.69.9\nflush\nresolve 192.168.69.7\n"
+		"impair off\nimpair rx off\nimpair tx loss 1% duplicate 2% reorder 3% corrupt 4% delay 5~6\nimpair delay 0~0.5\n" +
+		"add 2001:db8::1/64\nremove fe80::2/10\nipv6 on\nipv6 off\nipv6 autoconf on\nipv6 autoconf off\n"
+	arp := "add 192.168.69.9 02:00:00:00:00:09\ndel 192.168.69.9\nflush\nresolve 192.168.69.7\nadd fe80::9 02:00:00:00:00:09\ndel 2001:db8::9\nresolve fe80::7\n"
 	for _, tc := range []struct {
 		text  string
 		parse func(string, []byte) ([]Command, error)

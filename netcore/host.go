@@ -30,6 +30,12 @@ type Config struct {
 	// losses every run. It is not a command: a replayed configuration keeps
 	// the host's own.
 	Seed uint64
+	// IPv6 (ipv6.go): off unless turned on. Addrs6 are the addresses
+	// added by hand; the link-local address and those autoconfiguration
+	// forms are the host's own, not configuration.
+	IPv6     bool
+	Autoconf bool // take prefixes and a default router from router advertisements
+	Addrs6   []netip.Prefix
 
 	// Limits; zero means the default.
 	ARPCacheSize int // entries (DefaultARPCacheSize)
@@ -167,6 +173,8 @@ type Host struct {
 	reasmTimer      int32                  // the reassembly timer's place in timers
 	icmpErrors      tokenBucket            // the rate of ICMP errors sent
 	txBuf           []byte                 // a datagram longer than the MTU, before it is cut into fragments
+	v6              ipv6Host               // IPv6's state (ipv6.go)
+	rxGroup         bool                   // the frame being received was sent to a group address
 }
 
 // NewHost makes a host from cfg; missing limits take their defaults. The
@@ -178,6 +186,7 @@ func NewHost(cfg Config) (*Host, error) {
 	cfg.setDefaults()
 	cfg.Addrs = slices.Clone(cfg.Addrs)
 	cfg.Routes = slices.Clone(cfg.Routes)
+	cfg.Addrs6 = slices.Clone(cfg.Addrs6)
 	if r := cfg.validate(); r != nil {
 		return nil, r.At(cfg.Name, 0, "")
 	}
@@ -194,6 +203,8 @@ func NewHost(cfg Config) (*Host, error) {
 			return &h.txTimer
 		case timerReassembly:
 			return &h.reasmTimer
+		case timerIPv6:
+			return &h.v6.timer
 		}
 		return &h.arp.at(id).timer
 	}
@@ -204,6 +215,7 @@ func NewHost(cfg Config) (*Host, error) {
 	h.icmp = newICMPConvs(h)
 	h.register(ProtoICMP, h.icmp)
 	h.setRoutes()
+	h.initIPv6()
 	return h, nil
 }
 
@@ -229,6 +241,7 @@ var ethernetProtos = [...]struct {
 }{
 	{wire.EtherTypeARP, (*Host).receiveARP},
 	{wire.EtherTypeIPv4, (*Host).receiveIPv4},
+	{wire.EtherTypeIPv6, (*Host).receiveIPv6},
 }
 
 // Receive processes one frame that arrived at now; replies go to out. The
@@ -267,6 +280,7 @@ func (h *Host) receive(now time.Time, frame []byte, out *Output) Counter {
 		return RxNotForUs
 	}
 	h.rxLinkMulticast = dst.IsMulticast()
+	h.rxGroup = dst.IsMulticast()
 	if len(frame)-wire.EthHeaderLen > h.cfg.MTU {
 		return RxTooBig
 	}
@@ -282,6 +296,8 @@ func (h *Host) receive(now time.Time, frame []byte, out *Output) Counter {
 func (h *Host) transmit(now time.Time, out *Output, frame []byte) {
 	if isEchoReply(frame) {
 		h.stats[ICMPEchoTx]++
+	} else if isEchoReply6(frame) {
+		h.stats[ICMPv6EchoTx]++
 	}
 	if n := len(frame); n < wire.EthMinFrame {
 		frame = append(frame, make([]byte, wire.EthMinFrame-n)...) // within the buffer's capacity: no allocation
@@ -303,6 +319,9 @@ func (h *Host) Poll(now time.Time, out *Output) time.Time {
 	if !h.cfg.Down {
 		h.sendAnnouncements(now, out)
 	}
+	if h.v6.running != h.ipv6Running() {
+		h.ipv6Changed(now, out) // a new host that has IPv6 on starts it at its first Poll
+	}
 	for {
 		t, ok := h.timers.pop(now)
 		if !ok {
@@ -310,13 +329,19 @@ func (h *Host) Poll(now time.Time, out *Output) time.Time {
 		}
 		switch t.kind {
 		case timerNeighbour:
-			h.neighbourTimer(now, h.arp.at(t.id), out)
+			if e := h.arp.at(t.id); e.addr.Is6() {
+				h.nudTimer(now, e, out)
+			} else {
+				h.neighbourTimer(now, e, out)
+			}
 		case timerImpairRx:
 			h.deliverImpaired(now, out)
 		case timerImpairTx:
 			h.sendImpaired(now, out)
 		case timerReassembly:
 			h.reassemblyTimer(now, out)
+		case timerIPv6:
+			h.ipv6Timer(now, out)
 		}
 	}
 	return h.timers.next()
@@ -336,6 +361,7 @@ func (h *Host) SetDown(now time.Time, why string, out *Output) {
 // wentDown does what a host that went down must.
 func (h *Host) wentDown(now time.Time, why string, out *Output) {
 	h.fresh = h.fresh[:0] // coming up announces every address
+	h.ipv6Changed(now, out)
 	h.arp.each(func(e *neighbour) {
 		if e.state == Incomplete {
 			h.stats[ARPFailed]++

@@ -19,6 +19,13 @@ const (
 	Incomplete ARPState = iota + 1 // a request is out, no answer yet
 	Reachable                      // learned from traffic; expires
 	Static                         // set by `add IP MAC`; never expires, never overwritten
+
+	// IPv6 neighbours go through the rest of RFC 4861's neighbour
+	// unreachability detection (7.3.2), in Linux's words (ndp.go).
+	Stale  // not confirmed lately; confirmed again when next used
+	Delay  // used while stale: waiting a little for a confirmation before probing
+	Probe  // unicast solicitations are out
+	Failed // resolution or probing found nobody; kept a while to show it
 )
 
 func (s ARPState) String() string {
@@ -29,6 +36,14 @@ func (s ARPState) String() string {
 		return "reachable"
 	case Static:
 		return "static"
+	case Stale:
+		return "stale"
+	case Delay:
+		return "delay"
+	case Probe:
+		return "probe"
+	case Failed:
+		return "failed"
 	}
 	return "?"
 }

@@ -15,6 +15,7 @@ import (
 type Snapshot struct {
 	Config Config
 	Stats  Stats
+	IPv6   []AddrInfo // the IPv6 addresses in use (slaac.go), while IPv6 runs
 }
 
 // Snapshot copies the host's configuration and counters.
@@ -22,6 +23,8 @@ func (h *Host) Snapshot() Snapshot {
 	s := Snapshot{Config: h.cfg, Stats: h.stats}
 	s.Config.Addrs = slices.Clone(h.cfg.Addrs)
 	s.Config.Routes = slices.Clone(h.cfg.Routes)
+	s.Config.Addrs6 = slices.Clone(h.cfg.Addrs6)
+	s.IPv6 = h.addrInfo6()
 	s.Stats[CaptureDropped] = h.capture.Dropped()
 	return s
 }
@@ -34,7 +37,12 @@ func (h *Host) ARPTable(now time.Time) []ARPEntry {
 		r := ARPEntry{IP: e.addr, MAC: e.mac, State: e.state, TTL: -1}
 		if e.state != Static {
 			r.TTL = max(e.deadline.Sub(now), 0)
-			if e.state == Reachable && r.TTL == 0 {
+			switch {
+			case e.state == Reachable && r.TTL == 0 && e.addr.Is6():
+				// Gone stale, not yet moved: it is, for as long as stale
+				// entries stay.
+				r.State, r.TTL = Stale, h.cfg.ARPTimeout
+			case e.state == Reachable && r.TTL == 0:
 				return // expired, not yet swept
 			}
 		}
@@ -51,12 +59,22 @@ func SortARP(t []ARPEntry) {
 // AppendConfig renders the configuration as replayable ctl commands.
 func (s *Snapshot) AppendConfig(b []byte) []byte { return AppendConfig(b, s.Config) }
 
-// AppendAddr renders the addr file: the hardware address, then IP/N lines.
+// AppendAddr renders the addr file: the hardware address, then IP/N lines,
+// IPv4's first; an IPv6 address not (or never) usable says so after it
+// (` tentative`, ` duplicate`).
 func (s *Snapshot) AppendAddr(b []byte) []byte {
 	b = s.Config.MAC.AppendTo(b)
 	b = append(b, '\n')
 	for _, p := range s.Config.Addrs {
 		b = p.AppendTo(b)
+		b = append(b, '\n')
+	}
+	for _, a := range s.IPv6 {
+		b = a.Prefix.AppendTo(b)
+		if a.State != "" {
+			b = append(b, ' ')
+			b = append(b, a.State...)
+		}
 		b = append(b, '\n')
 	}
 	return b

@@ -23,6 +23,7 @@ const (
 	timerImpairRx                        // id 0: the rx impairment's next frame is due (impair.go)
 	timerImpairTx                        // id 0: the tx impairment's next frame is due
 	timerReassembly                      // id 0: the earliest IPv4 reassembly deadline
+	timerIPv6                            // id 0: every IPv6 deadline but the neighbours' (ipv6.go)
 )
 
 // noTimer is the position of a timer that is not armed.

@@ -115,6 +115,20 @@ func (p IPv6Packet) Dst() netip.Addr {
 // (Ethernet padding excluded).
 func (p IPv6Packet) Payload() []byte { return p[IPv6HeaderLen : IPv6HeaderLen+int(p.PayloadLen())] }
 
+// UpperChecksumOK reports whether the checksum of the upper-layer message
+// at off (to the end of the payload) is right, over the pseudo-header of
+// p's own addresses with next header nh (RFC 8200 8.1). A packet with a
+// routing header still to follow has another destination in its
+// pseudo-header; hosts refuse those before they get here.
+func (p IPv6Packet) UpperChecksumOK(off int, nh IPProtocol) bool {
+	end := IPv6HeaderLen + int(p.PayloadLen())
+	if off < IPv6HeaderLen || off > end {
+		return false
+	}
+	sum := sumWords(uint64(end-off)+uint64(nh), p[IPv6SrcOff:IPv6DstOff+16])
+	return fold(sumWords(sum, p[off:end])) == 0xffff
+}
+
 // IPv6Repr is the parsed meaning of an IPv6 fixed header.
 type IPv6Repr struct {
 	Src, Dst     netip.Addr
