@@ -180,8 +180,16 @@ func checkTimers(t testing.TB, h *Host) {
 			t.Fatalf("reassembly timer at %v, after the earliest deadline %v", at, r.next())
 		}
 	}
+	if h.v6.timer != noTimer {
+		armed++
+	}
+	if next := h.next6(); !next.IsZero() {
+		if at, ok := q.when(timerIPv6, 0); !ok || at.After(next) {
+			t.Fatalf("IPv6's earliest deadline is %v, its timer is at %v (armed %v)", next, at, ok)
+		}
+	}
 	if armed != len(q.items) {
-		t.Fatalf("%d timers armed, %d neighbours, stages and the reassembly have one", len(q.items), armed)
+		t.Fatalf("%d timers armed, %d owners have one", len(q.items), armed)
 	}
 }
 

@@ -251,6 +251,15 @@ func (v *ipv6Host) ours(a netip.Addr) *ifAddr6 {
 
 // schedule6 arms the IPv6 timer for its earliest deadline, or stops it.
 func (h *Host) schedule6(now time.Time) {
+	if next := h.next6(); !next.IsZero() {
+		h.timers.set(timerIPv6, 0, next)
+		return
+	}
+	h.timers.stop(timerIPv6, 0)
+}
+
+// next6 is the earliest IPv6 deadline but the neighbours', zero if none.
+func (h *Host) next6() time.Time {
 	v := &h.v6
 	var next time.Time
 	at := func(t time.Time) {
@@ -283,11 +292,7 @@ func (h *Host) schedule6(now time.Time) {
 	at(v.mld.changeAt)
 	at(v.mld.queryAt)
 	at(v.frag.next())
-	if next.IsZero() {
-		h.timers.stop(timerIPv6, 0)
-		return
-	}
-	h.timers.set(timerIPv6, 0, next)
+	return next
 }
 
 // soon arms the IPv6 timer for t unless it fires earlier already: what a
