@@ -383,7 +383,7 @@ var arpCommands = []command{
 		apply: func(t target, c *Command) *ctl.Reason {
 			static, ok := t.lookup(c.IP)
 			switch {
-			case t.config().hasAddr(c.IP):
+			case t.config().ownsAddr(c.IP):
 				return ctl.Fail(syscall.EINVAL, badIP(c.IP), "%s is an address of this host", c.IP)
 			case ok && static:
 				return ctl.Fail(syscall.EEXIST, ctl.ErrExists, "%s already has a static entry", c.IP)
@@ -423,7 +423,7 @@ var arpCommands = []command{
 			switch {
 			case cfg.Down:
 				return ctl.Fail(syscall.ENETDOWN, ctl.ErrHostDown, "")
-			case cfg.hasAddr(c.IP):
+			case cfg.ownsAddr(c.IP):
 				return ctl.Fail(syscall.EINVAL, badIP(c.IP), "%s is an address of this host", c.IP)
 			case c.IP.Is6() && !cfg.IPv6:
 				return ctl.Fail(syscall.ENETUNREACH, ctl.ErrIPv6Off, "")

@@ -65,13 +65,18 @@ func appendOnOff(b []byte, on bool) []byte {
 }
 
 // hasAddr reports whether ip is one of the addresses configured, of
-// either family, or the link-local address IPv6 makes of the hardware
-// address.
+// either family.
 func (c *Config) hasAddr(ip netip.Addr) bool {
 	if ip.Is6() {
-		return hasAddr(c.Addrs6, ip) >= 0 || ip == wire.LinkLocal(c.MAC)
+		return hasAddr(c.Addrs6, ip) >= 0
 	}
 	return hasAddr(c.Addrs, ip) >= 0
+}
+
+// ownsAddr is hasAddr, and the link-local address IPv6 makes of the
+// hardware address: the addresses no neighbour entry may be made for.
+func (c *Config) ownsAddr(ip netip.Addr) bool {
+	return c.hasAddr(ip) || ip == wire.LinkLocal(c.MAC)
 }
 
 // badIP is the reason for an address of ip's family that cannot be used.

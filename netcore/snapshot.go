@@ -23,7 +23,10 @@ func (h *Host) Snapshot() Snapshot {
 	s := Snapshot{Config: h.cfg, Stats: h.stats}
 	s.Config.Addrs = slices.Clone(h.cfg.Addrs)
 	s.Config.Routes = slices.Clone(h.cfg.Routes)
-	s.Config.Addrs6 = slices.Clone(h.cfg.Addrs6)
+	s.Config.Addrs6 = nil // when empty, however it came to be
+	if len(h.cfg.Addrs6) > 0 {
+		s.Config.Addrs6 = slices.Clone(h.cfg.Addrs6)
+	}
 	s.IPv6 = h.addrInfo6()
 	s.Stats[CaptureDropped] = h.capture.Dropped()
 	return s
