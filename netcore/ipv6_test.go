@@ -123,11 +123,14 @@ func (o out6) typ() wire.ICMPv6Type {
 	return wire.ICMPv6Type(o.upper[0])
 }
 
-// only6 parses the frames and returns those of ICMPv6 type typ.
+// only6 parses the IPv6 frames and returns those of ICMPv6 type typ.
 func only6(t testing.TB, frames [][]byte, typ wire.ICMPv6Type) []out6 {
 	t.Helper()
 	var r []out6
 	for _, f := range frames {
+		if eth, _ := wire.ParseEthernet(f); eth.Type != wire.EtherTypeIPv6 {
+			continue
+		}
 		if o := parse6(t, f); o.typ() == typ {
 			r = append(r, o)
 		}
@@ -632,5 +635,361 @@ func TestIPv6Fragments(t *testing.T) {
 	small := wire.ICMPv6EchoRepr{Type: wire.ICMPv6EchoRequest, Ident: 9, Seq: 2, Data: data[:16]}.Append(nil, peerLL, hostLL)
 	if r := only6(t, th.recv(fragments6(peerLL, hostLL, 8, small, 1448)[0]), wire.ICMPv6EchoReply); len(r) != 1 {
 		t.Errorf("atomic fragment: %d replies", len(r))
+	}
+}
+
+// raFrom is a router advertisement from router (link-local, at mac) with
+// one prefix.
+func raFrom(router netip.Addr, mac wire.MAC, life uint16, mtu uint32, prefixes ...wire.NDPPrefixInfo) []byte {
+	ra := wire.NDPRouterAdvert{CurHopLimit: 61, Lifetime: life, SourceLLA: mac, MTU: mtu, Prefixes: prefixes}
+	return frame6(allMAC, mac, router, wire.IPv6AllNodes, wire.ProtoICMPv6, 255, ra.Append(nil, router, wire.IPv6AllNodes))
+}
+
+var (
+	routerLL  = netip.MustParseAddr("fe80::1")
+	routerMAC = wire.MAC{0x02, 0, 0, 0, 0, 0x0a}
+	prefix1   = netip.MustParsePrefix("2001:db8:1::/64")
+	slaac1    = netip.MustParseAddr("2001:db8:1::ff:fe00:1")
+)
+
+// With autoconf on, the host solicits routers once its link-local address
+// is usable, forms an address from an advertised prefix (with DAD), takes
+// the router as its default route and the advertised MTU and hop limit.
+func TestIPv6Autoconf(t *testing.T) {
+	th := newHarness(t, func(c *Config) { c.IPv6, c.Autoconf = true, true })
+	rs := only6(t, th.settle(), wire.ICMPv6RouterSolicit)
+	if len(rs) != 1 || rs[0].ip.Src != hostLL || rs[0].ip.Dst != wire.IPv6AllRouters || rs[0].ip.HopLimit != 255 {
+		t.Fatalf("router solicitations: %+v", rs)
+	}
+	if r, err := wire.ParseNDPRouterSolicit(rs[0].upper, rs[0].ip.Src, rs[0].ip.Dst); err != nil || r.SourceLLA != hostMAC {
+		t.Errorf("solicitation %+v %v", r, err)
+	}
+	// Unanswered, it asks twice more, 4 seconds apart, and stops.
+	n := 0
+	for range 5 {
+		n += len(only6(t, th.advance(rtrSolicitInterval), wire.ICMPv6RouterSolicit))
+	}
+	if n != maxRtrSolicitations-1 {
+		t.Errorf("%d more solicitations, want %d", n, maxRtrSolicitations-1)
+	}
+	pi := wire.NDPPrefixInfo{Prefix: prefix1, OnLink: true, Autonomous: true, ValidLifetime: 3600, PreferredLifetime: 1800}
+	th.recv(raFrom(routerLL, routerMAC, 1800, 1400, pi))
+	if a := th.addr6(slaac1); a != "2001:db8:1::ff:fe00:1/64 tentative" {
+		t.Errorf("address from the prefix: %q", a)
+	}
+	th.settle()
+	if a := th.addr6(slaac1); a != "2001:db8:1::ff:fe00:1/64" {
+		t.Errorf("after DAD: %q", a)
+	}
+	if e, ok := th.entry(routerLL); !ok || e.MAC != routerMAC || e.State != Stale {
+		t.Errorf("router's entry %+v %v", e, ok)
+	}
+	if th.h.PathMTU(peer6) != 1400 || th.h.v6.hopLimit != 61 {
+		t.Errorf("path MTU %d, hop limit %d after the advertisement", th.h.PathMTU(peer6), th.h.v6.hopLimit)
+	}
+	// A ping from off the link goes back through the router; one from
+	// the prefix goes straight.
+	far := netip.MustParseAddr("2001:db8:9::5")
+	m := wire.ICMPv6EchoRepr{Type: wire.ICMPv6EchoRequest, Ident: 1, Seq: 1}.Append(nil, far, slaac1)
+	r := only6(t, th.recv(frame6(hostMAC, routerMAC, far, slaac1, wire.ProtoICMPv6, 60, m)), wire.ICMPv6EchoReply)
+	if len(r) != 1 || r[0].eth.Dst != routerMAC || r[0].ip.Src != slaac1 || r[0].ip.Dst != far || r[0].ip.HopLimit != 61 {
+		t.Errorf("reply to %v: %+v", far, r)
+	}
+	near := netip.MustParseAddr("2001:db8:1::7")
+	m = wire.ICMPv6EchoRepr{Type: wire.ICMPv6EchoRequest, Ident: 1, Seq: 2}.Append(nil, near, slaac1)
+	ns := only6(t, th.recv(frame6(hostMAC, peerMAC, near, slaac1, wire.ProtoICMPv6, 64, m)), wire.ICMPv6NeighSolicit)
+	if len(ns) != 1 || ns[0].ip.Dst != wire.SolicitedNodeMulticast(near) || ns[0].ip.Src != slaac1 {
+		t.Errorf("on-link %v: %+v", near, ns)
+	}
+	// Lifetimes: deprecated after the preferred one, gone after the valid.
+	th.advance(1800 * time.Second)
+	if th.h.v6.addrs[th.h.v6.find(slaac1)].state != addrDeprecated {
+		t.Errorf("not deprecated after its preferred lifetime")
+	}
+	if src, _ := th.h.source6(far); src != slaac1 {
+		t.Errorf("source %v: a deprecated address is still the only one", src)
+	}
+	// RFC 4862 5.5.3 (e): an advertisement cannot cut the valid lifetime
+	// below two hours, but a longer one extends it.
+	valid := th.h.v6.addrs[th.h.v6.find(slaac1)].valid
+	pi.ValidLifetime, pi.PreferredLifetime = 60, 30
+	th.recv(raFrom(routerLL, routerMAC, 1800, 0, pi))
+	a := th.h.v6.addrs[th.h.v6.find(slaac1)]
+	if a.state != addrPreferred || !a.valid.Equal(valid) {
+		t.Errorf("after a short advertisement: state %d, valid for %v, want %v", a.state, a.valid.Sub(th.now), valid.Sub(th.now))
+	}
+	pi.ValidLifetime = 3 * 3600
+	th.recv(raFrom(routerLL, routerMAC, 1800, 0, pi))
+	if a := th.h.v6.addrs[th.h.v6.find(slaac1)]; a.valid.Sub(th.now) != 3*time.Hour {
+		t.Errorf("after a long advertisement: valid for %v", a.valid.Sub(th.now))
+	}
+	th.advance(3*time.Hour + time.Second)
+	if a := th.addr6(slaac1); a != "" || len(th.h.v6.routers) != 0 {
+		t.Errorf("after its valid lifetime: %q, %d routers", a, len(th.h.v6.routers))
+	}
+	th.recv(raFrom(routerLL, routerMAC, 1800, 0))
+	// Router lifetime 0 withdraws it; autoconf off forgets it all.
+	th.recv(raFrom(routerLL, routerMAC, 0, 0))
+	if len(th.h.v6.routers) != 0 {
+		t.Errorf("router kept after lifetime 0")
+	}
+	th.recv(raFrom(routerLL, routerMAC, 1800, 0, wire.NDPPrefixInfo{Prefix: prefix1, OnLink: true, Autonomous: true, ValidLifetime: 3600, PreferredLifetime: 1800}))
+	th.mustExec("tap0/ctl", "ipv6 autoconf off")
+	if a := th.addr6(slaac1); a != "" || len(th.h.v6.routers) != 0 || len(th.h.v6.prefixes) != 0 {
+		t.Errorf("autoconf off kept %q, %d routers, %d prefixes", a, len(th.h.v6.routers), len(th.h.v6.prefixes))
+	}
+	th.recv(raFrom(routerLL, routerMAC, 1800, 0, pi))
+	th.wantStats(map[Counter]uint64{NDPRAIgnored: 1})
+}
+
+// Odd advertisements: no crash, the right fate, bounds kept.
+func TestIPv6OddAdvertisements(t *testing.T) {
+	th := newHarness6(t, func(c *Config) { c.Autoconf = true })
+	pi := func(p string, bits int, valid, pref uint32) wire.NDPPrefixInfo {
+		return wire.NDPPrefixInfo{Prefix: netip.PrefixFrom(netip.MustParseAddr(p), bits), OnLink: true, Autonomous: true, ValidLifetime: valid, PreferredLifetime: pref}
+	}
+	good := raFrom(routerLL, routerMAC, 1800, 0)
+	for _, c := range []struct {
+		name  string
+		frame []byte
+		fate  Counter
+	}{
+		{"from a global address", frame6(allMAC, routerMAC, peer6, wire.IPv6AllNodes, wire.ProtoICMPv6, 255,
+			wire.NDPRouterAdvert{Lifetime: 1800}.Append(nil, peer6, wire.IPv6AllNodes)), NDPRxRA},
+		{"hop limit 64", func() []byte { f := bytes.Clone(good); f[wire.EthHeaderLen+wire.IPv6HopLimitOff] = 64; return f }(), NDPRxInvalid},
+		{"option of length 0", func() []byte {
+			f := bytes.Clone(good)
+			f[wire.EthHeaderLen+wire.IPv6HeaderLen+wire.NDPRALen+1] = 0
+			wire.SetICMPv6Checksum(f[wire.EthHeaderLen+wire.IPv6HeaderLen:wire.EthHeaderLen+wire.IPv6HeaderLen+wire.NDPRALen+8], routerLL, wire.IPv6AllNodes)
+			return f
+		}(), NDPRxInvalid},
+		{"unknown options", frame6(allMAC, routerMAC, routerLL, wire.IPv6AllNodes, wire.ProtoICMPv6, 255,
+			icmp6(routerLL, wire.IPv6AllNodes, wire.ICMPv6RouterAdvert, 0, append(make([]byte, 12), 99, 1, 0, 0, 0, 0, 0, 0, 25, 3, 0, 0, 0, 0, 0, 0, 0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x53))), NDPRxRA},
+		{"a /48 prefix, a link-local prefix, preferred > valid, a /129", raFrom(routerLL, routerMAC, 1800, 0,
+			pi("2001:db8:2::", 48, 3600, 1800), pi("fe80::", 64, 3600, 1800), pi("2001:db8:3::", 64, 100, 200)), NDPRxRA},
+		{"MTU below 1280 and above the link", raFrom(routerLL, routerMAC, 1800, 1000), NDPRxRA},
+		{"MTU above the link", raFrom(routerLL, routerMAC, 1800, 9000), NDPRxRA},
+	} {
+		before := th.h.stats[c.fate]
+		if sent := th.recv(c.frame); len(sent) != 0 {
+			t.Errorf("%s: sent %d frames", c.name, len(sent))
+		}
+		if th.h.stats[c.fate] != before+1 {
+			t.Errorf("%s: not counted in %s", c.name, c.fate)
+		}
+	}
+	if n := len(th.h.v6.addrs); n != 1 {
+		t.Errorf("%d addresses formed from odd prefixes", n-1)
+	}
+	if th.h.PathMTU(peer6) != 1500 {
+		t.Errorf("path MTU %d after odd MTU options", th.h.PathMTU(peer6))
+	}
+	// A flood of prefixes forms at most MaxAutoconfAddrs addresses.
+	for i := range 40 {
+		th.recv(raFrom(routerLL, routerMAC, 1800, 0, pi(netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 0xf0, byte(i)}).String(), 64, 3600, 1800)))
+	}
+	if n := len(th.h.v6.addrs) - 1; n != MaxAutoconfAddrs || len(th.h.v6.prefixes) != maxPrefixes6 {
+		t.Errorf("%d addresses, %d prefixes from 40 advertised", n, len(th.h.v6.prefixes))
+	}
+}
+
+// A general query is answered, within its maximum response delay, with a
+// report of every group the host is in.
+func TestIPv6MLDQuery(t *testing.T) {
+	th := newHarness6(t)
+	th.mustExec("tap0/ctl", "add 2001:db8::1234/64")
+	th.settle()
+	q := icmp6(routerLL, wire.IPv6AllNodes, wire.ICMPv6MLDQuery, 0, append([]byte{0x03, 0xe8, 0, 0}, append(make([]byte, 16), 2, 125, 0, 0)...))
+	sent := th.recv(frame6(allMAC, routerMAC, routerLL, wire.IPv6AllNodes, wire.ProtoHopByHop, 1, append([]byte{58, 0, 5, 2, 0, 0, 1, 0}, q...)))
+	if len(sent) != 0 {
+		t.Errorf("answered at once")
+	}
+	var reports []out6
+	for range 25 {
+		reports = append(reports, only6(t, th.advance(50*time.Millisecond), wire.ICMPv6MLDv2Report)...)
+	}
+	if len(reports) != 1 {
+		t.Fatalf("%d reports within the second the query allowed", len(reports))
+	}
+	recs, _ := wire.ParseMLDv2Report(reports[0].upper, reports[0].ip.Src, reports[0].ip.Dst)
+	var groups []string
+	for r, ok := recs.Next(); ok; r, ok = recs.Next() {
+		if r.Type != wire.MLDModeIsExclude {
+			t.Errorf("record type %d", r.Type)
+		}
+		groups = append(groups, r.Group.String())
+	}
+	if want := []string{"ff02::1:ff00:1", "ff02::1:ff00:1234"}; !slices.Equal(groups, want) || reports[0].ip.Src != hostLL {
+		t.Errorf("report of %q from %v, want %q from the link-local address", groups, reports[0].ip.Src, want)
+	}
+	th.wantStats(map[Counter]uint64{MLDRxQuery: 1, MLDTxReport: mldRobustness + 1}) // the join's, and the answer
+	// Removing the address leaves its group: a change report, twice.
+	var leave []out6
+	leave = append(leave, only6(t, th.mustExec("tap0/ctl", "remove 2001:db8::1234/64"), wire.ICMPv6MLDv2Report)...)
+	leave = append(leave, only6(t, th.settle(), wire.ICMPv6MLDv2Report)...)
+	if len(leave) != mldRobustness {
+		t.Fatalf("%d reports after leaving", len(leave))
+	}
+	recs, _ = wire.ParseMLDv2Report(leave[0].upper, leave[0].ip.Src, leave[0].ip.Dst)
+	if r, ok := recs.Next(); !ok || r.Type != wire.MLDChangeToInclude || r.Group != netip.MustParseAddr("ff02::1:ff00:1234") {
+		t.Errorf("leave record %+v", r)
+	}
+}
+
+// A new hardware address: an unsolicited advertisement of every usable
+// address with it, and a new link-local address (with DAD).
+func TestIPv6NewHardwareAddress(t *testing.T) {
+	th := newHarness6(t, func(c *Config) { c.Addrs6 = []netip.Prefix{host6} })
+	th.settle()
+	newMAC := wire.MAC{0x02, 0, 0, 0, 0, 0x02}
+	nas := only6(t, th.mustExec("tap0/ctl", "ea 02:00:00:00:00:02"), wire.ICMPv6NeighAdvert)
+	if len(nas) != 1 {
+		t.Fatalf("%d advertisements after ea", len(nas))
+	}
+	na, err := wire.ParseNDPNeighborAdvert(nas[0].upper, nas[0].ip.Src, nas[0].ip.Dst)
+	if err != nil || na.Target != host6.Addr() || na.TargetLLA != newMAC || na.Solicited || !na.Override || nas[0].ip.Dst != wire.IPv6AllNodes || nas[0].eth.Src != newMAC {
+		t.Errorf("advertisement %+v %+v %v", nas[0].ip, na, err)
+	}
+	newLL := wire.LinkLocal(newMAC)
+	if th.addr6(hostLL) != "" || th.addr6(newLL) != "fe80::ff:fe00:2/64 tentative" {
+		t.Errorf("link-local addresses: old %q, new %q", th.addr6(hostLL), th.addr6(newLL))
+	}
+	th.settle()
+	if th.addr6(newLL) != "fe80::ff:fe00:2/64" {
+		t.Errorf("after DAD: %q", th.addr6(newLL))
+	}
+}
+
+// The ctl language: adding an IPv6 address turns IPv6 on; `ipv6 off`
+// keeps the addresses for later; the read-back replays; below an MTU of
+// 1280 IPv6 stops.
+func TestIPv6Commands(t *testing.T) {
+	th := newHarness(t)
+	th.mustExec("tap0/ctl", "add 2001:db8::1/64\nadd fe80::2/64")
+	th.settle()
+	s := th.snap().Snapshot
+	want := "02:00:00:00:00:01\n192.168.69.1/24\nfe80::ff:fe00:1/64\n2001:db8::1/64\nfe80::2/64\n"
+	if got := string(s.AppendAddr(nil)); got != want {
+		t.Errorf("addr:\n%s\nwant:\n%s", got, want)
+	}
+	wantCtl := "ea 02:00:00:00:00:01\nmtu 1500\npromiscuous off\narptimeout 60\nremove all\nadd 192.168.69.1/24\nadd 2001:db8::1/64\nadd fe80::2/64\nipv6 autoconf off\nipv6 on\nup\n"
+	if got := string(AppendConfig(nil, s.Config)); got != wantCtl {
+		t.Errorf("ctl:\n%s\nwant:\n%s", got, wantCtl)
+	}
+	for _, c := range []struct {
+		text, msg string
+	}{
+		{"add 2001:db8::1/48", `tap0/ctl: line 1: "add 2001:db8::1/48": already exists: 2001:db8::1 is already an address of this host`},
+		{"remove 2001:db8::1/48", `tap0/ctl: line 1: "remove 2001:db8::1/48": not found: 2001:db8::1/48 is not an address of this host`},
+	} {
+		if _, err := th.exec("tap0/ctl", c.text); err == nil || err.Error() != c.msg {
+			t.Errorf("%q: %v, want %q", c.text, err, c.msg)
+		}
+	}
+	th.mustExec("tap0/ctl", "ipv6 off")
+	if s := th.snap().Snapshot; string(s.AppendAddr(nil)) != "02:00:00:00:00:01\n192.168.69.1/24\n" {
+		t.Errorf("addr with IPv6 off:\n%s", s.AppendAddr(nil))
+	}
+	if sent := th.recv(nsFrom(peerLL, hostLL)); len(sent) != 0 || th.stat(RxOtherEthertype) != 1 {
+		t.Errorf("IPv6 off: answered, or did not count it as another ethertype")
+	}
+	// The read-back replays onto a fresh host, IPv6 off and addresses kept.
+	text := AppendConfig(nil, th.snap().Config)
+	other := newHarness(t)
+	other.mustExec("tap0/ctl", string(text))
+	if got := other.snap().Config; !slices.Equal(got.Addrs6, th.snap().Config.Addrs6) || got.IPv6 {
+		t.Errorf("replayed: %+v", got)
+	}
+	th.mustExec("tap0/ctl", "ipv6 on\nmtu 1279")
+	if th.h.v6.running || th.addr6(hostLL) != "" {
+		t.Errorf("IPv6 runs at MTU 1279")
+	}
+	th.mustExec("tap0/ctl", "mtu 1280")
+	if !th.h.v6.running || th.addr6(hostLL) != "fe80::ff:fe00:1/64 tentative" {
+		t.Errorf("IPv6 at MTU 1280: running %v, %q", th.h.v6.running, th.addr6(hostLL))
+	}
+	// Down and up again: DAD again.
+	th.settle()
+	th.mustExec("tap0/ctl", "down\nup")
+	if th.addr6(hostLL) != "fe80::ff:fe00:1/64 tentative" {
+		t.Errorf("after down and up: %q", th.addr6(hostLL))
+	}
+	th.mustExec("tap0/ctl", "remove all")
+	if c := th.snap().Config; len(c.Addrs6) != 0 || !c.IPv6 {
+		t.Errorf("remove all: %+v", c)
+	}
+}
+
+// The arp file takes IPv6 addresses and lists both families, sorted.
+func TestIPv6ARPFile(t *testing.T) {
+	th := newHarness6(t)
+	th.recv(whoHas(hostIP))
+	th.recv(nsFrom(peerLL, hostLL))
+	th.mustExec("tap0/arp", "add fe80::9 02:00:00:00:00:09")
+	sent := th.mustExec("tap0/arp", "resolve fe80::77")
+	if ns := only6(t, sent, wire.ICMPv6NeighSolicit); len(ns) != 1 || ns[0].ip.Dst != wire.SolicitedNodeMulticast(netip.MustParseAddr("fe80::77")) {
+		t.Errorf("resolve sent %+v", ns)
+	}
+	got := string(AppendARP(nil, th.snap().ARP))
+	want := "192.168.69.100 4a:49:58:75:94:f4 reachable 60\n" +
+		"fe80::9 02:00:00:00:00:09 static -\n" +
+		"fe80::77 00:00:00:00:00:00 incomplete 1\n" +
+		"fe80::4849:58ff:fe75:94f4 4a:49:58:75:94:f4 stale 60\n"
+	if got != want {
+		t.Errorf("arp:\n%s\nwant:\n%s", got, want)
+	}
+	for _, c := range []struct{ text, msg string }{
+		{"add fe80::ff:fe00:1 02:00:00:00:00:09", `tap0/arp: line 1: "add fe80::ff:fe00:1 02:00:00:00:00:09": bad IPv6 address: fe80::ff:fe00:1 is an address of this host`},
+		{"resolve 2001:db8:77::1", `tap0/arp: line 1: "resolve 2001:db8:77::1": not on a connected subnet`},
+		{"del fe80::5", `tap0/arp: line 1: "del fe80::5": not found: no ARP entry for fe80::5`},
+		{"add ff02::1 02:00:00:00:00:09", `tap0/arp: line 1: "add ff02::1 02:00:00:00:00:09": bad IPv6 address: ff02::1 is not a unicast address`},
+	} {
+		if _, err := th.exec("tap0/arp", c.text); err == nil || err.Error() != c.msg {
+			t.Errorf("%q: %v\nwant %q", c.text, err, c.msg)
+		}
+	}
+	th.mustExec("tap0/arp", "del fe80::9")
+	if _, ok := th.entry(netip.MustParseAddr("fe80::9")); ok {
+		t.Errorf("del kept it")
+	}
+	// A static entry answers at once, and traffic never changes it.
+	th.mustExec("tap0/arp", "add fe80::9 02:00:00:00:00:09")
+	th.recv(naFrom(otherMAC, netip.MustParseAddr("fe80::9"), hostLL, netip.MustParseAddr("fe80::9"), true))
+	if e, _ := th.entry(netip.MustParseAddr("fe80::9")); e.State != Static || e.MAC != (wire.MAC{2, 0, 0, 0, 0, 9}) {
+		t.Errorf("static entry after an advertisement: %+v", e)
+	}
+	off := newHarness(t)
+	if _, err := off.exec("tap0/arp", "resolve fe80::1"); err == nil || !strings.Contains(err.Error(), "IPv6 is off") {
+		t.Errorf("resolve with IPv6 off: %v", err)
+	}
+}
+
+// A packet too big about a packet of ours lowers the path MTU (never below
+// 1280), and what the host sends next there goes in fragments that fit.
+func TestIPv6PacketTooBig(t *testing.T) {
+	th := newHarness6(t)
+	th.recv(nsFrom(peerLL, hostLL))
+	quoted := frame6(peerMAC, hostMAC, hostLL, peerLL, wire.ProtoICMPv6, 64, make([]byte, 1400))[wire.EthHeaderLen:]
+	for _, mtu := range []uint32{1400, 1000} {
+		ptb := icmp6(peerLL, hostLL, wire.ICMPv6PacketTooBig, 0, append(wiretest.BE32(mtu), quoted[:1232]...))
+		th.recv(frame6(hostMAC, peerMAC, peerLL, hostLL, wire.ProtoICMPv6, 64, ptb))
+	}
+	if m := th.h.PathMTU(peerLL); m != wire.IPv6MinMTU {
+		t.Errorf("path MTU %d, want 1280", m)
+	}
+	th.wantStats(map[Counter]uint64{ICMPv6RxError: 2})
+	data := make([]byte, 1400)
+	sent := th.recv(echo6(peerLL, hostLL, 1, data))
+	for _, f := range sent {
+		if len(f) > wire.EthHeaderLen+wire.IPv6MinMTU || parse6(t, f).frag == 0 {
+			t.Errorf("reply frame of %d bytes, fragment header %d", len(f), parse6(t, f).frag)
+		}
+	}
+	if len(sent) != 2 {
+		t.Errorf("reply in %d frames", len(sent))
+	}
+	th.advance(pmtuLifetime)
+	if m := th.h.PathMTU(peerLL); m != 1500 {
+		t.Errorf("path MTU %d after %v", m, pmtuLifetime)
 	}
 }
