@@ -465,11 +465,11 @@ func TestIPv6ParameterProblems(t *testing.T) {
 		return b
 	}
 	for _, c := range []struct {
-		name  string
-		dst   netip.Addr
-		nh    wire.IPProtocol
-		body  []byte
-		code  int // -1: no error
+		name string
+		dst  netip.Addr
+		nh   wire.IPProtocol
+		body []byte
+		code int // -1: no error
 		ptr  uint32
 		fate Counter
 	}{
