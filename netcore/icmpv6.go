@@ -111,14 +111,25 @@ func checksum6OK(pkt []byte, off int) bool {
 	return wire.IPv6Packet(pkt).UpperChecksumOK(off, wire.ProtoICMPv6)
 }
 
-// isEchoReply6 recognises the echo replies the host builds (no extension
-// headers), so that icmp6_echo_tx counts them when they go out.
+// isEchoReply6 recognises the echo replies the host builds, so that
+// icmp6_echo_tx counts them when they go out: whole, or their first
+// fragment (the only extension header the host puts in a reply).
 func isEchoReply6(f []byte) bool {
 	const off = wire.EthHeaderLen + wire.IPv6HeaderLen
-	return len(f) > off &&
-		f[wire.EthTypeOff] == 0x86 && f[wire.EthTypeOff+1] == 0xdd &&
-		f[wire.EthHeaderLen+wire.IPv6NextHeaderOff] == byte(wire.ProtoICMPv6) &&
-		f[off+wire.ICMPv6TypeOff] == byte(wire.ICMPv6EchoReply)
+	if len(f) <= off || f[wire.EthTypeOff] != 0x86 || f[wire.EthTypeOff+1] != 0xdd {
+		return false
+	}
+	switch wire.IPProtocol(f[wire.EthHeaderLen+wire.IPv6NextHeaderOff]) {
+	case wire.ProtoICMPv6:
+		return f[off+wire.ICMPv6TypeOff] == byte(wire.ICMPv6EchoReply)
+	case wire.ProtoFragment:
+		if len(f) <= off+wire.IPv6FragLen {
+			return false
+		}
+		fh := wire.IPv6FragmentHeader(f[off : off+wire.IPv6FragLen])
+		return fh.NextHeader() == wire.ProtoICMPv6 && fh.Offset() == 0 && f[off+wire.IPv6FragLen+wire.ICMPv6TypeOff] == byte(wire.ICMPv6EchoReply)
+	}
+	return false
 }
 
 // receiveICMPv6Error takes an error message about a packet we sent. A
