@@ -352,7 +352,7 @@ func TestFrames6MatchTcpdump(t *testing.T) {
 	pingOK(t, ns, "-c", "2", "-i", "0.1", "-s", "4000", ourIP6)
 	ns.Run("ndisc6", "-1", ourIP6, "tap0")
 	ns.Command("ping", "-6", "-c", "1", "-W", "1", "-t", "1", "2001:db8::77").Run() // unanswered solicitations
-	ns.Run("bash", "-c", "echo hello > /dev/udp/"+ourIP6+"/7")                       // a parameter problem, until UDP comes
+	ns.Run("bash", "-c", "echo hello > /dev/udp/"+ourIP6+"/7")                      // a parameter problem, until UDP comes
 	lines := func(p *proc) []string {
 		var r []string
 		for _, l := range strings.Split(strings.TrimRight(p.stdout.String(), "\n"), "\n") {
@@ -399,4 +399,3 @@ func TestFrames6MatchTcpdump(t *testing.T) {
 	}
 	t.Logf("compared %d IPv6 lines", len(want))
 }
-
