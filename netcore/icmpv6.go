@@ -23,7 +23,8 @@ const (
 )
 
 // receiveICMPv6 hands an ICMPv6 message on by type.
-func (h *Host) receiveICMPv6(now time.Time, d *datagram6, out *Output) Counter {
+func (h *Host) receiveICMPv6(now time.Time, dv datagram6, out *Output) Counter {
+	d := &dv
 	m := d.upper()
 	if len(m) < 4 {
 		return ICMPv6RxOther

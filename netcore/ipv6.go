@@ -334,12 +334,12 @@ func (h *Host) jitter(d time.Duration) time.Duration {
 }
 
 // ipv6Protos are the upper-layer protocols the host carries over IPv6, by
-// next header, each in its own file, as ipv4Protos. ICMPv6 is walked to
-// by the extension header loop itself; UDP and TCP add a line here, with
-// a receive that takes the datagram's addresses and its upper-layer bytes.
+// next header, each in its own file, as ipv4Protos; UDP and TCP add a line
+// here. A receive takes the datagram by value: a pointer passed through
+// the table would make every datagram escape to the heap.
 var ipv6Protos = [...]struct {
 	proto   wire.IPProtocol
-	receive func(h *Host, now time.Time, d *datagram6, out *Output) Counter
+	receive func(h *Host, now time.Time, d datagram6, out *Output) Counter
 }{
 	{wire.ProtoICMPv6, (*Host).receiveICMPv6},
 }
@@ -428,7 +428,7 @@ func (h *Host) receiveDatagram6(now time.Time, d *datagram6, out *Output) Counte
 			d.off, d.nhOff = off, nhOff
 			for _, q := range &ipv6Protos {
 				if q.proto == nh {
-					return q.receive(h, now, d, out)
+					return q.receive(h, now, *d, out)
 				}
 			}
 			h.paramProblem(now, d, wire.ICMPv6UnknownNextHeader, nhOff, out)

@@ -197,10 +197,13 @@ func (h *Host) receiveNS(now time.Time, d *datagram6, out *Output) Counter {
 		h.sendNA(now, out, wire.IPv6AllNodes, wire.MulticastMAC(wire.IPv6AllNodes), ns.Target, false)
 		return NDPRxNS
 	}
+	var e *neighbour
 	if !ns.SourceLLA.IsZero() {
-		h.learn6(now, d.src, ns.SourceLLA, out)
+		e = h.learn6(now, d.src, ns.SourceLLA, out)
+	} else {
+		e = h.arp.get(d.src)
 	}
-	if e := h.arp.get(d.src); e != nil && e.state != Incomplete && e.state != Failed {
+	if e != nil && e.state != Incomplete && e.state != Failed {
 		h.sendNA(now, out, d.src, e.mac, ns.Target, true)
 		return NDPRxNS
 	}
@@ -216,17 +219,18 @@ func (h *Host) receiveNS(now time.Time, d *datagram6, out *Output) Counter {
 // learn6 records that neighbour ip is at mac, from a message it sent with
 // its address in it (RFC 4861 7.2.3, 6.3.4): a new entry, or a changed
 // address, is stale until confirmed; an incomplete one sends what waited.
-func (h *Host) learn6(now time.Time, ip netip.Addr, mac wire.MAC, out *Output) {
+// It returns the entry, nil if there is none.
+func (h *Host) learn6(now time.Time, ip netip.Addr, mac wire.MAC, out *Output) *neighbour {
 	if !ctlUnicast6(ip) || mac.IsMulticast() || mac.IsZero() {
-		return
+		return h.arp.get(ip)
 	}
 	e := h.arp.get(ip)
 	if e == nil {
 		if e = h.arp.insert(ip, Stale, probation); e == nil {
-			return
+			return nil
 		}
 	} else if e.state == Static || e.mac == mac && e.state != Incomplete && e.state != Failed {
-		return
+		return e
 	}
 	h.arp.setState(e, Stale)
 	e.mac, e.tries = mac, 0
@@ -234,6 +238,7 @@ func (h *Host) learn6(now time.Time, ip netip.Addr, mac wire.MAC, out *Output) {
 	h.arp.touch(e)
 	h.arm(e)
 	h.sendPending(now, e, out)
+	return e
 }
 
 // ctlUnicast6 reports whether ip may be a neighbour's address.

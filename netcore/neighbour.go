@@ -106,8 +106,10 @@ const (
 // IPv4 entries are indexed by their address as an integer: the ARP and echo
 // hot paths look a neighbour up for every frame, and a map keyed by uint32
 // takes Go's 32-bit fast path (6 ns a lookup on the development VM) where
-// one keyed by netip.Addr hashes 24 bytes (21 ns). Other addresses (IPv6,
-// to come) have an index of their own.
+// one keyed by netip.Addr hashes 24 bytes (21 ns). IPv6 entries are
+// indexed by their 16 bytes, and the one found last is kept at hand: a ping
+// flood or a resolution asks for the same neighbour frame after frame, and
+// comparing it costs less than hashing it.
 //
 // Slots are made a chunk at a time, as the table fills, up to its size, and
 // never move (entries are handed out by pointer). An idle host with a
@@ -119,7 +121,8 @@ type neighbours struct {
 	size    int32         // the most slots
 	made    int32         // slots made so far
 	v4      map[uint32]int32
-	other   map[netip.Addr]int32
+	v6      map[[16]byte]int32
+	last6   int32 // the IPv6 entry found last, or noEntry
 	free    []int32
 	head    [2]int32 // most recently used, per segment
 	tail    [2]int32 // least recently used, per segment
@@ -143,6 +146,7 @@ func newNeighbours(size int, onEvict, onFree func(*neighbour)) *neighbours {
 		v4:      map[uint32]int32{},
 		head:    [2]int32{noEntry, noEntry},
 		tail:    [2]int32{noEntry, noEntry},
+		last6:   noEntry,
 	}
 }
 
@@ -176,17 +180,21 @@ func addrOf(k uint32) netip.Addr {
 	return netip.AddrFrom4([4]byte{byte(k >> 24), byte(k >> 16), byte(k >> 8), byte(k)})
 }
 
-func (c *neighbours) len() int { return len(c.v4) + len(c.other) }
+func (c *neighbours) len() int { return len(c.v4) + len(c.v6) }
 
 // get returns the entry for a, or nil.
 func (c *neighbours) get(a netip.Addr) *neighbour {
 	if a.Is4() {
 		return c.get4(key(a))
 	}
-	i, ok := c.other[a]
+	if i := c.last6; i != noEntry && c.at(i).addr == a {
+		return c.at(i)
+	}
+	i, ok := c.v6[a.As16()]
 	if !ok {
 		return nil
 	}
+	c.last6 = i
 	return c.at(i)
 }
 
@@ -282,10 +290,10 @@ func (c *neighbours) insert(a netip.Addr, st ARPState, seg segment) *neighbour {
 	if a.Is4() {
 		c.v4[key(a)] = i
 	} else {
-		if c.other == nil {
-			c.other = make(map[netip.Addr]int32)
+		if c.v6 == nil {
+			c.v6 = make(map[[16]byte]int32)
 		}
-		c.other[a] = i
+		c.v6[a.As16()] = i
 	}
 	c.pushFront(i, seg)
 	return e
@@ -301,7 +309,10 @@ func (c *neighbours) remove(e *neighbour) {
 	if e.addr.Is4() {
 		delete(c.v4, key(e.addr))
 	} else {
-		delete(c.other, e.addr)
+		delete(c.v6, e.addr.As16())
+		if c.last6 == e.slot {
+			c.last6 = noEntry
+		}
 	}
 	e.state = 0
 	clear(e.pending) // no references to recycled buffers stay behind

@@ -48,7 +48,7 @@ func checkCache(t testing.TB, c *neighbours) {
 
 // indexOf is the slot the index gives for a, or noEntry.
 func (c *neighbours) indexOf(a netip.Addr) int32 {
-	i, ok := c.other[a]
+	i, ok := c.v6[a.As16()]
 	if a.Is4() {
 		i, ok = c.v4[key(a)]
 	}
