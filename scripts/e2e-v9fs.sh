@@ -8,9 +8,12 @@
 # version=9p2000, running the same shell script against each mount: ls, addr,
 # ctl writes good and bad, arp, stats, host creation, `timeout 3 cat frames`,
 # `head -n 3 frames`, a UDP conversation held by a shell's file descriptor
-# (clone, connect, data to and from a kernel echo peer, gone at close), and
-# frames.pcap, which is checked on this side with tcpdump against the frames
-# lines read at the same time.
+# (clone, connect, data to and from a kernel echo peer, gone at close), IPv6
+# (`echo 'ipv6 on' > tap0/ctl`, `cat tap0/addr` until its link-local address
+# is through DAD, and `cat tap0/arp` once the kernel, which pings that
+# address all along too, is in it beside its IPv4 entry), and frames.pcap,
+# which is checked on this side with tcpdump against the frames lines read
+# at the same time.
 #
 # The client is ../shared/v9fs-vm/v9fs-vm (or $V9FS_VM): a qemu guest whose
 # kernel has 9P, run inside the namespace so that the guest's 10.0.2.2 is the
@@ -29,7 +32,7 @@ repo=$(pwd)
 keep=0
 case "${1:-}" in
 -h | --help)
-	sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'
 	exit 0
 	;;
 -keep) keep=1 ;;
@@ -83,10 +86,12 @@ ns=smolfs-e2e-$$
 smolfs_pid=
 pinger_pid=
 echo_pid=
+pinger6_pid=
 cleanup() {
 	set +e
 	[ -n "$pinger_pid" ] && kill "$pinger_pid" 2>/dev/null && wait "$pinger_pid" 2>/dev/null
 	[ -n "$echo_pid" ] && kill "$echo_pid" 2>/dev/null && wait "$echo_pid" 2>/dev/null
+	[ -n "$pinger6_pid" ] && kill "$pinger6_pid" 2>/dev/null && wait "$pinger6_pid" 2>/dev/null
 	if [ -n "$smolfs_pid" ]; then
 		kill -TERM "$smolfs_pid" 2>/dev/null
 		for _ in $(seq 50); do kill -0 "$smolfs_pid" 2>/dev/null || break; sleep 0.1; done
@@ -117,7 +122,8 @@ ip netns add "$ns"
 nsx() { ip netns exec "$ns" "$@"; }
 nsx ip link set lo up
 nsx ip tuntap add dev tap0 mode tap
-nsx sysctl -qw net.ipv6.conf.tap0.disable_ipv6=1 # only the frames the test makes
+# IPv6 on, but no DAD or router solicitations: only the frames the test makes.
+nsx sysctl -qw net.ipv6.conf.tap0.accept_dad=0 net.ipv6.conf.tap0.router_solicitations=0
 nsx ip addr add 192.168.69.100/24 dev tap0
 nsx ip link set tap0 up
 
@@ -152,6 +158,10 @@ s.bind(("192.168.69.100", 9000))
 while True:
     s.sendto(*s.recvfrom(65535))' &
 echo_pid=$!
+# And over IPv6, to the link-local address the host has once the guest
+# turns IPv6 on; unanswered until then.
+nsx ping -6 -q -i 0.2 fe80::ff:fe00:1%tap0 >/dev/null 2>&1 &
+pinger6_pid=$!
 
 # The guest's script: busybox sh in cwd = the mount.
 cat >"$work/guest.sh" <<'GUEST'
@@ -244,6 +254,22 @@ grep -q 'bad address' tap0/udp/$n/err || fail "udp/$n/err: $(cat tap0/udp/$n/err
 exec 3<&-
 if ls tap0/udp | grep -qx "$n"; then fail "conversation $n is still there after fd 3 closed"; fi
 ok "udp: exec 3<>tap0/udp/clone gave $n; connect, a datagram echoed through data; gone when fd 3 closed"
+echo 'ipv6 on' >tap0/ctl || fail "echo 'ipv6 on' > tap0/ctl failed"
+i=0
+until grep -qx 'fe80::ff:fe00:1/64' tap0/addr; do
+	i=$((i + 1))
+	[ "$i" -le 100 ] || fail "no usable link-local address 10 s after ipv6 on: $(cat tap0/addr | tr '\n' ' ')"
+	sleep 0.1
+done
+ok "echo 'ipv6 on' > tap0/ctl; cat tap0/addr: $(cat tap0/addr | tr '\n' ' ')"
+i=0
+until grep -q '^fe80::[0-9a-f:]* [0-9a-f:]* [a-z]* [0-9-]*$' tap0/arp && grep -q '^icmp6_echo_rx [1-9]' tap0/stats; do
+	i=$((i + 1))
+	[ "$i" -le 100 ] || fail "the kernel's pings over IPv6 are not answered: $(cat tap0/arp | tr '\n' ' ')"
+	sleep 0.1
+done
+grep -q '^192\.168\.69\.100 ' tap0/arp || fail "arp lost the IPv4 peer: $(cat tap0/arp)"
+ok "cat tap0/arp after the kernel pinged: $(cat tap0/arp | tr '\n' ' ')"
 
 timeout 3 cat tap0/frames.pcap >/tmp/cap.pcap &
 p1=$!
@@ -258,6 +284,7 @@ echo "=== pcap"
 base64 /tmp/cap.pcap
 echo "=== end"
 ok "frames.pcap and frames read together"
+
 echo "GUEST OK"
 GUEST
 
