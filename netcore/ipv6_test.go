@@ -872,7 +872,7 @@ func TestIPv6Commands(t *testing.T) {
 	if got := string(s.AppendAddr(nil)); got != want {
 		t.Errorf("addr:\n%s\nwant:\n%s", got, want)
 	}
-	wantCtl := "ea 02:00:00:00:00:01\nmtu 1500\npromiscuous off\narptimeout 60\nremove all\nadd 192.168.69.1/24\nadd 2001:db8::1/64\nadd fe80::2/64\nipv6 autoconf off\nipv6 on\nup\n"
+	wantCtl := "ea 02:00:00:00:00:01\nmtu 1500\npromiscuous off\narptimeout 60\nimpair off\nremove all\nadd 192.168.69.1/24\nadd 2001:db8::1/64\nadd fe80::2/64\nipv6 autoconf off\nipv6 on\nup\n"
 	if got := string(AppendConfig(nil, s.Config)); got != wantCtl {
 		t.Errorf("ctl:\n%s\nwant:\n%s", got, wantCtl)
 	}
