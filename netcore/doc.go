@@ -8,10 +8,13 @@
 // through snapshots, commands and capture subscriptions.
 //
 // A protocol is a file: host.go receives a frame and hands it on by
-// ethertype, arp.go and ipv4.go take it from there, ipv4.go hands datagrams
-// on by protocol to icmp.go. neighbour.go is the neighbour table,
+// ethertype, arp.go, ipv4.go and ipv6.go take it from there, ipv4.go hands
+// datagrams on by protocol to icmp.go, ipv6.go walks the extension headers
+// (frag6.go reassembles) to icmpv6.go, which hands neighbour discovery to
+// ndp.go, router advertisements to slaac.go (the IPv6 addresses) and MLD to
+// mld.go. neighbour.go is the neighbour table of both families,
 // timers.go the one heap of deadlines that Poll drains, commands.go the
-// table of ctl and arp commands, stats.go the counters, events.go what goes
+// table of ctl and arp commands (commands6.go IPv6's rows), stats.go the counters, events.go what goes
 // to the log, snapshot.go what the files show, impair.go the `impair`
 // command's flaky link between the device and all of these.
 //

@@ -149,6 +149,8 @@ Things to try in this shell:
   smolfs 9p read tap0/frames             # the same, from smolfs's own frames file
   smolfs 9p read tap0/arp                # smolfs's ARP cache
   echo 'add 192.168.69.2/24' | smolfs 9p write tap0/ctl
+  sysctl -qw net.ipv6.conf.tap0.disable_ipv6=0; echo 'ipv6 on' | smolfs 9p write tap0/ctl
+  ping -6 fe80::ff:fe00:1%tap0           # IPv6 (off on both sides until then)
   mkdir -p /mnt/smol && smolfs mount /mnt/smol && cat /mnt/smol/tap0/arp
                                          # needs a kernel with 9p (modprobe 9p 9pnet_fd)
 
