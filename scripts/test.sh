@@ -42,6 +42,10 @@ command -v tcpdump >/dev/null || need+=(tcpdump)
 command -v tshark >/dev/null || need+=(tshark)
 command -v traceroute >/dev/null || need+=(traceroute)
 command -v nft >/dev/null || need+=(nftables)
+# IPv6's peers: ndisc6 and rdisc6, radvd, and scapy for raw frames.
+command -v ndisc6 >/dev/null || need+=(ndisc6)
+command -v radvd >/dev/null || need+=(radvd)
+/usr/bin/python3 -c 'import scapy.all' 2>/dev/null || need+=(python3-scapy)
 if [ ${#need[@]} -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
 	step "installing ${need[*]}"
 	# A mirror or resolver that fails for a moment gets two more tries.
