@@ -23,8 +23,7 @@ const (
 )
 
 // receiveICMPv6 hands an ICMPv6 message on by type.
-func (h *Host) receiveICMPv6(now time.Time, dv datagram6, out *Output) Counter {
-	d := &dv
+func (h *Host) receiveICMPv6(now time.Time, d *datagram6, out *Output) Counter {
 	m := d.upper()
 	if len(m) < 4 {
 		return ICMPv6RxOther

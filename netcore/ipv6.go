@@ -341,7 +341,7 @@ var ipv6Protos = [...]struct {
 	proto   wire.IPProtocol
 	receive func(h *Host, now time.Time, d datagram6, out *Output) Counter
 }{
-	{wire.ProtoICMPv6, (*Host).receiveICMPv6},
+	{wire.ProtoICMPv6, func(h *Host, now time.Time, d datagram6, out *Output) Counter { return h.receiveICMPv6(now, &d, out) }},
 }
 
 // datagram6 is an IPv6 datagram being received, its extension headers
@@ -426,6 +426,9 @@ func (h *Host) receiveDatagram6(now time.Time, d *datagram6, out *Output) Counte
 			return IPv6RxOther
 		default:
 			d.off, d.nhOff = off, nhOff
+			if nh == wire.ProtoICMPv6 {
+				return h.receiveICMPv6(now, d, out) // the hot path: no copy
+			}
 			for _, q := range &ipv6Protos {
 				if q.proto == nh {
 					return q.receive(h, now, *d, out)

@@ -141,9 +141,16 @@ func SetICMPv6Checksum(m []byte, src, dst netip.Addr) {
 
 // pseudoSum6 is the unfolded sum of IPv6's pseudo-header (RFC 8200 8.1) for
 // n bytes of upper-layer protocol nh.
+//
+// The addresses are summed as 32-bit words, which folds to the same 16-bit
+// ones' complement sum: unrolled, this is a quarter of the cost of the
+// general loop on the NS->NA path, which sums two pseudo-headers a frame.
 func pseudoSum6(src, dst netip.Addr, nh IPProtocol, n int) uint64 {
 	s, d := src.As16(), dst.As16()
-	return sumWords(sumWords(uint64(n)+uint64(nh), s[:]), d[:])
+	be := binary.BigEndian
+	return uint64(n) + uint64(nh) +
+		uint64(be.Uint32(s[0:])) + uint64(be.Uint32(s[4:])) + uint64(be.Uint32(s[8:])) + uint64(be.Uint32(s[12:])) +
+		uint64(be.Uint32(d[0:])) + uint64(be.Uint32(d[4:])) + uint64(be.Uint32(d[8:])) + uint64(be.Uint32(d[12:]))
 }
 
 // sumWords adds b's big-endian 16-bit words to sum, unfolded; an odd last

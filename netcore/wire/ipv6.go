@@ -158,13 +158,27 @@ func ParseIPv6(b []byte) (IPv6Repr, error) {
 
 // Append appends the 40-byte fixed header to b. The payload (PayloadLen
 // bytes, extension headers included) is the caller's to append after it.
+//
+// It grows b once and fills the header in place: on the hot paths that
+// build a reply, field-by-field appends cost twice as much.
 func (r IPv6Repr) Append(b []byte) []byte {
-	b = binary.BigEndian.AppendUint32(b, 6<<28|uint32(r.TrafficClass)<<IPv6TrafficClassSh|r.FlowLabel&IPv6FlowLabelMask)
-	b = binary.BigEndian.AppendUint16(b, uint16(r.PayloadLen))
-	b = append(b, uint8(r.NextHeader), r.HopLimit)
-	s, d := r.Src.As16(), r.Dst.As16()
-	b = append(b, s[:]...)
-	return append(b, d[:]...)
+	n := len(b)
+	b = grow(b, IPv6HeaderLen)
+	h := b[n : n+IPv6HeaderLen]
+	binary.BigEndian.PutUint32(h[IPv6VerTCFLOff:], 6<<28|uint32(r.TrafficClass)<<IPv6TrafficClassSh|r.FlowLabel&IPv6FlowLabelMask)
+	binary.BigEndian.PutUint16(h[IPv6PayloadLenOff:], uint16(r.PayloadLen))
+	h[IPv6NextHeaderOff], h[IPv6HopLimitOff] = uint8(r.NextHeader), r.HopLimit
+	*(*[16]byte)(h[IPv6SrcOff:]) = r.Src.As16()
+	*(*[16]byte)(h[IPv6DstOff:]) = r.Dst.As16()
+	return b
+}
+
+// grow extends b by n bytes, whose contents the caller overwrites.
+func grow(b []byte, n int) []byte {
+	if len(b)+n <= cap(b) {
+		return b[:len(b)+n]
+	}
+	return append(b, make([]byte, n)...)
 }
 
 // Extension headers (RFC 8200 section 4). Hop-by-hop options, routing and

@@ -241,8 +241,13 @@ func (r NDPNeighborAdvert) Len() int {
 }
 
 // Append appends the message from src to dst, checksum included, to b.
+//
+// Like IPv6Repr.Append, it grows b once and fills in place: this builds
+// the answer to every solicitation.
 func (r NDPNeighborAdvert) Append(b []byte, src, dst netip.Addr) []byte {
 	start := len(b)
+	b = grow(b, r.Len())
+	m := b[start:]
 	var f uint8
 	if r.Router {
 		f |= NDPNARouter
@@ -253,13 +258,13 @@ func (r NDPNeighborAdvert) Append(b []byte, src, dst netip.Addr) []byte {
 	if r.Override {
 		f |= NDPNAOverride
 	}
-	b = append(b, uint8(ICMPv6NeighAdvert), 0, 0, 0, f, 0, 0, 0)
-	t := r.Target.As16()
-	b = append(b, t[:]...)
+	binary.BigEndian.PutUint64(m, uint64(ICMPv6NeighAdvert)<<56|uint64(f)<<24)
+	*(*[16]byte)(m[NDPTargetOff:]) = r.Target.As16()
 	if !r.TargetLLA.IsZero() {
-		b = appendLLA(b, NDPOptTargetLLA, r.TargetLLA)
+		m[NDPNALen+NDPOptTypeOff], m[NDPNALen+NDPOptLenOff] = NDPOptTargetLLA, 1
+		*(*MAC)(m[NDPNALen+NDPOptDataOff:]) = r.TargetLLA
 	}
-	SetICMPv6Checksum(b[start:], src, dst)
+	SetICMPv6Checksum(m, src, dst)
 	return b
 }
 
