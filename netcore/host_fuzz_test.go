@@ -304,7 +304,8 @@ func FuzzParseCtl(f *testing.F) {
 	for _, s := range append(fuzzCtl,
 		"ea 02-00-00-00-00-03\nmac 020000000004", "add 300.1.1.1/24", "mtu 99999999999999999999", "arptimeout 9223372037",
 		"# comment\n\n  up  \r\n", "promiscuous maybe", "add 192.168.69.0/24", "remove 10.0.0.1/8\nremove all",
-		"add 1.2.3.4/32\nadd 1.2.3.5/31", "ea ff:ff:ff:ff:ff:ff", "\x00\xff", "add 10.0.0.1/08") {
+		"add 1.2.3.4/32\nadd 1.2.3.5/31", "ea ff:ff:ff:ff:ff:ff", "\x00\xff", "add 10.0.0.1/08",
+		"ipv6 on\nadd 2001:db8::1/64\nipv6 autoconf on", "add fe80::1%tap0/64", "remove 2001:db8::1/64\nipv6 off") {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, text []byte) {
@@ -318,6 +319,7 @@ func FuzzParseARPCommands(f *testing.F) {
 		"add 192.168.69.9 02:00:00:00:00:09", "del 192.168.69.9", "flush", "resolve 192.168.69.7",
 		"add 192.168.69.9 020000000009\ndel 192.168.69.9\nresolve 192.168.69.9", "add 192.168.69.1 02:00:00:00:00:09",
 		"resolve 10.0.0.1", "add 1.2.3.4 ff-ff-ff-ff-ff-ff", "del", "flush now",
+		"add fe80::9 02:00:00:00:00:09\nresolve fe80::7\ndel 2001:db8::9", "resolve ::ffff:1.2.3.4",
 	} {
 		f.Add([]byte(s))
 	}

@@ -75,7 +75,7 @@ func (h *Host) receiveEcho6(now time.Time, d *datagram6, out *Output) Counter {
 		v.scratch = append(v.scratch[:0], m...)
 		v.scratch[wire.ICMPv6TypeOff] = byte(wire.ICMPv6EchoReply)
 		wire.SetICMPv6Checksum(v.scratch, from, d.src)
-		h.sendIPv6(now, out, from, d.src, wire.ProtoICMPv6, 0, v.scratch)
+		h.sendIPv6(now, out, from, d.src, wire.ProtoICMPv6, 0, 0, v.scratch)
 		return ICMPv6EchoRx
 	}
 	b := h.appendIPv6Frame(out.buffer(), from, d.src, wire.ProtoICMPv6, h.v6.hopLimit, len(m))

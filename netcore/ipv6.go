@@ -596,17 +596,22 @@ func (h *Host) pathMTU6(dst netip.Addr) int {
 // appendIPv6Frame appends the Ethernet header (destination left for route6
 // to fill) and an IPv6 header for n bytes of payload to b.
 func (h *Host) appendIPv6Frame(b []byte, src, dst netip.Addr, nh wire.IPProtocol, hopLimit uint8, n int) []byte {
-	b = wire.EthernetRepr{Src: h.cfg.MAC, Type: wire.EtherTypeIPv6}.Append(b)
-	return wire.IPv6Repr{Src: src, Dst: dst, NextHeader: nh, HopLimit: hopLimit, PayloadLen: n}.Append(b)
+	return h.appendIPv6FrameTC(b, src, dst, nh, hopLimit, 0, n)
 }
 
-// SendIPv6 is how an upper layer sends a datagram over IPv6: payload (its
+// appendIPv6FrameTC is appendIPv6Frame with a traffic class.
+func (h *Host) appendIPv6FrameTC(b []byte, src, dst netip.Addr, nh wire.IPProtocol, hopLimit, tclass uint8, n int) []byte {
+	b = wire.EthernetRepr{Src: h.cfg.MAC, Type: wire.EtherTypeIPv6}.Append(b)
+	return wire.IPv6Repr{Src: src, Dst: dst, NextHeader: nh, HopLimit: hopLimit, TrafficClass: tclass, PayloadLen: n}.Append(b)
+}
+
+// sendIPv6 is how an upper layer sends a datagram over IPv6: payload (its
 // header, checksum included, and data) from src (an address of ours, or
 // invalid for the best one) to dst, in fragments if it does not fit the
 // path MTU. hopLimit 0 means the host's default. It reports false when
 // nothing could be sent: IPv6 off, no source address, no route. The
 // family-neutral sendIP (ip.go) calls it for IPv6 destinations.
-func (h *Host) sendIPv6(now time.Time, out *Output, src, dst netip.Addr, nh wire.IPProtocol, hopLimit uint8, payload []byte) bool {
+func (h *Host) sendIPv6(now time.Time, out *Output, src, dst netip.Addr, nh wire.IPProtocol, hopLimit, tclass uint8, payload []byte) bool {
 	v := &h.v6
 	if !v.running {
 		return false
@@ -623,7 +628,7 @@ func (h *Host) sendIPv6(now time.Time, out *Output, src, dst netip.Addr, nh wire
 	}
 	mtu := h.pathMTU6(dst)
 	if wire.IPv6HeaderLen+len(payload) <= mtu {
-		b := h.appendIPv6Frame(out.buffer(), src, dst, nh, hopLimit, len(payload))
+		b := h.appendIPv6FrameTC(out.buffer(), src, dst, nh, hopLimit, tclass, len(payload))
 		return h.route6(now, out, dst, append(b, payload...))
 	}
 	// RFC 8200 4.5: fragments of the largest size the path takes, each a
@@ -636,7 +641,7 @@ func (h *Host) sendIPv6(now time.Time, out *Output, src, dst netip.Addr, nh wire
 	sent := false
 	for off := 0; off < len(payload); off += chunk {
 		part := payload[off:min(off+chunk, len(payload))]
-		b := h.appendIPv6Frame(out.buffer(), src, dst, wire.ProtoFragment, hopLimit, wire.IPv6FragLen+len(part))
+		b := h.appendIPv6FrameTC(out.buffer(), src, dst, wire.ProtoFragment, hopLimit, tclass, wire.IPv6FragLen+len(part))
 		b = wire.IPv6FragmentRepr{NextHeader: nh, Offset: off, More: off+len(part) < len(payload), Ident: v.fragID}.Append(b)
 		sent = h.route6(now, out, dst, append(b, part...)) || sent
 	}

@@ -993,3 +993,62 @@ func TestIPv6PacketTooBig(t *testing.T) {
 		t.Errorf("path MTU %d after %v", m, pmtuLifetime)
 	}
 }
+
+// The transports' way out: sendIP picks the family by the destination,
+// fragments what IPv6's path MTU cannot take, and reports what it could
+// not send; unreachable6 is their port unreachable.
+func TestSendIP(t *testing.T) {
+	th := newHarness6(t)
+	th.recv(nsFrom(peerLL, hostLL))
+	th.recv(whoHas(hostIP))
+	if src, ok := th.h.sourceAddr(peerLL); !ok || src != hostLL {
+		t.Errorf("source for %v: %v %v", peerLL, src, ok)
+	}
+	if src, ok := th.h.sourceAddr(netip.MustParseAddr("::ffff:192.168.69.100")); !ok || src != hostIP {
+		t.Errorf("source for a mapped IPv4 address: %v %v", src, ok)
+	}
+	payload := make([]byte, 3000)
+	for i := range payload {
+		payload[i] = byte(i)
+	}
+	th.out.Reset()
+	if !th.h.sendIP(th.now, &th.out, netip.Addr{}, peerLL, wire.ProtoUDP, 0, 0xb8, payload) {
+		t.Fatal("sendIP over IPv6 failed")
+	}
+	sent := th.sent()
+	var got []byte
+	for _, f := range sent {
+		o := parse6(t, f)
+		if o.frag == 0 || o.ip.TrafficClass != 0xb8 || o.ip.HopLimit != 64 || o.ip.Src != hostLL || len(f) > wire.EthHeaderLen+1500 {
+			t.Fatalf("fragment %+v at %d", o.ip, o.frag)
+		}
+		got = append(got, o.raw[o.frag+wire.IPv6FragLen:wire.IPv6HeaderLen+int(o.raw.PayloadLen())]...)
+	}
+	if len(sent) != 3 || !bytes.Equal(got, payload) {
+		t.Errorf("%d fragments carrying %d bytes", len(sent), len(got))
+	}
+	th.out.Reset()
+	if !th.h.sendIP(th.now, &th.out, netip.Addr{}, peerIP, wire.ProtoUDP, 0, 0, payload[:100]) || len(th.sent()) != 1 {
+		t.Errorf("sendIP over IPv4")
+	}
+	th.out.Reset()
+	if th.h.sendIP(th.now, &th.out, netip.Addr{}, peerIP, wire.ProtoUDP, 0, 0, payload[:1481]) ||
+		th.h.sendIP(th.now, &th.out, netip.Addr{}, netip.MustParseAddr("10.9.9.9"), wire.ProtoUDP, 0, 0, payload[:10]) ||
+		th.h.sendIP(th.now, &th.out, netip.Addr{}, netip.MustParseAddr("2001:db8:9::9"), wire.ProtoUDP, 0, 0, payload[:10]) {
+		t.Errorf("sendIP sent what it could not: too big, or no route")
+	}
+	th.sent()
+	// A UDP datagram to a port nobody has: the port unreachable.
+	udp := frame6(hostMAC, peerMAC, peerLL, hostLL, wire.ProtoUDP, 64, make([]byte, 12))
+	d := datagram6{pkt: udp[wire.EthHeaderLen : wire.EthHeaderLen+wire.IPv6HeaderLen+12], src: peerLL, dst: hostLL, off: wire.IPv6HeaderLen}
+	th.out.Reset()
+	th.h.unreachable6(th.now, &d, wire.ICMPv6PortUnreachable, &th.out)
+	if u := only6(t, th.sent(), wire.ICMPv6DstUnreachable); len(u) != 1 || u[0].upper[1] != wire.ICMPv6PortUnreachable || u[0].ip.Dst != peerLL {
+		t.Errorf("port unreachable: %+v", u)
+	}
+	off := newHarness(t)
+	off.out.Reset()
+	if off.h.sendIP(off.now, &off.out, netip.Addr{}, peerLL, wire.ProtoUDP, 0, 0, payload[:10]) {
+		t.Errorf("sendIP over IPv6 while it is off")
+	}
+}
