@@ -78,7 +78,14 @@ func (h *Host) receiveEcho6(now time.Time, d *datagram6, out *Output) Counter {
 		h.sendIPv6(now, out, from, d.src, wire.ProtoICMPv6, 0, 0, v.scratch)
 		return ICMPv6EchoRx
 	}
-	b := h.appendIPv6Frame(out.buffer(), from, d.src, wire.ProtoICMPv6, h.v6.hopLimit, len(m))
+	var b []byte
+	if same {
+		// The request's own addresses, swapped.
+		p := d.pkt
+		b = h.appendIPv6FrameRaw(out.buffer(), p[wire.IPv6DstOff:wire.IPv6DstOff+16], p[wire.IPv6SrcOff:wire.IPv6SrcOff+16], wire.ProtoICMPv6, h.v6.hopLimit, 0, len(m))
+	} else {
+		b = h.appendIPv6Frame(out.buffer(), from, d.src, wire.ProtoICMPv6, h.v6.hopLimit, len(m))
+	}
 	start := len(b)
 	b = append(b, m...)
 	b[start+wire.ICMPv6TypeOff] = byte(wire.ICMPv6EchoReply)

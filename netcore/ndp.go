@@ -1,6 +1,7 @@
 package netcore
 
 import (
+	"encoding/binary"
 	"fmt"
 	"net/netip"
 	"time"
@@ -140,11 +141,29 @@ func (h *Host) sendNS(now time.Time, out *Output, src, dst netip.Addr, ethDst wi
 }
 
 // sendNA sends a neighbour advertisement for our address target to dst.
-func (h *Host) sendNA(now time.Time, out *Output, dst netip.Addr, ethDst wire.MAC, target netip.Addr, solicited bool) {
-	na := wire.NDPNeighborAdvert{Solicited: solicited, Override: true, Target: target, TargetLLA: h.cfg.MAC}
-	b := h.appendIPv6Frame(out.buffer(), target, dst, wire.ProtoICMPv6, 255, na.Len())
-	b = na.Append(b, target, dst)
-	copy(b[wire.EthDstOff:], ethDst[:])
+//
+// It is wire.NDPNeighborAdvert's encoding, written in place with the
+// checksum summed over the header just written: this answers every
+// solicitation, and the struct and the second conversion of the addresses
+// cost half its time (perf: store-forwarding stalls).
+// dst and target are the addresses' 16 bytes, as the solicitation carried
+// them.
+func (h *Host) sendNA(now time.Time, out *Output, dst []byte, ethDst wire.MAC, target []byte, solicited bool) {
+	const n = wire.NDPNALen + wire.NDPLLAOptLen
+	b := h.appendIPv6FrameRaw(out.buffer(), target, dst, wire.ProtoICMPv6, 255, 0, n)
+	start := len(b)
+	b = b[:start+n] // out.buffer has room for any frame
+	m := b[start:]
+	flags := uint64(wire.NDPNAOverride)
+	if solicited {
+		flags |= wire.NDPNASolicit
+	}
+	binary.BigEndian.PutUint64(m, uint64(wire.ICMPv6NeighAdvert)<<56|flags<<24)
+	copy(m[wire.NDPTargetOff:], b[wire.EthHeaderLen+wire.IPv6SrcOff:wire.EthHeaderLen+wire.IPv6SrcOff+16]) // the target is the source
+	m[wire.NDPNALen+wire.NDPOptTypeOff], m[wire.NDPNALen+wire.NDPOptLenOff] = wire.NDPOptTargetLLA, 1
+	*(*wire.MAC)(m[wire.NDPNALen+wire.NDPOptDataOff:]) = h.cfg.MAC
+	wire.IPv6Packet(b[wire.EthHeaderLen:]).SetUpperChecksum(wire.IPv6HeaderLen, wire.ICMPv6ChecksumOff, wire.ProtoICMPv6)
+	*(*wire.MAC)(b[wire.EthDstOff:]) = ethDst
 	h.stats[NDPTxNA]++
 	h.transmit(now, out, b)
 }
@@ -155,10 +174,14 @@ func (h *Host) sendNA(now time.Time, out *Output, dst netip.Addr, ethDst wire.MA
 func (h *Host) announce6(now time.Time, out *Output) {
 	for i := range h.v6.addrs {
 		if a := &h.v6.addrs[i]; a.usable() {
-			h.sendNA(now, out, wire.IPv6AllNodes, wire.MulticastMAC(wire.IPv6AllNodes), a.prefix.Addr(), false)
+			t := a.prefix.Addr().As16()
+			h.sendNA(now, out, allNodes16[:], wire.MulticastMAC(wire.IPv6AllNodes), t[:], false)
 		}
 	}
 }
+
+// allNodes16 is ff02::1's bytes.
+var allNodes16 = wire.IPv6AllNodes.As16()
 
 // ndpValid is what RFC 4861 asks of the IPv6 header of every neighbour
 // discovery message: hop limit 255, so that it cannot come from off the
@@ -171,12 +194,20 @@ func (h *Host) receiveNS(now time.Time, d *datagram6, out *Output) Counter {
 	if !ndpValid(d) {
 		return NDPRxInvalid
 	}
-	ns, err := wire.ParseNDPNeighborSolicit(d.upper(), d.src, d.dst)
-	dad := d.src.IsUnspecified()
-	if err != nil || dad && (!wire.IsSolicitedNodeMulticast(d.dst) || !ns.SourceLLA.IsZero()) {
+	// The view, not the parsed value: this answers every solicitation, and
+	// copying a struct out costs more than reading the two fields needed.
+	ns, err := wire.NewNDPNeighborSolicitPacket(d.upper())
+	if err != nil || !checksum6OK(d.pkt, d.off) {
 		return NDPRxInvalid
 	}
-	i := h.v6.find(ns.Target)
+	sll := ns.SourceLLA()
+	dad := d.src.IsUnspecified()
+	if dad && (!wire.IsSolicitedNodeMulticast(d.dst) || !sll.IsZero()) {
+		return NDPRxInvalid
+	}
+	target := ns.Target()
+	target16 := ns[wire.NDPTargetOff : wire.NDPTargetOff+16]
+	i := h.v6.find(target)
 	if i < 0 {
 		return NDPRxNS
 	}
@@ -185,7 +216,7 @@ func (h *Host) receiveNS(now time.Time, d *datagram6, out *Output) Counter {
 	case addrTentative:
 		// Another node tries our tentative address, unless this is our
 		// own probe come back (RFC 7527: the same nonce).
-		if dad && string(ns.Nonce) != string(a.nonce[:]) {
+		if dad && string(ns.Repr().Nonce) != string(a.nonce[:]) {
 			h.duplicate(now, i, "another node probes for it", out)
 		}
 		return NDPRxNS
@@ -194,25 +225,25 @@ func (h *Host) receiveNS(now time.Time, d *datagram6, out *Output) Counter {
 	}
 	if dad {
 		// RFC 4861 7.2.4: defend it, to all-nodes, not solicited.
-		h.sendNA(now, out, wire.IPv6AllNodes, wire.MulticastMAC(wire.IPv6AllNodes), ns.Target, false)
+		h.sendNA(now, out, allNodes16[:], wire.MulticastMAC(wire.IPv6AllNodes), target16, false)
 		return NDPRxNS
 	}
 	var e *neighbour
-	if !ns.SourceLLA.IsZero() {
-		e = h.learn6(now, d.src, ns.SourceLLA, out)
+	if !sll.IsZero() {
+		e = h.learn6(now, d.src, sll, out)
 	} else {
 		e = h.arp.get(d.src)
 	}
 	if e != nil && e.state != Incomplete && e.state != Failed {
-		h.sendNA(now, out, d.src, e.mac, ns.Target, true)
+		h.sendNA(now, out, d.pkt[wire.IPv6SrcOff:wire.IPv6SrcOff+16], e.mac, target16, true)
 		return NDPRxNS
 	}
 	// A unicast solicitation without our sender's address: resolve it
 	// first (RFC 4861 7.2.4).
-	na := wire.NDPNeighborAdvert{Solicited: true, Override: true, Target: ns.Target, TargetLLA: h.cfg.MAC}
-	b := h.appendIPv6Frame(out.buffer(), ns.Target, d.src, wire.ProtoICMPv6, 255, na.Len())
+	na := wire.NDPNeighborAdvert{Solicited: true, Override: true, Target: target, TargetLLA: h.cfg.MAC}
+	b := h.appendIPv6Frame(out.buffer(), target, d.src, wire.ProtoICMPv6, 255, na.Len())
 	h.stats[NDPTxNA]++
-	h.toNeighbour6(now, out, d.src, na.Append(b, ns.Target, d.src))
+	h.toNeighbour6(now, out, d.src, na.Append(b, target, d.src))
 	return NDPRxNS
 }
 

@@ -125,8 +125,18 @@ func (p IPv6Packet) UpperChecksumOK(off int, nh IPProtocol) bool {
 	if off < IPv6HeaderLen || off > end {
 		return false
 	}
-	sum := sumWords(uint64(end-off)+uint64(nh), p[IPv6SrcOff:IPv6DstOff+16])
-	return fold(sumWords(sum, p[off:end])) == 0xffff
+	return fold(p.upperSum(off, end, nh)) == 0xffff
+}
+
+// upperSum is the unfolded sum of the pseudo-header of p's addresses and
+// the upper-layer bytes off:end. Right after the fixed header (the common
+// case) the addresses and the message are one run of bytes: one sum.
+func (p IPv6Packet) upperSum(off, end int, nh IPProtocol) uint64 {
+	seed := uint64(end-off) + uint64(nh)
+	if off == IPv6HeaderLen {
+		return sumWords(seed, p[IPv6SrcOff:end])
+	}
+	return sumWords(sumWords(seed, p[IPv6SrcOff:IPv6DstOff+16]), p[off:end])
 }
 
 // IPv6Repr is the parsed meaning of an IPv6 fixed header.

@@ -142,18 +142,47 @@ type NDPNeighborSolicit struct {
 	Nonce     []byte
 }
 
-// ParseNDPNeighborSolicit parses a neighbor solicitation sent from src to
-// dst (RFC 4861 7.1.1: the target is not multicast).
-func ParseNDPNeighborSolicit(b []byte, src, dst netip.Addr) (NDPNeighborSolicit, error) {
-	p, err := ndpCheck(b, ICMPv6NeighSolicit, NDPNSLen, src, dst)
-	if err != nil {
-		return NDPNeighborSolicit{}, err
+// NDPNeighborSolicitPacket is a view over a neighbor solicitation whose
+// fixed part and options NewNDPNeighborSolicitPacket checked.
+type NDPNeighborSolicitPacket []byte
+
+// NewNDPNeighborSolicitPacket checks what RFC 4861 7.1.1 asks of the
+// message but its checksum, which needs the IPv6 header: the type, code 0,
+// the length, every option's length, a target that is not multicast. A
+// receive path that has the packet verifies the checksum with
+// IPv6Packet.UpperChecksumOK; ParseNDPNeighborSolicit does both.
+func NewNDPNeighborSolicitPacket(b []byte) (NDPNeighborSolicitPacket, error) {
+	if len(b) < NDPNSLen || ICMPv6Type(b[ICMPv6TypeOff]) != ICMPv6NeighSolicit || b[ICMPv6CodeOff] != 0 {
+		return nil, ErrNDPInvalid
 	}
-	r := NDPNeighborSolicit{Target: netip.AddrFrom16([16]byte(p[NDPTargetOff : NDPTargetOff+16]))}
-	if r.Target.IsMulticast() {
-		return NDPNeighborSolicit{}, ErrNDPInvalid
+	p := NDPNeighborSolicitPacket(b)
+	if b[NDPTargetOff] == 0xff { // a multicast target
+		return nil, ErrNDPInvalid
 	}
-	it := NewNDPOptions(p[NDPNSLen:])
+	if p.onlySourceLLA() {
+		return p, nil // what nearly every solicitation carries: nothing to walk
+	}
+	it := NewNDPOptions(b[NDPNSLen:])
+	for _, ok := it.Next(); ok; _, ok = it.Next() {
+	}
+	if it.Err() != nil {
+		return nil, it.Err()
+	}
+	return p, nil
+}
+
+// Target is the address solicited.
+func (p NDPNeighborSolicitPacket) Target() netip.Addr {
+	return netip.AddrFrom16([16]byte(p[NDPTargetOff : NDPTargetOff+16]))
+}
+
+// Options walks the options.
+func (p NDPNeighborSolicitPacket) Options() NDPOptions { return NewNDPOptions(p[NDPNSLen:]) }
+
+// Repr is the parsed meaning; Nonce aliases the packet.
+func (p NDPNeighborSolicitPacket) Repr() NDPNeighborSolicit {
+	r := NDPNeighborSolicit{Target: p.Target()}
+	it := p.Options()
 	for o, ok := it.Next(); ok; o, ok = it.Next() {
 		switch o.Type {
 		case NDPOptSourceLLA:
@@ -162,7 +191,45 @@ func ParseNDPNeighborSolicit(b []byte, src, dst netip.Addr) (NDPNeighborSolicit,
 			r.Nonce = o.Data
 		}
 	}
-	return r, it.Err()
+	return r
+}
+
+// onlySourceLLA reports whether the options are one Ethernet source
+// link-layer address option and nothing else.
+func (p NDPNeighborSolicitPacket) onlySourceLLA() bool {
+	return len(p) == NDPNSLen+NDPLLAOptLen && p[NDPNSLen+NDPOptTypeOff] == NDPOptSourceLLA && p[NDPNSLen+NDPOptLenOff] == 1
+}
+
+// SourceLLA is the source link-layer address option's Ethernet address,
+// zero when the message has none.
+func (p NDPNeighborSolicitPacket) SourceLLA() MAC {
+	if p.onlySourceLLA() {
+		return MAC(p[NDPNSLen+NDPOptDataOff:])
+	}
+	it := p.Options()
+	for o, ok := it.Next(); ok; o, ok = it.Next() {
+		if o.Type == NDPOptSourceLLA {
+			m, _ := o.lla()
+			return m
+		}
+	}
+	return MAC{}
+}
+
+// ParseNDPNeighborSolicit parses a neighbor solicitation sent from src to
+// dst (RFC 4861 7.1.1: the target is not multicast).
+func ParseNDPNeighborSolicit(b []byte, src, dst netip.Addr) (NDPNeighborSolicit, error) {
+	p, err := NewNDPNeighborSolicitPacket(b)
+	if err != nil {
+		if len(b) < 4 {
+			return NDPNeighborSolicit{}, ErrTruncated
+		}
+		return NDPNeighborSolicit{}, err
+	}
+	if !ICMPv6Packet(b).VerifyChecksum(src, dst) {
+		return NDPNeighborSolicit{}, ErrICMPv6Checksum
+	}
+	return p.Repr(), nil
 }
 
 // Len is the length of the encoded message.
