@@ -227,7 +227,7 @@ func (h *Host) assemble6(now time.Time, d *datagram6, first []byte, fragOff, nhO
 	r.asm = append(append(r.asm[:0], first[:fragOff]...), data...)
 	r.asm[nhOff] = byte(nh)
 	binary.BigEndian.PutUint16(r.asm[wire.IPv6PayloadLenOff:], uint16(len(r.asm)-wire.IPv6HeaderLen))
-	whole := datagram6{pkt: r.asm, src: d.src, dst: d.dst, linkMC: d.linkMC}
+	whole := datagram6{pkt: r.asm, src: d.src, dst: d.dst, linkMC: d.linkMC, whole: true}
 	return h.receiveDatagram6(now, &whole, out)
 }
 

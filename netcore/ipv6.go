@@ -353,6 +353,7 @@ type datagram6 struct {
 	nhOff    int        // where the field that named the upper layer is
 	mcast    bool       // sent to a multicast group (or as link-layer multicast)
 	linkMC   bool       // sent as link-layer multicast or broadcast
+	whole    bool       // made whole by reassembly (or an atomic fragment's)
 }
 
 // upper is the upper-layer message.
@@ -425,6 +426,12 @@ func (h *Host) receiveDatagram6(now time.Time, d *datagram6, out *Output) Counte
 				}
 			}
 		case wire.ProtoFragment:
+			if d.whole {
+				// A fragment header inside a reassembled datagram: RFC
+				// 8200 4.1 has one at most, and each would cost another
+				// copy of the datagram.
+				return IPv6RxBadHeader
+			}
 			return h.receiveFragment6(now, d, off, nhOff, out)
 		case wire.ProtoNoNext:
 			return IPv6RxOther

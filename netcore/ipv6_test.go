@@ -1052,3 +1052,17 @@ func TestSendIP(t *testing.T) {
 		t.Errorf("sendIP over IPv6 while it is off")
 	}
 }
+
+// A fragment header inside a reassembled datagram is refused, not
+// reassembled again: each level would copy the datagram once more.
+func TestIPv6NestedFragments(t *testing.T) {
+	th := newHarness6(t)
+	th.recv(nsFrom(peerLL, hostLL))
+	m := wire.ICMPv6EchoRepr{Type: wire.ICMPv6EchoRequest, Ident: 9, Seq: 1, Data: make([]byte, 16)}.Append(nil, peerLL, hostLL)
+	inner := append(wire.IPv6FragmentRepr{NextHeader: wire.ProtoICMPv6, Ident: 2}.Append(nil), m...) // atomic
+	outer := append(wire.IPv6FragmentRepr{NextHeader: wire.ProtoFragment, Ident: 1}.Append(nil), inner...)
+	if sent := th.recv(frame6(hostMAC, peerMAC, peerLL, hostLL, wire.ProtoFragment, 64, outer)); len(sent) != 0 {
+		t.Errorf("answered a datagram in two fragment headers")
+	}
+	th.wantStats(map[Counter]uint64{IPv6RxBadHeader: 1})
+}
