@@ -1,5 +1,6 @@
 // Package wire holds the wire formats smolfs speaks, one file per protocol
-// (mac, ethernet, arp, ipv4, icmp, tcp, checksum). It sits below everything else:
+// (mac, ethernet, arp, ipv4, icmp, udp, tcp, checksum; ipv6 with its
+// extension headers, icmpv6, ndp, mld). It sits below everything else:
 // the host (package netcore) parses and builds frames with it, and the
 // tcpdump renderer reads fields at its named offsets.
 //
