@@ -154,6 +154,7 @@ func (h *Host) receiveICMPv6Error(now time.Time, d *datagram6, out *Output) Coun
 	if wire.ICMPv6Type(m[wire.ICMPv6TypeOff]) == wire.ICMPv6PacketTooBig {
 		h.tooBig(now, wire.IPv6Packet(q).Dst(), int(binary.BigEndian.Uint32(m[wire.ICMPv6MTUOff:])))
 	}
+	h.icmp6ToUDP(wire.ICMPv6Type(m[wire.ICMPv6TypeOff]), m[wire.ICMPv6CodeOff], q, out)
 	return ICMPv6RxError
 }
 

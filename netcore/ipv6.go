@@ -129,6 +129,7 @@ type ipv6Host struct {
 	timer   int32                // timerIPv6's position in the heap
 	ras     []wire.NDPPrefixInfo // the prefixes of the advertisement being read, reused
 	scratch []byte               // a datagram being built that needs fragments, reused
+	udp     []byte               // a UDP datagram being built (udp6.go), reused
 }
 
 // initIPv6 prepares the state of a new host, and starts IPv6 if its
@@ -342,6 +343,7 @@ var ipv6Protos = [...]struct {
 	receive func(h *Host, now time.Time, d datagram6, out *Output) Counter
 }{
 	{wire.ProtoICMPv6, func(h *Host, now time.Time, d datagram6, out *Output) Counter { return h.receiveICMPv6(now, &d, out) }},
+	{wire.ProtoUDP, (*Host).receiveUDP6},
 }
 
 // datagram6 is an IPv6 datagram being received, its extension headers

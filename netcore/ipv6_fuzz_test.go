@@ -34,7 +34,7 @@ func fuzzTemplate6(kind, p byte) []byte {
 		}
 		return frame6(ethDst, mac, ip, dst, nh, hop, payload)
 	}
-	switch kind % 14 {
+	switch kind % 15 {
 	case 0:
 		sn := wire.SolicitedNodeMulticast(ours)
 		return to(sn, wire.ProtoICMPv6, 255, wire.NDPNeighborSolicit{Target: ours, SourceLLA: mac}.Append(nil, ip, sn))
@@ -71,6 +71,8 @@ func fuzzTemplate6(kind, p byte) []byte {
 		src := netip.MustParseAddr("2001:db8:9::5")
 		return frame6(hostMAC, wire.MAC{0x02, 0, 0, 0, 3, 1}, src, ours, wire.ProtoICMPv6, 60,
 			wire.ICMPv6EchoRepr{Type: wire.ICMPv6EchoRequest, Ident: 4}.Append(nil, src, ours))
+	case 14:
+		return to(ours, wire.ProtoUDP, 64, wire.UDPRepr{SrcPort: 4000 + uint16(p), DstPort: 7 + uint16(p%3), Payload: echo}.Append(nil, ip, ours))
 	case 12:
 		return to(ours, wire.ProtoRouting, 64, append(append([]byte{58, 2, p % 5, p % 2, 0, 0, 0, 0}, make([]byte, 16)...), echo...))
 	default:
@@ -164,7 +166,7 @@ func FuzzHostReceive6(f *testing.F) {
 	tmpl := func(kind, p byte) []byte { return []byte{1, kind, p, 0, 1} }
 	tick := func(n byte) []byte { return []byte{2, n} }
 	settle := script(tick(10), tick(10), tick(10), tick(10))
-	for k := range byte(14) {
+	for k := range byte(15) {
 		f.Add(script(settle, tmpl(k, 1), tmpl(k, 2), tick(20), tmpl(k, 3), []byte{5}, []byte{5}))
 	}
 	f.Add(script(settle, tmpl(5, 3), tick(20), tick(20), tmpl(11, 1), tmpl(2, 0), []byte{5}, []byte{5}, []byte{5}))

@@ -57,36 +57,58 @@ func newUDP(h *Host) *udp {
 // receiveUDP delivers a datagram that came in p, an IPv4 packet to one of
 // our addresses, and returns its fate.
 func (h *Host) receiveUDP(now time.Time, p wire.IPv4Packet, out *Output) Counter {
-	d, err := wire.NewUDPPacket(p.Payload())
-	if err != nil {
-		return UDPRxBadLength
+	fate, noPort := h.receiveUDPFrom(now, p.Src(), p.Dst(), p.Payload(), out)
+	if noPort {
+		h.udpPortUnreachable(now, p, out)
 	}
-	src, dst := p.Src(), p.Dst()
+	return fate
+}
+
+// receiveUDP6 delivers a datagram that came over IPv6 (ipv6.go's table),
+// and answers one to a port nobody has with a port unreachable. Datagrams
+// to a group go nowhere: no conversation joins one.
+func (h *Host) receiveUDP6(now time.Time, d datagram6, out *Output) Counter {
+	if d.mcast {
+		return UDPRxNoPort
+	}
+	fate, noPort := h.receiveUDPFrom(now, d.src, d.dst, d.upper(), out)
+	if noPort {
+		h.unreachable6(now, &d, wire.ICMPv6PortUnreachable, out)
+	}
+	return fate
+}
+
+// receiveUDPFrom delivers datagram b, sent from src to dst, of either
+// family; noPort says that no conversation has its port.
+func (h *Host) receiveUDPFrom(now time.Time, src, dst netip.Addr, b []byte, out *Output) (fate Counter, noPort bool) {
+	d, err := wire.NewUDPPacket(b)
+	if err != nil {
+		return UDPRxBadLength, false
+	}
 	if !d.VerifyChecksum(src, dst) {
-		return UDPRxBadChecksum
+		return UDPRxBadChecksum, false
 	}
 	u := h.udp
 	local, remote := netip.AddrPortFrom(dst, d.DstPort()), netip.AddrPortFrom(src, d.SrcPort())
 	if c := u.conns[udpKey{local, remote}]; c != nil {
-		return u.deliver(c, d.Payload(), out)
+		return u.deliver(c, d.Payload(), out), false
 	}
 	l := u.listener(local)
 	if l == nil {
-		h.udpPortUnreachable(now, p, out)
-		return UDPRxNoPort
+		return UDPRxNoPort, true
 	}
 	call, err := h.newConv(ProtoUDP)
 	if err != nil {
-		return UDPRxNoCall // MaxConvs
+		return UDPRxNoCall, false // MaxConvs
 	}
 	call.ttl, call.tos = l.ttl, l.tos
 	u.bind(call, local, remote)
 	if !h.queueCall(l, call, out) {
 		u.unbind(call)
 		h.freeConv(call, out)
-		return UDPRxNoCall
+		return UDPRxNoCall, false
 	}
-	return u.deliver(call, d.Payload(), out)
+	return u.deliver(call, d.Payload(), out), false
 }
 
 // udpPortUnreachable answers a datagram to a port nobody announced with an
@@ -248,7 +270,7 @@ func convErr(errno syscall.Errno, format string, args ...any) *ctl.CommandError 
 func (h *Host) convSource(remote netip.Addr) (netip.Addr, error) {
 	remote = remote.Unmap()
 	if !remote.Is4() {
-		return netip.Addr{}, convErr(syscall.ENETUNREACH, "%s: IPv6 is off on this host", remote)
+		return h.convSource6(remote)
 	}
 	if !unicastIPv4(key(remote)) || remote.IsUnspecified() {
 		return netip.Addr{}, convErr(syscall.EINVAL, "%s is not a unicast address", remote)
@@ -303,7 +325,7 @@ func (u *udp) announce(now time.Time, c *conv, cmd ctl.ConvCommand, out *Output)
 	switch {
 	case !addr.IsValid() || addr.IsUnspecified():
 		addr = netip.IPv4Unspecified() // any of the host's addresses
-	case !addr.Is4() || !u.h.ourAddr(key(addr)):
+	case addr.Is6() && u.h.v6.ours(addr) == nil, addr.Is4() && !u.h.ourAddr(key(addr)):
 		return convErr(syscall.EADDRNOTAVAIL, "%s is not an address of this host", addr)
 	}
 	port := cmd.Local.Port()
@@ -351,6 +373,9 @@ func (u *udp) write(now time.Time, c *conv, b []byte, out *Output) (int, error) 
 		// ENOTCONN rather than a socket's EDESTADDRREQ: Linux's 9P2000
 		// client knows its words and not EDESTADDRREQ's.
 		return 0, convErr(syscall.ENOTCONN, "%s is not connected", c.ref)
+	}
+	if c.remote.Addr().Is6() {
+		return u.write6(now, c, b, out)
 	}
 	// Datagrams longer than the MTU go in fragments (fragment.go), up to
 	// what IPv4's total length holds.

@@ -399,3 +399,79 @@ func TestFrames6MatchTcpdump(t *testing.T) {
 	}
 	t.Logf("compared %d IPv6 lines", len(want))
 }
+
+// UDP over IPv6 both ways against the kernel: nc -6 and socat talk to
+// `smolfs listen -service echo`, on the global and the link-local address,
+// with a datagram that needs fragments both ways; smolfs dial talks to
+// socat; a datagram to a port nobody has gets the kernel a refusal.
+func TestUDP6(t *testing.T) {
+	testenv.RequireTool(t, "socat", "socat")
+	testenv.RequireTool(t, "nc", "netcat-openbsd")
+	ns, _ := running6(t, "add "+ourIP6+prefix6)
+	ns.Run("ip", "-6", "addr", "add", kernIP6+prefix6, "dev", "tap0", "nodad")
+	startListen(t, ns, "-service", "echo", "udp!*!7")
+	for _, c := range []struct {
+		dst string
+		n   int
+	}{{ourIP6, 100}, {ourIP6, 3000}, {ourLL + "%tap0", 1400}} {
+		payload := randomBytes(c.n)
+		cmd := ns.Command("nc", "-6", "-u", "-W", "1", "-w", "60", c.dst, "7")
+		cmd.Stdin = strings.NewReader(string(payload))
+		got, err := cmd.Output()
+		if err != nil || string(got) != string(payload) {
+			t.Errorf("nc -6 to %s, %d bytes: %d back, %v", c.dst, c.n, len(got), err)
+		}
+	}
+	got, err := func() ([]byte, error) {
+		cmd := ns.Command("socat", "-T", "60", "STDIO", "UDP6:["+ourIP6+"]:7")
+		in, err := cmd.StdinPipe()
+		if err != nil {
+			return nil, err
+		}
+		out := &lockedBuffer{}
+		cmd.Stdout = out
+		if err := cmd.Start(); err != nil {
+			return nil, err
+		}
+		in.Write([]byte("socat over IPv6\n"))
+		waitFor(time.Minute, func() bool { return len(out.String()) >= 16 })
+		in.Close()
+		err = cmd.Wait()
+		return []byte(out.String()), err
+	}()
+	if err != nil || string(got) != "socat over IPv6\n" {
+		t.Errorf("socat UDP6: %q, %v", got, err)
+	}
+	// smolfs dial to socat's echo on the kernel's side.
+	echo := start(t, "socat UDP6-LISTEN", ns.Command("socat", "-T", "60", "UDP6-LISTEN:9000,bind=["+kernIP6+"]", "PIPE"))
+	if !waitFor(time.Minute, func() bool {
+		return echo.done() || strings.Contains(ns.Run("ss", "-Hlun", "sport", "=", ":9000"), kernIP6)
+	}) || echo.done() {
+		t.Fatalf("socat did not listen:\n%s", echo.stderr)
+	}
+	payload := append([]byte("hello over IPv6\n"), randomBytes(2500)...) // fragments both ways
+	cmd := ns.Command(smolfsBinary(t), "dial", "udp!"+kernIP6+"!9000")
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dial := start(t, "smolfs dial", cmd)
+	in.Write(payload)
+	if !waitFor(time.Minute, func() bool { return dial.done() || len(dial.stdout.String()) >= len(payload) }) {
+		t.Fatalf("no echo through dial:\n%s", dial.stderr)
+	}
+	if got := dial.stdout.String(); got != string(payload) {
+		t.Errorf("dial printed %d bytes, want the %d sent", len(got), len(payload))
+	}
+	in.Close()
+	dial.signal(t, syscall.SIGINT)
+	dial.wait(t, time.Minute)
+	// A port nobody has: the kernel hears it refused.
+	out, err := ns.Command("bash", "-c", "exec 3<>/dev/udp/"+ourIP6+"/9 && echo x >&3 && sleep 0.5 && echo y >&3").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "Connection refused") {
+		t.Errorf("UDP to port 9: %v %q, want it refused", err, out)
+	}
+	if s := counters(t, ns); s["udp_rx"] < 5 || s["udp_rx_no_port"] < 1 || s["icmp6_error_tx"] < 1 || s["ipv6_reasm_ok"] < 2 {
+		t.Errorf("udp_rx %d, udp_rx_no_port %d, icmp6_error_tx %d, ipv6_reasm_ok %d", s["udp_rx"], s["udp_rx_no_port"], s["icmp6_error_tx"], s["ipv6_reasm_ok"])
+	}
+}
