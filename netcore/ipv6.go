@@ -643,8 +643,8 @@ func (h *Host) appendIPv6FrameRaw(b []byte, src, dst []byte, nh wire.IPProtocol,
 	binary.BigEndian.PutUint32(ip[wire.IPv6VerTCFLOff:], 6<<28|uint32(tclass)<<wire.IPv6TrafficClassSh)
 	binary.BigEndian.PutUint16(ip[wire.IPv6PayloadLenOff:], uint16(n))
 	ip[wire.IPv6NextHeaderOff], ip[wire.IPv6HopLimitOff] = byte(nh), hopLimit
-	copy(ip[wire.IPv6SrcOff:wire.IPv6SrcOff+16], src)
-	copy(ip[wire.IPv6DstOff:wire.IPv6DstOff+16], dst)
+	*(*[16]byte)(ip[wire.IPv6SrcOff:]) = [16]byte(src) // array moves: no call to memmove
+	*(*[16]byte)(ip[wire.IPv6DstOff:]) = [16]byte(dst)
 	return b
 }
 

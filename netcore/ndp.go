@@ -160,7 +160,7 @@ func (h *Host) sendNA(now time.Time, out *Output, dst []byte, ethDst wire.MAC, t
 		flags |= wire.NDPNASolicit
 	}
 	binary.BigEndian.PutUint64(m, uint64(wire.ICMPv6NeighAdvert)<<56|flags<<24)
-	copy(m[wire.NDPTargetOff:], b[wire.EthHeaderLen+wire.IPv6SrcOff:wire.EthHeaderLen+wire.IPv6SrcOff+16]) // the target is the source
+	*(*[16]byte)(m[wire.NDPTargetOff:]) = [16]byte(target)
 	m[wire.NDPNALen+wire.NDPOptTypeOff], m[wire.NDPNALen+wire.NDPOptLenOff] = wire.NDPOptTargetLLA, 1
 	*(*wire.MAC)(m[wire.NDPNALen+wire.NDPOptDataOff:]) = h.cfg.MAC
 	wire.IPv6Packet(b[wire.EthHeaderLen:]).SetUpperChecksum(wire.IPv6HeaderLen, wire.ICMPv6ChecksumOff, wire.ProtoICMPv6)
@@ -253,16 +253,17 @@ func (h *Host) receiveNS(now time.Time, d *datagram6, out *Output) Counter {
 // address, is stale until confirmed; an incomplete one sends what waited.
 // It returns the entry, nil if there is none.
 func (h *Host) learn6(now time.Time, ip netip.Addr, mac wire.MAC, out *Output) *neighbour {
-	if !ctlUnicast6(ip) || mac.IsMulticast() || mac.IsZero() {
-		return h.arp.get(ip)
-	}
 	e := h.arp.get(ip)
+	if e != nil && (e.state == Static || e.mac == mac && e.state != Incomplete && e.state != Failed) {
+		return e // known, and nothing new: the common case, first
+	}
+	if !ctlUnicast6(ip) || mac.IsMulticast() || mac.IsZero() {
+		return e
+	}
 	if e == nil {
 		if e = h.arp.insert(ip, Stale, probation); e == nil {
 			return nil
 		}
-	} else if e.state == Static || e.mac == mac && e.state != Incomplete && e.state != Failed {
-		return e
 	}
 	h.arp.setState(e, Stale)
 	e.mac, e.tries = mac, 0
