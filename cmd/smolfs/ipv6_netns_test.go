@@ -346,6 +346,9 @@ func TestFrames6MatchTcpdump(t *testing.T) {
 	if !waitFor(10*time.Second, marker) {
 		t.Fatalf("the frames reader saw nothing:\n%s", frames.stderr)
 	}
+	// Both readers see everything from now on: a ping of its own size
+	// marks where both outputs are compared from.
+	ns.Run("ping", "-6", "-c", "1", "-s", "77", ourLL+"%tap0")
 	ns.Run("ip", "-6", "addr", "add", kernIP6+prefix6, "dev", "tap0", "nodad")
 	ns.Run("ip", "-6", "neigh", "flush", "dev", "tap0")
 	pingOK(t, ns, "-c", "3", "-i", "0.1", ourIP6)
@@ -378,7 +381,7 @@ func TestFrames6MatchTcpdump(t *testing.T) {
 	// what one saw before the other started: compare from the marker.
 	from := func(ls []string) []string {
 		for i, l := range ls {
-			if strings.Contains(l, "echo reply") {
+			if strings.Contains(l, "echo reply") && strings.HasSuffix(l, "length 85") {
 				return ls[i+1:]
 			}
 		}
