@@ -120,7 +120,7 @@ func TestRoutesReadBack(t *testing.T) {
 	src.mustExec("tap0/ctl", "add 10.0.0.1/8\nroute add 0.0.0.0/0 192.168.69.100\nroute add 172.16.0.0/12 10.0.0.254")
 	want := src.snap().Config
 	text := string(AppendConfig(nil, want))
-	if !strings.Contains(text, "add 10.0.0.1/8\nroute add 0.0.0.0/0 192.168.69.100\nroute add 172.16.0.0/12 10.0.0.254\nup\n") {
+	if !strings.Contains(text, "add 10.0.0.1/8\nroute add 0.0.0.0/0 192.168.69.100\nroute add 172.16.0.0/12 10.0.0.254\nipv6 autoconf off\nipv6 off\nup\n") {
 		t.Errorf("read-back:\n%s", text)
 	}
 	dst := newHarness(t, func(c *Config) {
