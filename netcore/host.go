@@ -174,7 +174,6 @@ type Host struct {
 	icmpErrors      tokenBucket            // the rate of ICMP errors sent
 	txBuf           []byte                 // a datagram longer than the MTU, before it is cut into fragments
 	v6              ipv6Host               // IPv6's state (ipv6.go)
-	rxGroup         bool                   // the frame being received was sent to a group address
 }
 
 // NewHost makes a host from cfg; missing limits take their defaults. The
@@ -280,7 +279,6 @@ func (h *Host) receive(now time.Time, frame []byte, out *Output) Counter {
 		return RxNotForUs
 	}
 	h.rxLinkMulticast = dst.IsMulticast()
-	h.rxGroup = dst.IsMulticast()
 	if len(frame)-wire.EthHeaderLen > h.cfg.MTU {
 		return RxTooBig
 	}

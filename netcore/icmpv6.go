@@ -15,13 +15,6 @@ import (
 // Linux limits them, and the errors it receives: a packet too big lowers
 // the path MTU that transports size their segments by (RFC 8201).
 
-// The error rate limit (Linux's icmp_msgs_per_sec and icmp_msgs_burst,
-// which IPv4's errors keep too).
-const (
-	icmpErrorRate  = 1000
-	icmpErrorBurst = 50
-)
-
 // receiveICMPv6 hands an ICMPv6 message on by type.
 func (h *Host) receiveICMPv6(now time.Time, d *datagram6, out *Output) Counter {
 	m := d.upper()
@@ -256,33 +249,4 @@ func isICMPv6Error(pkt []byte) bool {
 			return false
 		}
 	}
-}
-
-// errorBucket limits the rate of errors with bursts, as Linux does: a token
-// per error, rate tokens a second flowing in, at most burst held; time is
-// counted in nanoseconds of credit so that no rounding loses tokens.
-type errorBucket struct {
-	cost, capacity time.Duration
-	credit         time.Duration
-	last           time.Time
-}
-
-func newErrorBucket(rate, burst int) errorBucket {
-	cost := time.Second / time.Duration(rate)
-	return errorBucket{cost: cost, capacity: cost * time.Duration(burst), credit: cost * time.Duration(burst)}
-}
-
-// allow takes a token at now if there is one.
-func (b *errorBucket) allow(now time.Time) bool {
-	if !b.last.IsZero() && now.After(b.last) {
-		b.credit = min(b.credit+now.Sub(b.last), b.capacity)
-	}
-	if b.last.IsZero() || now.After(b.last) {
-		b.last = now
-	}
-	if b.credit < b.cost {
-		return false
-	}
-	b.credit -= b.cost
-	return true
 }

@@ -122,7 +122,7 @@ type ipv6Host struct {
 	reach    time.Duration
 	retrans  time.Duration
 	fragID   uint32
-	errors   errorBucket // the ICMPv6 error rate limit
+	errors   tokenBucket // the ICMPv6 error rate limit: IPv4's, a bucket of its own (Linux has one per family)
 	conflict time.Time   // when the last conflict event was reported
 
 	rng     *rand.Rand
@@ -141,7 +141,7 @@ func (h *Host) initIPv6() {
 	// Random delays (DAD, reports, solicitations) are drawn from a stream
 	// seeded by the hardware address: two hosts differ, a test replays.
 	v.rng = rand.New(rand.NewPCG(binary.BigEndian.Uint64(append([]byte{0, 0}, m[:]...)), 0x1f6))
-	v.errors = newErrorBucket(icmpErrorRate, icmpErrorBurst)
+	v.errors = newTokenBucket(ICMPErrorRate, ICMPErrorBurst)
 	h.ipv6Changed(time.Time{}, nil)
 }
 
@@ -377,7 +377,7 @@ func (h *Host) receiveIPv6(now time.Time, b []byte, out *Output) Counter {
 	// and that copy stalls on the stores just made (perf: 10% of an NS).
 	var d datagram6
 	d.pkt = b[:wire.IPv6HeaderLen+int(p.PayloadLen())]
-	d.src, d.dst, d.linkMC = p.Src(), p.Dst(), h.rxGroup
+	d.src, d.dst, d.linkMC = p.Src(), p.Dst(), h.rxLinkMulticast
 	return h.receiveDatagram6(now, &d, out)
 }
 

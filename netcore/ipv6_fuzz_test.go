@@ -144,8 +144,8 @@ func fuzzScript6(t *testing.T, script []byte) {
 		if s.Config.Down && len(sent) > 0 {
 			t.Fatalf("a down host sent %d frames", len(sent))
 		}
-		if th.h.v6.frag.bytes > MaxReassemblyBytes6 || len(th.h.v6.addrs) > 2+len(s.Config.Addrs6)+MaxAutoconfAddrs {
-			t.Fatalf("bounds: %d bytes in reassembly, %d addresses", th.h.v6.frag.bytes, len(th.h.v6.addrs))
+		if r := th.h.v6.frag.r; r != nil && (r.bytes() > MaxReassemblyBytes || r.held() > MaxReassembly) || len(th.h.v6.addrs) > 2+len(s.Config.Addrs6)+MaxAutoconfAddrs {
+			t.Fatalf("bounds: %d addresses, reassembly %+v", len(th.h.v6.addrs), th.h.v6.frag.r)
 		}
 	}
 	want := th.snap().Config

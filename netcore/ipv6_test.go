@@ -526,10 +526,10 @@ func TestIPv6ErrorRateLimit(t *testing.T) {
 	for range 100 {
 		sent += len(th.recv(frame6(hostMAC, peerMAC, peerLL, hostLL, 150, 64, []byte("x"))))
 	}
-	if sent != icmpErrorBurst {
-		t.Errorf("sent %d errors for 100 packets at once, want %d", sent, icmpErrorBurst)
+	if sent != ICMPErrorBurst {
+		t.Errorf("sent %d errors for 100 packets at once, want %d", sent, ICMPErrorBurst)
 	}
-	th.wantStats(map[Counter]uint64{ICMPv6ErrorTx: icmpErrorBurst, ICMPv6RateLimited: 100 - icmpErrorBurst})
+	th.wantStats(map[Counter]uint64{ICMPv6ErrorTx: ICMPErrorBurst, ICMPv6RateLimited: 100 - ICMPErrorBurst})
 	th.now = th.now.Add(10 * time.Millisecond)
 	sent = 0
 	for range 20 {
@@ -595,7 +595,7 @@ func TestIPv6Fragments(t *testing.T) {
 			t.Errorf("answered a datagram with overlapping fragments")
 		}
 	}
-	th.wantStats(map[Counter]uint64{IPv6RxFragDropped: 3, ICMPv6EchoRx: 1})
+	th.wantStats(map[Counter]uint64{IPv6RxFragOverlap: 3, ICMPv6EchoRx: 1})
 	fs = fragments6(peerLL, hostLL, 3, m, 1448)
 	th.recv(fs[0])
 	th.recv(fs[0])
@@ -603,7 +603,7 @@ func TestIPv6Fragments(t *testing.T) {
 	if sent := th.recv(fs[2]); len(sent) != 3 {
 		t.Errorf("a duplicate fragment spoiled the datagram: %d frames sent", len(sent))
 	}
-	th.wantStats(map[Counter]uint64{IPv6RxFragDropped: 4, ICMPv6EchoRx: 2})
+	th.wantStats(map[Counter]uint64{IPv6RxFragDuplicate: 1, ICMPv6EchoRx: 2})
 
 	// A datagram that does not complete: a time exceeded after 60s when
 	// its first fragment came, nothing when it did not.
@@ -615,15 +615,15 @@ func TestIPv6Fragments(t *testing.T) {
 		t.Errorf("at the timeout: %d time exceeded", len(te))
 	}
 	th.wantStats(map[Counter]uint64{IPv6ReasmTimeout: 2})
-	if n := th.h.v6.frag.bytes; n != 0 {
-		t.Errorf("%d bytes held after every datagram ended", n)
+	if n := th.h.v6.frag.r.held(); n != 0 {
+		t.Errorf("%d datagrams held after every one ended", n)
 	}
 
-	// Bounds: MaxReassembly6 datagrams at once.
-	for i := range MaxReassembly6 + 3 {
+	// Bounds: MaxReassembly datagrams at once.
+	for i := range MaxReassembly + 3 {
 		th.recv(fragments6(peerLL, hostLL, uint32(100+i), m, 1448)[0])
 	}
-	th.wantStats(map[Counter]uint64{IPv6RxFragDropped: 7})
+	th.wantStats(map[Counter]uint64{IPv6RxFragNoRoom: 3})
 	// A fragment whose length is not a multiple of 8, not the last: a
 	// parameter problem pointing at the payload length.
 	odd := fragments6(peerLL, hostLL, 7, m[:100], 60)[0]

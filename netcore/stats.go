@@ -87,22 +87,25 @@ const (
 	ICMPConvRxDropped   // fate: an echo reply for a conversation whose receive queue was full
 	ICMPConvTx          // ICMP messages sent by conversations
 	// IPv6 (ipv6.go, icmpv6.go, ndp.go, mld.go, slaac.go, frag6.go).
-	IPv6RxBadHeader   // fate: extension headers or options refused (a parameter problem where RFC 8200 asks for one), a multicast source
-	IPv6RxUnknownNext // fate: a next header the host does not carry (parameter problem)
-	IPv6RxFragment    // fate: a fragment held for reassembly
-	IPv6RxFragDropped // fate: a fragment dropped: overlapping, inconsistent, over a bound, or of a datagram dropped for that
-	IPv6RxOther       // fate: no next header
-	ICMPv6EchoRx      // fate: echo requests to one of our addresses or groups
-	ICMPv6RxError     // fate: error messages (unreachable, packet too big, time exceeded, parameter problem)
-	ICMPv6RxOther     // fate: other ICMPv6 types, echo replies, a bad ICMPv6 checksum
-	NDPRxNS           // fate: neighbor solicitations
-	NDPRxNA           // fate: neighbor advertisements
-	NDPRxRS           // fate: router solicitations (a host ignores them)
-	NDPRxRA           // fate: router advertisements
-	NDPRxRedirect     // fate: redirects (ignored)
-	NDPRxInvalid      // fate: NDP or MLD messages that fail RFC 4861's validation (hop limit, code, length, options)
-	MLDRxQuery        // fate: multicast listener queries
-	MLDRxReport       // fate: other listeners' reports and dones
+	IPv6RxBadHeader     // fate: extension headers or options refused (a parameter problem where RFC 8200 asks for one), a multicast source
+	IPv6RxUnknownNext   // fate: a next header the host does not carry (parameter problem)
+	IPv6RxFragment      // fate: a fragment held for reassembly
+	IPv6RxFragDuplicate // fate: a fragment received again: dropped, its datagram kept
+	IPv6RxFragOverlap   // fate: a fragment that overlaps another, or of a datagram dropped for that (RFC 5722)
+	IPv6RxFragBad       // fate: a fragment inconsistent with its datagram, or too long
+	IPv6RxFragNoRoom    // fate: a fragment beyond the reassembly bounds (64 datagrams, 1 MiB)
+	IPv6RxOther         // fate: no next header
+	ICMPv6EchoRx        // fate: echo requests to one of our addresses or groups
+	ICMPv6RxError       // fate: error messages (unreachable, packet too big, time exceeded, parameter problem)
+	ICMPv6RxOther       // fate: other ICMPv6 types, echo replies, a bad ICMPv6 checksum
+	NDPRxNS             // fate: neighbor solicitations
+	NDPRxNA             // fate: neighbor advertisements
+	NDPRxRS             // fate: router solicitations (a host ignores them)
+	NDPRxRA             // fate: router advertisements
+	NDPRxRedirect       // fate: redirects (ignored)
+	NDPRxInvalid        // fate: NDP or MLD messages that fail RFC 4861's validation (hop limit, code, length, options)
+	MLDRxQuery          // fate: multicast listener queries
+	MLDRxReport         // fate: other listeners' reports and dones
 	ICMPv6EchoTx
 	ICMPv6ErrorTx
 	ICMPv6RateLimited // errors not sent because of the rate limit
@@ -192,35 +195,38 @@ var counterNames = [numCounters]string{
 	ICMPConvRxDropped:   "icmp_conv_rx_dropped",
 	ICMPConvTx:          "icmp_conv_tx",
 
-	IPv6RxBadHeader:   "ipv6_rx_bad_header",
-	IPv6RxUnknownNext: "ipv6_rx_unknown_next_header",
-	IPv6RxFragment:    "ipv6_rx_fragment",
-	IPv6RxFragDropped: "ipv6_rx_frag_dropped",
-	IPv6RxOther:       "ipv6_rx_other",
-	ICMPv6EchoRx:      "icmp6_echo_rx",
-	ICMPv6RxError:     "icmp6_rx_error",
-	ICMPv6RxOther:     "icmp6_rx_other",
-	NDPRxNS:           "ndp_rx_ns",
-	NDPRxNA:           "ndp_rx_na",
-	NDPRxRS:           "ndp_rx_rs",
-	NDPRxRA:           "ndp_rx_ra",
-	NDPRxRedirect:     "ndp_rx_redirect",
-	NDPRxInvalid:      "ndp_rx_invalid",
-	MLDRxQuery:        "mld_rx_query",
-	MLDRxReport:       "mld_rx_report",
-	ICMPv6EchoTx:      "icmp6_echo_tx",
-	ICMPv6ErrorTx:     "icmp6_error_tx",
-	ICMPv6RateLimited: "icmp6_rate_limited",
-	NDPTxNS:           "ndp_tx_ns",
-	NDPTxNA:           "ndp_tx_na",
-	NDPTxRS:           "ndp_tx_rs",
-	MLDTxReport:       "mld_tx_report",
-	NDPFailed:         "ndp_failed",
-	NDPConflicts:      "ndp_conflicts",
-	DADDuplicate:      "dad_duplicate",
-	NDPRAIgnored:      "ndp_ra_ignored",
-	IPv6ReasmOK:       "ipv6_reasm_ok",
-	IPv6ReasmTimeout:  "ipv6_reasm_timeout",
+	IPv6RxBadHeader:     "ipv6_rx_bad_header",
+	IPv6RxUnknownNext:   "ipv6_rx_unknown_next_header",
+	IPv6RxFragment:      "ipv6_rx_fragment",
+	IPv6RxFragDuplicate: "ipv6_rx_frag_duplicate",
+	IPv6RxFragOverlap:   "ipv6_rx_frag_overlap",
+	IPv6RxFragBad:       "ipv6_rx_frag_bad",
+	IPv6RxFragNoRoom:    "ipv6_rx_frag_no_room",
+	IPv6RxOther:         "ipv6_rx_other",
+	ICMPv6EchoRx:        "icmp6_echo_rx",
+	ICMPv6RxError:       "icmp6_rx_error",
+	ICMPv6RxOther:       "icmp6_rx_other",
+	NDPRxNS:             "ndp_rx_ns",
+	NDPRxNA:             "ndp_rx_na",
+	NDPRxRS:             "ndp_rx_rs",
+	NDPRxRA:             "ndp_rx_ra",
+	NDPRxRedirect:       "ndp_rx_redirect",
+	NDPRxInvalid:        "ndp_rx_invalid",
+	MLDRxQuery:          "mld_rx_query",
+	MLDRxReport:         "mld_rx_report",
+	ICMPv6EchoTx:        "icmp6_echo_tx",
+	ICMPv6ErrorTx:       "icmp6_error_tx",
+	ICMPv6RateLimited:   "icmp6_rate_limited",
+	NDPTxNS:             "ndp_tx_ns",
+	NDPTxNA:             "ndp_tx_na",
+	NDPTxRS:             "ndp_tx_rs",
+	MLDTxReport:         "mld_tx_report",
+	NDPFailed:           "ndp_failed",
+	NDPConflicts:        "ndp_conflicts",
+	DADDuplicate:        "dad_duplicate",
+	NDPRAIgnored:        "ndp_ra_ignored",
+	IPv6ReasmOK:         "ipv6_reasm_ok",
+	IPv6ReasmTimeout:    "ipv6_reasm_timeout",
 }
 
 // RxFates are the counters whose sum equals RxFrames.
@@ -231,7 +237,8 @@ var RxFates = []Counter{RxMalformed, RxNotForUs, RxDown, Rx8023, RxOtherEthertyp
 	UDPRx, UDPRxNoPort, UDPRxBadChecksum, UDPRxBadLength, UDPRxQueueFull, UDPRxNoCall,
 	IPv4RxBadOptions, IPv4RxSourceRoute, IPv4RxFragDuplicate, IPv4RxFragOverlap,
 	IPv4RxFragBad, IPv4RxFragNoRoom, ICMPRxError, ICMPRxErrorOther, ICMPConvRx, ICMPConvRxDropped,
-	IPv6RxBadHeader, IPv6RxUnknownNext, IPv6RxFragment, IPv6RxFragDropped, IPv6RxOther,
+	IPv6RxBadHeader, IPv6RxUnknownNext, IPv6RxFragment, IPv6RxFragDuplicate, IPv6RxFragOverlap,
+	IPv6RxFragBad, IPv6RxFragNoRoom, IPv6RxOther,
 	ICMPv6EchoRx, ICMPv6RxError, ICMPv6RxOther, NDPRxNS, NDPRxNA, NDPRxRS, NDPRxRA, NDPRxRedirect,
 	NDPRxInvalid, MLDRxQuery, MLDRxReport}
 
