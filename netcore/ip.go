@@ -15,12 +15,13 @@ import (
 // sends goes through sendIP.
 
 // sourceAddr is the address of ours to send to dst from, of dst's family,
-// and whether there is one: IPv4's on dst's subnet, or IPv6's by RFC 6724
-// (source6). An IPv4-mapped IPv6 address is IPv4.
+// and whether there is one: IPv4's on the subnet of dst's next hop
+// (route.go), or IPv6's by RFC 6724 (source6). An IPv4-mapped IPv6 address
+// is IPv4.
 func (h *Host) sourceAddr(dst netip.Addr) (netip.Addr, bool) {
 	dst = dst.Unmap()
 	if dst.Is4() {
-		src, ok := h.source(key(dst))
+		src, ok := h.sourceFor(key(dst))
 		return addrOf(src), ok
 	}
 	if !h.v6.running {
@@ -32,10 +33,9 @@ func (h *Host) sourceAddr(dst netip.Addr) (netip.Addr, bool) {
 // sendIP sends a datagram of an upper-layer protocol: payload (its header,
 // checksum included, and data) from src to dst, with hop limit (TTL) ttl
 // and traffic class (TOS) tos; src may be invalid for sourceAddr's choice.
-// IPv6 datagrams larger than the path MTU go in fragments (IPv4 ones, until
-// IPv4 fragments on send, must fit the MTU). It reports whether the
-// datagram went out or waits for its neighbour; false when it could not:
-// no route, no source, IPv6 off, or too big.
+// Datagrams larger than the (path) MTU go in fragments. It reports whether
+// the datagram went out or waits for its neighbour; false when it could
+// not: no route, no source, IPv6 off, or longer than the family allows.
 func (h *Host) sendIP(now time.Time, out *Output, src, dst netip.Addr, proto wire.IPProtocol, ttl, tos uint8, payload []byte) bool {
 	dst, src = dst.Unmap(), src.Unmap()
 	if h.cfg.Down {
@@ -51,20 +51,21 @@ func (h *Host) sendIP(now time.Time, out *Output, src, dst netip.Addr, proto wir
 			return false
 		}
 	}
-	if wire.IPv4MinLen+len(payload) > h.cfg.MTU || !src.Is4() {
+	if wire.IPv4MinLen+len(payload) > 0xffff || !src.Is4() {
+		return false
+	}
+	if _, ok := h.nextHop(key(dst)); !ok {
+		h.stats[TxNoRoute]++
 		return false
 	}
 	if ttl == 0 {
 		ttl = 64
 	}
-	b := wire.EthernetRepr{Src: h.cfg.MAC, Type: wire.EtherTypeIPv4}.Append(out.buffer())
 	h.ipID++
-	b = wire.IPv4Repr{Src: src, Dst: dst, Protocol: proto, TTL: ttl, TOS: tos, ID: h.ipID, PayloadLen: len(payload)}.Append(b)
-	if !h.onLink(key(dst)) {
-		h.stats[TxNoRoute]++
-		return false
-	}
-	h.route(now, out, key(dst), append(b, payload...))
+	d := wire.IPv4Repr{Src: src, Dst: dst, Protocol: proto, TTL: ttl, TOS: tos, ID: h.ipID, PayloadLen: len(payload)}.Append(h.txBuf[:0])
+	d = append(d, payload...)
+	h.txBuf = d[:0]
+	h.sendDatagram(now, out, key(dst), wire.IPv4Packet(d))
 	return true
 }
 

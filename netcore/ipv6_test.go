@@ -1032,7 +1032,11 @@ func TestSendIP(t *testing.T) {
 		t.Errorf("sendIP over IPv4")
 	}
 	th.out.Reset()
-	if th.h.sendIP(th.now, &th.out, netip.Addr{}, peerIP, wire.ProtoUDP, 0, 0, payload[:1481]) ||
+	if !th.h.sendIP(th.now, &th.out, netip.Addr{}, peerIP, wire.ProtoUDP, 0, 0, payload[:1481]) || len(th.sent()) != 2 {
+		t.Errorf("sendIP over IPv4, a datagram in fragments")
+	}
+	th.out.Reset()
+	if th.h.sendIP(th.now, &th.out, netip.Addr{}, peerIP, wire.ProtoUDP, 0, 0, make([]byte, 0xffff)) ||
 		th.h.sendIP(th.now, &th.out, netip.Addr{}, netip.MustParseAddr("10.9.9.9"), wire.ProtoUDP, 0, 0, payload[:10]) ||
 		th.h.sendIP(th.now, &th.out, netip.Addr{}, netip.MustParseAddr("2001:db8:9::9"), wire.ProtoUDP, 0, 0, payload[:10]) {
 		t.Errorf("sendIP sent what it could not: too big, or no route")
