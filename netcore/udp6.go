@@ -64,11 +64,32 @@ func (u *udp) write6(now time.Time, c *conv, b []byte, out *Output) (int, error)
 	return len(b), nil
 }
 
+// udpICMPv6Errnos are the errnos of ICMPv6 destination unreachable's codes
+// for a connected UDP conversation, as Linux's icmpv6_err_convert has them;
+// only those Linux calls fatal reach a connected socket without
+// IPV6_RECVERR, and so only those reach a conversation (0 for the others:
+// no route, address unreachable).
+var udpICMPv6Errnos = [...]syscall.Errno{
+	wire.ICMPv6AdminProhibited:  syscall.EACCES,
+	wire.ICMPv6PortUnreachable:  syscall.ECONNREFUSED,
+	wire.ICMPv6SourcePolicyFail: syscall.EACCES,
+	wire.ICMPv6RejectRoute:      syscall.EACCES,
+}
+
 // icmp6ToUDP gives an ICMPv6 error about a datagram we sent (quoted, from
-// its IPv6 header on) to its connected conversation: port unreachable is
-// ECONNREFUSED, the other unreachables EHOSTUNREACH.
+// its IPv6 header on) to its connected conversation (udpError) when Linux
+// would report it: port unreachable is ECONNREFUSED, prohibited EACCES, a
+// parameter problem EPROTO; packet too big, time exceeded and the other
+// unreachables are not reported, as on Linux.
 func (h *Host) icmp6ToUDP(typ wire.ICMPv6Type, code uint8, quoted []byte, out *Output) {
-	if typ != wire.ICMPv6DstUnreachable || len(quoted) < wire.IPv6HeaderLen {
+	var errno syscall.Errno
+	switch {
+	case typ == wire.ICMPv6DstUnreachable && int(code) < len(udpICMPv6Errnos):
+		errno = udpICMPv6Errnos[code]
+	case typ == wire.ICMPv6ParamProblem:
+		errno = syscall.EPROTO
+	}
+	if errno == 0 || len(quoted) < wire.IPv6HeaderLen {
 		return
 	}
 	q := wire.IPv6Packet(quoted)
@@ -89,9 +110,5 @@ func (h *Host) icmp6ToUDP(typ wire.ICMPv6Type, code uint8, quoted []byte, out *O
 	u := quoted[off:]
 	local := netip.AddrPortFrom(q.Src(), binary.BigEndian.Uint16(u[wire.UDPSrcPortOff:]))
 	remote := netip.AddrPortFrom(q.Dst(), binary.BigEndian.Uint16(u[wire.UDPDstPortOff:]))
-	errno := syscall.EHOSTUNREACH
-	if code == wire.ICMPv6PortUnreachable {
-		errno = syscall.ECONNREFUSED
-	}
 	h.udpError(local, remote, errno, out)
 }

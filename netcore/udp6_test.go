@@ -61,7 +61,22 @@ func TestUDP6(t *testing.T) {
 	if _, err := th.h.ConvRead(c, make([]byte, 100)); !errors.Is(err, syscall.ECONNREFUSED) {
 		t.Errorf("read after a port unreachable: %v", err)
 	}
-	th.wantStats(map[Counter]uint64{UDPRx: 1, UDPRxNoPort: 1, UDPTx: 2, ICMPv6RxError: 1})
+	// Address unreachable is no fatal error to Linux: not reported, the
+	// next datagram reads; prohibited is one (EACCES).
+	errFrom := func(code uint8) {
+		m := icmp6(peer6, host6.Addr(), wire.ICMPv6DstUnreachable, code, append(make([]byte, 4), quoted[:wire.IPv6HeaderLen+13]...))
+		th.recv(frame6(hostMAC, peerMAC, peer6, host6.Addr(), wire.ProtoICMPv6, 64, m))
+	}
+	errFrom(wire.ICMPv6AddrUnreachable)
+	th.recv(udp6From(peer6, 7, host6.Addr(), 5000, []byte("again")))
+	if got := th.read(c); got != "again" {
+		t.Errorf("read after an address unreachable %q", got)
+	}
+	errFrom(wire.ICMPv6AdminProhibited)
+	if _, err := th.h.ConvRead(c, make([]byte, 100)); !errors.Is(err, syscall.EACCES) {
+		t.Errorf("read after administratively prohibited: %v", err)
+	}
+	th.wantStats(map[Counter]uint64{UDPRx: 2, UDPRxNoPort: 1, UDPTx: 2, ICMPv6RxError: 3})
 
 	// An announced conversation: a call per new remote, on either family.
 	l := th.clone()
