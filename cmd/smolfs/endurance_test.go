@@ -337,38 +337,51 @@ func TestTapDeletedUnderFlood(t *testing.T) {
 		defer f.Close()
 	}
 
-	flood := start(t, "arpflood", ns.Command(arpfloodBinary(t), "-i", "tap0", "-target", floodTarget,
-		"-window", "0", "-senders", "100000", "-count", "100000000", "-duration", "20s"))
-	pingf := start(t, "ping -f", ns.Command("ping", "-f", "-q", "-w", "20", ourIP))
-	var before map[string]uint64
-	// The ARP flood fills the tap's queue, so that few of ping's requests
-	// get through: a few are enough.
-	if !waitFor(10*time.Second, func() bool {
+	// ping -f first, on an idle tap: once the open-loop flood runs it
+	// keeps the tap's queue full (it retries every send the queue refuses),
+	// and ping's requests, even the kernel's ARP for our address, would
+	// have to win a slot against it. So ping is seen going before the
+	// flood starts, and the flood, which always gets through, after it;
+	// neither wait depends on how fast the machine is.
+	stats := func() map[string]uint64 {
 		text, err := s.read("tap0/stats")
-		if err == nil {
-			before, err = parseStats(text)
+		if err != nil {
+			t.Fatalf("tap0/stats: %v", err)
 		}
-		return err == nil && before["arp_rx_request"] > 10000 && before["icmp_echo_rx"] >= 10
-	}) {
+		st, err := parseStats(text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	// Both run until the tap goes; their deadlines only bound a hang.
+	pingf := start(t, "ping -f", ns.Command("ping", "-f", "-q", "-w", "300", ourIP))
+	var before map[string]uint64
+	if !waitFor(hangGuard, func() bool { before = stats(); return before["icmp_echo_rx"] >= 10 }) {
+		t.Fatalf("ping -f did not get going on an idle tap: tap0/stats %v", before)
+	}
+	flood := start(t, "arpflood", ns.Command(arpfloodBinary(t), "-i", "tap0", "-target", floodTarget,
+		"-window", "0", "-senders", "100000", "-count", "1000000000", "-duration", "300s"))
+	if !waitFor(hangGuard, func() bool { before = stats(); return before["arp_rx_request"] > 10000 }) {
 		t.Fatalf("the flood did not get going: tap0/stats %v", before)
 	}
 	ns.Run("ip", "link", "del", "tap0")
 
-	if !waitFor(5*time.Second, func() bool { return strings.Contains(log.String(), "tap0: device gone: ") }) {
+	if !waitFor(hangGuard, func() bool { return strings.Contains(log.String(), "tap0: device gone: ") }) {
 		t.Fatalf("no \"tap0: device gone\" event in /log after the tap was deleted:\n%s", log)
 	}
 	t.Logf("/log: %s", regexp.MustCompile(`(?m)^.*tap0: device gone.*$`).FindString(log.String()))
 	// arpflood ends by itself once its interface is gone; ping -f would
 	// go on trying until its -w.
-	flood.wait(t, 10*time.Second)
+	flood.wait(t, hangGuard)
 	pingf.cmd.Process.Kill()
-	pingf.wait(t, 10*time.Second)
+	pingf.wait(t, hangGuard)
 
 	// The server answers, tap1 answers, and tap0 is there but down.
 	checkServerHealthy(t, srv)
 	tap1Before := captured[1].Load()
 	ns.Run("ping", "-c", "3", "-i", "0.2", "-W", "2", bystanderIP)
-	if !waitFor(5*time.Second, func() bool { return captured[1].Load() > tap1Before }) {
+	if !waitFor(hangGuard, func() bool { return captured[1].Load() > tap1Before }) {
 		t.Errorf("tap1/frames showed nothing of a ping after tap0 was deleted")
 	}
 	if captured[0].Load() == 0 {
@@ -402,7 +415,7 @@ func TestTapDeletedUnderFlood(t *testing.T) {
 	if !strings.Contains(out, "3 received") {
 		t.Errorf("ping of the recreated host:\n%s", out)
 	}
-	if !waitFor(5*time.Second, func() bool { return strings.Contains(log.String(), "tap0: created") }) {
+	if !waitFor(hangGuard, func() bool { return strings.Contains(log.String(), "tap0: created") }) {
 		t.Errorf("/log does not show tap0 created again:\n%s", log)
 	}
 	if text, err := s.read("tap0/stats"); err != nil {
@@ -412,7 +425,7 @@ func TestTapDeletedUnderFlood(t *testing.T) {
 	}
 	// The old tap's descriptor and wake-up went with it: the new host has
 	// as many as the old one had.
-	if !waitFor(5*time.Second, func() bool { return fdCount(srv.cmd.Process.Pid) == fds }) {
+	if !waitFor(hangGuard, func() bool { return fdCount(srv.cmd.Process.Pid) == fds }) {
 		t.Errorf("smolfs has %d descriptors open, %d before the tap was deleted", fdCount(srv.cmd.Process.Pid), fds)
 	}
 	checkServerHealthy(t, srv)
@@ -476,7 +489,7 @@ func watchedFlood(t testing.TB, rounds int) (ratios []float64) {
 	watchers := func(round int) *proc {
 		p := start(t, fmt.Sprintf("ninepload, round %d", round), ns.Command(nineploadBinary(t), "-clients", strconv.Itoa(clients),
 			"-interval", interval.String(), "-duration", phase.String(), "tap0/stats", "tap0/arp"))
-		if !waitFor(10*time.Second, func() bool { return p.done() || strings.Contains(p.stderr.String(), "attached") }) || p.done() {
+		if !waitFor(hangGuard, func() bool { return p.done() || strings.Contains(p.stderr.String(), "attached") }) || p.done() {
 			t.Fatalf("%s did not attach its clients:\n%s", p.name, p.stderr)
 		}
 		return p
@@ -487,7 +500,7 @@ func watchedFlood(t testing.TB, rounds int) (ratios []float64) {
 	for round := range rounds {
 		load := watchers(round)
 		with := measure()
-		if code, _ := load.wait(t, 15*time.Second); code != 0 {
+		if code, _ := load.wait(t, hangGuard); code != 0 {
 			t.Fatalf("%s: exit %d:\n%s", load.name, code, load.stderr)
 		}
 		after := measure()
@@ -553,7 +566,7 @@ func plainSmolfsBinary(t testing.TB) string {
 func startServeBinary(t testing.TB, ns *testenv.Netns, bin string, args ...string) *proc {
 	t.Helper()
 	p := start(t, "smolfs serve", ns.Command(bin, append([]string{"serve"}, args...)...))
-	ready := waitFor(10*time.Second, func() bool { return p.done() || strings.Contains(p.stderr.String(), "msg=ready") })
+	ready := waitFor(hangGuard, func() bool { return p.done() || strings.Contains(p.stderr.String(), "msg=ready") })
 	if !ready || p.done() {
 		t.Fatalf("smolfs serve %s did not get ready:\n%s", strings.Join(args, " "), p.stderr)
 	}

@@ -113,6 +113,16 @@ func (b *lockedBuffer) String() string {
 	return b.b.String()
 }
 
+// hangGuard bounds every wait for something that must happen (a process
+// gets ready or exits, a frame that was sent shows up, a state that an
+// action causes): the waits return as soon as it happens, and the bound only
+// ends a test that would otherwise hang. It is long so that no load on the
+// machine (the race detector, a CPU hog, other test packages) reaches it. A
+// wait whose condition might not hold (traffic that may be crowded out, an
+// order of events that nothing forces) is a bug in its test, whatever its
+// bound.
+const hangGuard = time.Minute
+
 // waitFor polls cond every 20 ms for up to limit; the limit guards against
 // a hang and is no measure of speed.
 func waitFor(limit time.Duration, cond func() bool) bool {
@@ -216,7 +226,7 @@ func (p *proc) signal(t *testing.T, sig os.Signal) {
 func startServe(t *testing.T, ns *testenv.Netns, args ...string) *proc {
 	t.Helper()
 	p := start(t, "smolfs serve", ns.Command(smolfsBinary(t), append([]string{"serve", "-log-level", "debug"}, args...)...))
-	ready := waitFor(10*time.Second, func() bool { return p.done() || strings.Contains(p.stderr.String(), "msg=ready") })
+	ready := waitFor(hangGuard, func() bool { return p.done() || strings.Contains(p.stderr.String(), "msg=ready") })
 	if !ready || p.done() {
 		t.Fatalf("smolfs serve %s did not get ready:\n%s", strings.Join(args, " "), p.stderr)
 	}
@@ -334,7 +344,7 @@ func TestDumpMatchesTcpdump(t *testing.T) {
 		p    *proc
 		text string
 	}{{live, "listening on tap0"}, {dump, "listening on tap0"}, {pcap, "listening on tap0"}, {reader, "reading from file -"}} {
-		if !waitFor(10*time.Second, func() bool { return w.p.done() || strings.Contains(w.p.stderr.String(), w.text) }) || w.p.done() {
+		if !waitFor(hangGuard, func() bool { return w.p.done() || strings.Contains(w.p.stderr.String(), w.text) }) || w.p.done() {
 			t.Fatalf("%s did not start:\n%s", w.p.name, w.p.stderr)
 		}
 	}
@@ -359,7 +369,7 @@ func TestDumpMatchesTcpdump(t *testing.T) {
 	// show the same number of lines, then stop them.
 	lines := func(p *proc) int { return strings.Count(p.stdout.String(), "\n") }
 	prev := -1
-	waitFor(10*time.Second, func() bool {
+	waitFor(hangGuard, func() bool {
 		n := lines(live)
 		same := n > 0 && n == lines(dump) && n == lines(reader) && n == prev
 		prev = n
@@ -369,7 +379,7 @@ func TestDumpMatchesTcpdump(t *testing.T) {
 		p.signal(t, syscall.SIGINT)
 	}
 	for _, p := range []*proc{live, dump, pcap, reader} {
-		if code, _ := p.wait(t, 10*time.Second); code != 0 {
+		if code, _ := p.wait(t, hangGuard); code != 0 {
 			t.Errorf("%s exited with %d:\n%s", p.name, code, p.stderr)
 		}
 	}
@@ -414,7 +424,7 @@ func TestDumpStopsWhenReaderGoes(t *testing.T) {
 		cmd.Stdout = pw
 		p := start(t, "smolfs "+strings.Join(args, " "), cmd)
 		pw.Close()
-		if !waitFor(10*time.Second, func() bool { return p.done() || strings.Contains(p.stderr.String(), "listening on tap0") }) || p.done() {
+		if !waitFor(hangGuard, func() bool { return p.done() || strings.Contains(p.stderr.String(), "listening on tap0") }) || p.done() {
 			t.Fatalf("%s did not start:\n%s", p.name, p.stderr)
 		}
 		ns.Run("ping", "-c", "1", ourIP)
@@ -425,7 +435,7 @@ func TestDumpStopsWhenReaderGoes(t *testing.T) {
 		pr.Close()
 		// The next frames meet a pipe without a reader.
 		ns.Run("ping", "-c", "2", "-i", "0.2", ourIP)
-		if code, _ := p.wait(t, 10*time.Second); code != 0 {
+		if code, _ := p.wait(t, hangGuard); code != 0 {
 			t.Errorf("%s: exit %d after its reader went away, want 0:\n%s", p.name, code, p.stderr)
 		}
 		if !strings.Contains(p.stderr.String(), "frames captured") {
@@ -513,7 +523,7 @@ func TestServeShutdown(t *testing.T) {
 				t.Fatalf("tap0 is not there while smolfs runs: %v", err)
 			}
 			srv.signal(t, sig)
-			code, took := srv.wait(t, 10*time.Second)
+			code, took := srv.wait(t, hangGuard)
 			t.Logf("smolfs serve exited %v after %s", took, sig)
 			if code != 0 {
 				t.Errorf("after %s smolfs serve exited with %d, want 0:\n%s", sig, code, srv.stderr)
@@ -534,7 +544,7 @@ func TestServeTapBusy(t *testing.T) {
 	testenv.RequireTool(t, "ping", "iputils-ping")
 	ns, _ := running(t)
 	second := start(t, "second smolfs serve", ns.Command(smolfsBinary(t), "serve", "-listen", "127.0.0.1:5641"))
-	code, _ := second.wait(t, 10*time.Second)
+	code, _ := second.wait(t, hangGuard)
 	msg := second.stderr.String()
 	if code != 1 || !strings.Contains(msg, "smolfs: open tap0: device or resource busy: another process has it open") {
 		t.Errorf("second smolfs serve on tap0: exit %d, stderr:\n%s\nwant 1 and a message that tap0 is busy", code, msg)
@@ -548,7 +558,7 @@ func TestServeWithoutPrivileges(t *testing.T) {
 	ns := newNetns(t)
 	p := start(t, "unprivileged smolfs serve", ns.Command("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
 		"--inh-caps=-all", "--bounding-set=-all", smolfsBinary(t), "serve"))
-	code, _ := p.wait(t, 10*time.Second)
+	code, _ := p.wait(t, hangGuard)
 	msg := p.stderr.String()
 	// Where /dev/net/tun is 0600 the open of it fails (EACCES), elsewhere
 	// creating the tap does (EPERM); the advice is the same.

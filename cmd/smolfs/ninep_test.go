@@ -69,7 +69,7 @@ func newNinepEnv(t *testing.T) *ninepEnv {
 	// The host announces its address once it runs; a capture reader that
 	// subscribes before that would see the announcement among its frames.
 	tap0, _ := e.st.Host("tap0")
-	if !waitFor(5*time.Second, func() bool { return tap0.Snapshot().Stats[netcore.TxFrames] > 0 }) {
+	if !waitFor(hangGuard, func() bool { return tap0.Snapshot().Stats[netcore.TxFrames] > 0 }) {
 		t.Fatal("tap0 sent no gratuitous ARP within 5 s of its creation")
 	}
 	srv := fs.NewServer(e.st, log)
@@ -217,7 +217,7 @@ func TestNinepWrite(t *testing.T) {
 	defer cancel()
 	var logOut lockedBuffer
 	done := ninepStart(ctx, t, &logOut, "-addr", e.tcp, "read", "log")
-	if !waitFor(5*time.Second, func() bool { return strings.Contains(logOut.String(), `"add 300.1.1.1/24": bad IPv4 address`) }) {
+	if !waitFor(hangGuard, func() bool { return strings.Contains(logOut.String(), `"add 300.1.1.1/24": bad IPv4 address`) }) {
 		t.Errorf("/log read by smolfs 9p lacks the reason:\n%s", logOut.String())
 	}
 	cancel()
@@ -305,7 +305,7 @@ func TestNinepReadStream(t *testing.T) {
 	e := newNinepEnv(t)
 	h := e.host("tap0")
 	subscribed := func(n int) bool {
-		return waitFor(5*time.Second, func() bool { return h.Capture().Subscribers() == n })
+		return waitFor(hangGuard, func() bool { return h.Capture().Subscribers() == n })
 	}
 
 	// Interrupted (Ctrl-C) after two rounds of frames.
@@ -320,7 +320,7 @@ func TestNinepReadStream(t *testing.T) {
 		if err := e.peer("tap0").WriteFrame(arpRequestFrame()); err != nil {
 			t.Fatal(err)
 		}
-		if !waitFor(5*time.Second, func() bool { return strings.Count(out.String(), want) == round }) {
+		if !waitFor(hangGuard, func() bool { return strings.Count(out.String(), want) == round }) {
 			t.Fatalf("round %d: read tap0/frames printed:\n%s", round, out.String())
 		}
 	}
@@ -333,7 +333,7 @@ func TestNinepReadStream(t *testing.T) {
 		if err != nil {
 			t.Errorf("interrupted read ended with %v, want nil (exit 0)", err)
 		}
-	case <-time.After(5 * time.Second):
+	case <-time.After(hangGuard):
 		t.Fatal("read did not end within 5 s of the interrupt")
 	}
 	if !subscribed(0) {
@@ -353,7 +353,7 @@ func TestNinepReadStream(t *testing.T) {
 		if err != nil {
 			t.Errorf("read whose output is gone ended with %v, want nil", err)
 		}
-	case <-time.After(5 * time.Second):
+	case <-time.After(hangGuard):
 		t.Fatal("read did not end when its output went away")
 	}
 	if !subscribed(0) {
@@ -363,7 +363,7 @@ func TestNinepReadStream(t *testing.T) {
 	// The host is removed: end of file, status 0.
 	var out3 lockedBuffer
 	done = ninepStart(context.Background(), t, &out3, "-addr", e.unix, "read", "tap0/frames.pcap")
-	if !waitFor(5*time.Second, func() bool { return out3.String() != "" }) {
+	if !waitFor(hangGuard, func() bool { return out3.String() != "" }) {
 		t.Fatal("read tap0/frames.pcap printed no pcap header")
 	}
 	if got := []byte(out3.String()); len(got) != 24 || !bytes.Equal(got[:4], []byte{0x4d, 0x3c, 0xb2, 0xa1}) {
@@ -377,7 +377,7 @@ func TestNinepReadStream(t *testing.T) {
 		if err != nil {
 			t.Errorf("read of a removed host's frames.pcap ended with %v, want nil (end of file)", err)
 		}
-	case <-time.After(5 * time.Second):
+	case <-time.After(hangGuard):
 		t.Fatal("read did not end when the host was removed")
 	}
 }

@@ -146,7 +146,7 @@ func TestResolveLearnsKernelMAC(t *testing.T) {
 	tr.mustWrite("tap0/arp", "resolve "+kernelIP+"\n")
 	entry := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(kernelIP+" "+kernelMAC) + ` reachable \d+$`)
 	var arp string
-	if !waitFor(5*time.Second, func() bool { arp = tr.read("tap0/arp"); return entry.MatchString(arp) }) {
+	if !waitFor(hangGuard, func() bool { arp = tr.read("tap0/arp"); return entry.MatchString(arp) }) {
 		t.Errorf("after resolve %s, tap0/arp reads\n%s\nwant a line %q", kernelIP, arp, kernelIP+" "+kernelMAC+" reachable N")
 	}
 }
@@ -158,7 +158,7 @@ func TestGratuitousARPMovesKernelNeighbour(t *testing.T) {
 	const newMAC = "02:00:00:00:00:42"
 	tr.mustWrite("tap0/ctl", "ea "+newMAC+"\ngarp\n")
 	var neigh string
-	if !waitFor(5*time.Second, func() bool {
+	if !waitFor(hangGuard, func() bool {
 		neigh = ns.Run("ip", "neigh", "show", ourIP, "dev", "tap0")
 		return strings.Contains(neigh, "lladdr "+newMAC)
 	}) {
@@ -206,10 +206,10 @@ func TestShutdownEndsReaders(t *testing.T) {
 		if r.err != nil && !errors.Is(r.err, io.EOF) {
 			t.Errorf("a blocked read of tap0/frames ended with %v after SIGTERM, want end of file", r.err)
 		}
-	case <-time.After(10 * time.Second):
+	case <-time.After(hangGuard):
 		t.Fatalf("a blocked read of tap0/frames did not end within 10 s of SIGTERM")
 	}
-	if code, took := srv.wait(t, 10*time.Second); code != 0 {
+	if code, took := srv.wait(t, hangGuard); code != 0 {
 		t.Errorf("smolfs serve exited with %d after SIGTERM (%v)", code, took)
 	}
 }
@@ -219,7 +219,7 @@ func TestShutdownEndsReaders(t *testing.T) {
 func TestSecondServeSamePort(t *testing.T) {
 	ns, _ := running(t)
 	second := start(t, "second smolfs serve", ns.Command(smolfsBinary(t), "serve", "-host", "tap1"))
-	code, _ := second.wait(t, 10*time.Second)
+	code, _ := second.wait(t, hangGuard)
 	want := "smolfs: listen on 127.0.0.1:5640: address already in use: is another smolfs serve running? stop it, or pick another address with -listen"
 	if msg := second.stderr.String(); code != 1 || !strings.Contains(msg, want) {
 		t.Errorf("second smolfs serve on 127.0.0.1:5640: exit %d, stderr:\n%s\nwant 1 and %q", code, msg, want)
@@ -246,7 +246,7 @@ func TestServeUnixSocket(t *testing.T) {
 		t.Errorf("/ctl over unix:%s reads %q", sock, got)
 	}
 	srv.signal(t, syscall.SIGTERM)
-	if code, _ := srv.wait(t, 10*time.Second); code != 0 {
+	if code, _ := srv.wait(t, hangGuard); code != 0 {
 		t.Errorf("exit %d after SIGTERM", code)
 	}
 	if _, err := os.Lstat(sock); !errors.Is(err, os.ErrNotExist) {
