@@ -380,7 +380,7 @@ func TestTapDeletedUnderFlood(t *testing.T) {
 	// The server answers, tap1 answers, and tap0 is there but down.
 	checkServerHealthy(t, srv)
 	tap1Before := captured[1].Load()
-	ns.Run("ping", "-c", "3", "-i", "0.2", "-W", "2", bystanderIP)
+	ns.Run("ping", "-c", "3", "-w", hangGuardSeconds, "-i", "0.2", bystanderIP)
 	if !waitFor(hangGuard, func() bool { return captured[1].Load() > tap1Before }) {
 		t.Errorf("tap1/frames showed nothing of a ping after tap0 was deleted")
 	}
@@ -411,7 +411,7 @@ func TestTapDeletedUnderFlood(t *testing.T) {
 		t.Fatalf("recreating tap0: %v\n/log:\n%s", err, log)
 	}
 	peer(t, ns)
-	out := ns.Run("ping", "-c", "3", "-i", "0.2", "-W", "2", ourIP)
+	out := ns.Run("ping", "-c", "3", "-w", hangGuardSeconds, "-i", "0.2", ourIP)
 	if !strings.Contains(out, "3 received") {
 		t.Errorf("ping of the recreated host:\n%s", out)
 	}
@@ -488,7 +488,7 @@ func watchedFlood(t testing.TB, rounds int) (ratios []float64) {
 	// watchers starts the clients and returns once all have attached.
 	watchers := func(round int) *proc {
 		p := start(t, fmt.Sprintf("ninepload, round %d", round), ns.Command(nineploadBinary(t), "-clients", strconv.Itoa(clients),
-			"-interval", interval.String(), "-duration", phase.String(), "tap0/stats", "tap0/arp"))
+			"-interval", interval.String(), "-duration", phase.String(), "-timeout", hangGuard.String(), "tap0/stats", "tap0/arp"))
 		if !waitFor(hangGuard, func() bool { return p.done() || strings.Contains(p.stderr.String(), "attached") }) || p.done() {
 			t.Fatalf("%s did not attach its clients:\n%s", p.name, p.stderr)
 		}
@@ -500,7 +500,8 @@ func watchedFlood(t testing.TB, rounds int) (ratios []float64) {
 	for round := range rounds {
 		load := watchers(round)
 		with := measure()
-		if code, _ := load.wait(t, hangGuard); code != 0 {
+		// Its reads are bounded by -timeout: every one is answered or fails.
+		if code, _ := load.wait(t, 2*hangGuard); code != 0 {
 			t.Fatalf("%s: exit %d:\n%s", load.name, code, load.stderr)
 		}
 		after := measure()

@@ -5,6 +5,7 @@ package main
 // would.
 
 import (
+	"encoding/binary"
 	"errors"
 	"io"
 	"net"
@@ -12,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -33,6 +35,12 @@ type tree struct {
 // unix:PATH).
 func dialTree(t *testing.T, ns *testenv.Netns, addr string) *tree {
 	t.Helper()
+	return dialTreeVia(t, ns, addr, nil)
+}
+
+// dialTreeVia is dialTree whose client talks through wrap(connection).
+func dialTreeVia(t *testing.T, ns *testenv.Netns, addr string, wrap func(net.Conn) net.Conn) *tree {
+	t.Helper()
 	var conn net.Conn
 	var err error
 	if path, ok := strings.CutPrefix(addr, "unix:"); ok {
@@ -48,6 +56,9 @@ func dialTree(t *testing.T, ns *testenv.Netns, addr string) *tree {
 	}
 	if err != nil {
 		t.Fatalf("dial %s: %v", addr, err)
+	}
+	if wrap != nil {
+		conn = wrap(conn)
 	}
 	c, err := p9.NewClient(conn)
 	if err != nil {
@@ -154,7 +165,7 @@ func TestResolveLearnsKernelMAC(t *testing.T) {
 func TestGratuitousARPMovesKernelNeighbour(t *testing.T) {
 	testenv.RequireTool(t, "ping", "iputils-ping")
 	ns, _, tr := servingTree(t)
-	ns.Run("ping", "-c", "1", ourIP)
+	ns.Run("ping", "-c", "1", "-w", hangGuardSeconds, ourIP)
 	const newMAC = "02:00:00:00:00:42"
 	tr.mustWrite("tap0/ctl", "ea "+newMAC+"\ngarp\n")
 	var neigh string
@@ -168,7 +179,7 @@ func TestGratuitousARPMovesKernelNeighbour(t *testing.T) {
 		t.Errorf("tap0/addr reads %q, want it to start with %s", got, newMAC)
 	}
 	// The kernel now sends to the new address, and smolfs answers there.
-	out := ns.Run("ping", "-c", "2", "-i", "0.2", ourIP)
+	out := ns.Run("ping", "-c", "2", "-w", hangGuardSeconds, "-i", "0.2", ourIP)
 	if !strings.Contains(out, "2 received") {
 		t.Errorf("ping after the change of address:\n%s", out)
 	}
@@ -177,7 +188,9 @@ func TestGratuitousARPMovesKernelNeighbour(t *testing.T) {
 // TestShutdownEndsReaders: a reader blocked on frames sees end of file when
 // smolfs serve is told to stop, and the server still exits 0.
 func TestShutdownEndsReaders(t *testing.T) {
-	_, srv, tr := servingTree(t)
+	ns, srv := running(t)
+	watch := &requestWatch{typ: tread, written: make(chan struct{}), left: -1}
+	tr := dialTreeVia(t, ns, "127.0.0.1:5640", func(c net.Conn) net.Conn { watch.Conn = c; return watch })
 	f, err := tr.open("tap0/frames", p9.ReadOnly)
 	if err != nil {
 		t.Fatal(err)
@@ -199,7 +212,16 @@ func TestShutdownEndsReaders(t *testing.T) {
 			}
 		}
 	}()
-	time.Sleep(100 * time.Millisecond) // let the read reach the server and block there
+	// The read must be blocked in the server before the signal. The
+	// server reads a connection's requests in order and registers each one
+	// before it reads the next: once the Tread is written, the answer to a
+	// request sent after it proves the server holds the read.
+	select {
+	case <-watch.written:
+	case <-time.After(hangGuard):
+		t.Fatal("the reader's Tread was not written")
+	}
+	tr.read("tap0/addr")
 	srv.signal(t, syscall.SIGTERM)
 	select {
 	case r := <-done:
@@ -207,11 +229,43 @@ func TestShutdownEndsReaders(t *testing.T) {
 			t.Errorf("a blocked read of tap0/frames ended with %v after SIGTERM, want end of file", r.err)
 		}
 	case <-time.After(hangGuard):
-		t.Fatalf("a blocked read of tap0/frames did not end within 10 s of SIGTERM")
+		t.Fatalf("a blocked read of tap0/frames did not end within %v of SIGTERM", hangGuard)
 	}
 	if code, took := srv.wait(t, hangGuard); code != 0 {
 		t.Errorf("smolfs serve exited with %d after SIGTERM (%v)", code, took)
 	}
+}
+
+// tread is the 9P message type of Tread (9P2000 and 9P2000.L alike).
+const tread = 116
+
+// requestWatch is a client's connection that closes written once the first
+// request of type typ has been written whole.
+type requestWatch struct {
+	net.Conn
+	typ     byte
+	written chan struct{}
+	mu      sync.Mutex
+	left    int // bytes of that request still to write; -1 before it starts
+}
+
+func (w *requestWatch) Write(b []byte) (int, error) {
+	n, err := w.Conn.Write(b)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	switch {
+	case w.left < 0 && n >= 7 && b[4] == w.typ:
+		w.left = int(binary.LittleEndian.Uint32(b)) - n
+	case w.left > 0:
+		w.left -= n
+	default:
+		return n, err
+	}
+	if w.left <= 0 {
+		w.left = 0
+		close(w.written)
+	}
+	return n, err
 }
 
 // TestSecondServeSamePort: a second server on a port in use fails at once
