@@ -33,11 +33,18 @@ var loops = flag.String("loops", "ring,poll", "run the package's tests with each
 // TestMain runs every test (and benchmark) once per driver loop, so that
 // the poll loop, which only kernels without io_uring would otherwise use,
 // is kept honest.
+//
+// testenv.Main fails the package if a process the tests started, or a
+// namespace they made, outlives them.
 func TestMain(m *testing.M) {
 	flag.Parse()
 	if f := flag.Lookup("test.fuzz"); f != nil && f.Value.String() != "" {
-		os.Exit(m.Run()) // fuzzing once is enough
+		os.Exit(testenv.Main(m.Run)) // fuzzing once is enough
 	}
+	os.Exit(testenv.Main(func() int { return runLoops(m) }))
+}
+
+func runLoops(m *testing.M) int {
 	code := 0
 	for _, l := range strings.Split(*loops, ",") {
 		switch l {
@@ -54,7 +61,7 @@ func TestMain(m *testing.M) {
 			code = c
 		}
 	}
-	os.Exit(code)
+	return code
 }
 
 // TestDriverLoop checks that a driver runs the loop it should: io_uring

@@ -46,7 +46,9 @@ func TestMain(m *testing.M) {
 	// Readable by all: a test runs the binary as an unprivileged user.
 	os.Chmod(d, 0o755)
 	binDir = d
-	code := m.Run()
+	// testenv.Main fails the package if a process the tests started, or a
+	// namespace they made, outlives them.
+	code := testenv.Main(m.Run)
 	os.RemoveAll(d)
 	os.Exit(code)
 }

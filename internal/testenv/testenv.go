@@ -5,8 +5,6 @@
 package testenv
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"os"
 	"os/exec"
 	"runtime"
@@ -53,18 +51,23 @@ type Netns struct {
 }
 
 // NewNetns makes an empty network namespace with lo up, named
-// smolfs-test-XXXXXXXX, and removes it (and every interface in it) when the
-// test ends. It needs root and ip(8).
+// smolfs-test-XXXXXXXX (smolfs-test-RUN-XXXXXXXX under scripts/test.sh,
+// whose run marker RUN is in the environment), and removes it (and every
+// interface in it) when the test ends. Main checks that it is gone. It
+// needs root and ip(8).
 func NewNetns(t testing.TB) *Netns {
 	t.Helper()
 	RequireRoot(t)
 	RequireTool(t, "ip", "iproute2")
-	var r [4]byte
-	rand.Read(r[:])
-	ns := &Netns{Name: "smolfs-test-" + hex.EncodeToString(r[:]), t: t}
+	name := "smolfs-test-"
+	if run := os.Getenv(RunVar); run != "" && strings.Trim(run, "0123456789abcdefghijklmnopqrstuvwxyz") == "" {
+		name += run + "-"
+	}
+	ns := &Netns{Name: name + randomHex(4), t: t}
 	if out, err := exec.Command("ip", "netns", "add", ns.Name).CombinedOutput(); err != nil {
 		t.Fatalf("ip netns add %s: %v: %s", ns.Name, err, out)
 	}
+	madeNetns(ns.Name)
 	t.Cleanup(func() {
 		if out, err := exec.Command("ip", "netns", "del", ns.Name).CombinedOutput(); err != nil {
 			t.Errorf("ip netns del %s: %v: %s", ns.Name, err, out)
