@@ -67,17 +67,40 @@ readonly ping_loss_pct=1
 readonly senders=1000000
 readonly cache_size=1024 # netcore.DefaultARPCacheSize
 
-ns=smolfs-soak-$$
+# scripts/test.sh's run marker in the name tells its leftovers from others'.
+ns=smolfs-soak-${SMOLFS_TEST_RUN:+$SMOLFS_TEST_RUN-}$$
 work=$(mktemp -d /tmp/smolfs-soak.XXXXXX)
 srv=""
 bg=() # background processes to end on exit
 failures=()
 
+# stop_tree PID: ends PID and everything it started, however deep. A
+# client below is a subshell whose commands run under timeout, which makes
+# a process group of its own, so neither killing the subshell nor its group
+# would reach them. Each process is stopped before its children are listed,
+# so that it cannot start another meanwhile.
+stop_tree() {
+	local c
+	kill -STOP "$1" 2>/dev/null || return 0
+	for c in $(children "$1"); do stop_tree "$c"; done
+	kill -KILL "$1" 2>/dev/null
+}
+# children PID: the pids whose parent is PID.
+children() {
+	local f line ppid
+	for f in /proc/[0-9]*/stat; do
+		read -r line <"$f" 2>/dev/null || continue
+		# pid (comm) state ppid ...: comm may hold spaces and parentheses.
+		read -r _ ppid _ <<<"${line##*) }"
+		[ "$ppid" = "$1" ] && { f=${f#/proc/}; echo "${f%/stat}"; }
+	done
+}
+
 cleanup() {
 	local status=$?
 	set +e
 	touch "$work/stop"
-	for p in "${bg[@]}"; do kill "$p" 2>/dev/null; done
+	for p in "${bg[@]}"; do stop_tree "$p"; done
 	if [ -n "$srv" ] && kill -0 "$srv" 2>/dev/null; then
 		kill "$srv"
 		for _ in $(seq 50); do kill -0 "$srv" 2>/dev/null || break; sleep 0.1; done
@@ -126,12 +149,15 @@ nsx sysctl -qw net.ipv6.conf.default.disable_ipv6=1 net.ipv6.conf.all.disable_ip
 ip netns exec "$ns" "$bin" serve -debug 127.0.0.1:6060 \
 	-host tap0,ea=02:00:00:00:00:01,ip=192.168.69.1/24,ip=10.0.0.1/8 2>"$work/serve.log" &
 srv=$!
-waitfor 10 grep -q 'msg=ready' "$work/serve.log" || { cat "$work/serve.log" >&2; die "smolfs serve did not get ready"; }
+# The bounds on waits for what must happen (the server gets ready, a 9P
+# request is answered, a process ends when told to) only end a run that
+# would otherwise hang: a minute, which no load on the machine reaches.
+waitfor 60 grep -q 'msg=ready' "$work/serve.log" || { cat "$work/serve.log" >&2; die "smolfs serve did not get ready"; }
 nsx ip addr add 192.168.69.100/24 dev tap0
 nsx ip link set tap0 up
 
 # 9P through the namespace's loopback, every request bounded in time.
-ninep() { timeout 10 ip netns exec "$ns" "$bin" 9p "$@"; }
+ninep() { timeout 60 ip netns exec "$ns" "$bin" 9p "$@"; }
 stats() { ninep read tap0/stats; }
 stat_value() { awk -v n="$1" '$1 == n { print $2; found = 1 } END { exit !found }'; }
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$srv/status"; }
@@ -142,7 +168,7 @@ fds() { ls "/proc/$srv/fd" | wc -l; }
 # binary's pages count in RSS once they are touched).
 rss_parts() { awk '/^Rss(Anon|File):/ { sub(/:$/, "", $1); printf "%s%s=%s kB", sep, $1, $2; sep = " " }' "/proc/$srv/status"; }
 # debug REQUEST: smolfs serve -debug's dump, after REQUEST ("" or "free").
-debug() { nsx timeout 5 bash -c "exec 3<>/dev/tcp/127.0.0.1/6060 && echo '$1' >&3 && cat <&3"; }
+debug() { nsx timeout 60 bash -c "exec 3<>/dev/tcp/127.0.0.1/6060 && echo '$1' >&3 && cat <&3"; }
 # goroutine_total: the count in a -debug dump read from standard input.
 goroutine_total() { awk '/^goroutine profile: total/ { print $4; exit }'; }
 goroutines() { debug "" | goroutine_total; }
@@ -242,7 +268,7 @@ client() {
 	write() { printf '%b' "$2" | ninep write "$1"; }
 	while [ -n "$once" ] || [ ! -e "$work/stop" ]; do
 		round=$((round + 1))
-		expect_ok "read 5 lines of tap0/frames" lines 5 bash -c "timeout 10 ip netns exec $ns $bin 9p read tap0/frames | head -n 5"
+		expect_ok "read 5 lines of tap0/frames" lines 5 bash -c "timeout 60 ip netns exec $ns $bin 9p read tap0/frames | head -n 5"
 		expect_ok "read the header of tap0/frames.pcap" pcap_ok
 		expect_ok "read tap0/arp" arp_ok
 		expect_ok "read tap0/stats" stats_ok
@@ -263,10 +289,12 @@ client() {
 		mtu=$((100000 + round * 10 + id))
 		(
 			set +o pipefail
-			timeout 10 ip netns exec "$ns" "$bin" 9p read log | grep -m 1 -q "\"mtu $mtu\""
+			timeout 60 ip netns exec "$ns" "$bin" 9p read log | grep -m 1 -q "\"mtu $mtu\""
 		) &
 		logger=$!
-		sleep 0.2 # the reader has the log open
+		# A new reader of /log starts with its last 256 lines, so the
+		# reader need not be there before the write; the pause lets it be.
+		sleep 0.2
 		expect_fail "mtu $mtu" write tap0/ctl "mtu $mtu\n"
 		expect_fail "a bad address" write tap0/ctl 'add 300.1.1.1/24\n'
 		expect_fail "garp then a bad line" write tap0/ctl 'garp\nbogus\n'
@@ -311,11 +339,11 @@ load() {
 	done
 	touch "$work/stop"
 	for p in "$c1" "$c2"; do
-		waitfor 60 gone "$p" || { kill "$p"; fail "a 9P client did not finish its round within a minute"; }
+		waitfor 600 gone "$p" || { stop_tree "$p"; fail "a 9P client did not finish its round within 10 minutes"; }
 	done
 	kill -INT "$ping_pid" "$flood_pid" 2>/dev/null
 	for p in "$ping_pid" "$flood_pid"; do
-		waitfor 10 gone "$p" || { kill -9 "$p"; fail "ping or arpflood did not end within 10 s of SIGINT"; }
+		waitfor 60 gone "$p" || { kill -9 "$p"; fail "ping or arpflood did not end within a minute of SIGINT"; }
 	done
 	wait "${bg[@]}" || true
 	bg=()
@@ -351,7 +379,7 @@ settled() {
 warm=$((secs / 10 < 10 ? 10 : secs / 10 > 60 ? 60 : secs / 10))
 step "2. warm-up: ${warm} s of the soak's load, then the start figures at rest"
 load warmup $warm
-waitfor 30 settled || fail "tap0's counters still moved 30 s after the warm-up"
+waitfor 60 settled || fail "tap0's counters still moved a minute after the warm-up"
 sleep 2
 rest_sample "start:"
 start=$rest_line g0=$rest_goroutines r0=$rest_rss f0=$rest_fds
@@ -360,7 +388,7 @@ step "3. soak: ${secs} s of ping -f, ARP flood at ${arp_rate}/s and two 9P clien
 load soak "$secs"
 
 step "4. at rest again: check"
-waitfor 30 settled || fail "tap0's counters still moved 30 s after the traffic stopped"
+waitfor 60 settled || fail "tap0's counters still moved a minute after the traffic stopped"
 rx=$(stat_value rx_frames <<<"$st")
 tx=$(stat_value tx_frames <<<"$st")
 txd=$(stat_value tx_dropped <<<"$st")
@@ -408,7 +436,7 @@ if grep -E 'panic:|fatal error:|DATA RACE' "$work/serve.log" >&2; then
 	fail "smolfs serve reported the above"
 fi
 kill -TERM "$srv"
-waitfor 10 gone "$srv" || fail "smolfs serve did not exit within 10 s of SIGTERM"
+waitfor 60 gone "$srv" || fail "smolfs serve did not exit within a minute of SIGTERM"
 wait "$srv" && code=0 || code=$?
 srv=""
 [ "$code" -eq 0 ] || fail "smolfs serve exited with $code after SIGTERM"

@@ -15,8 +15,11 @@ import (
 )
 
 // debugRequestWait is how long the debug endpoint waits for a request
-// line before it dumps anyway.
-const debugRequestWait = 100 * time.Millisecond
+// line (or the end of the client's input) before it dumps anyway. The line
+// is read whole: a "free" that arrives late must not be taken for no
+// request, so the wait is long, and a client that asks for nothing says so
+// with an empty line or by closing its side (echo | nc, nc -N).
+const debugRequestWait = 10 * time.Second
 
 // checkDebugAddr accepts HOST:PORT where HOST is a loopback address or
 // localhost: the goroutine dump shows the server's insides and its
@@ -42,13 +45,14 @@ func checkDebugAddr(addr string) error {
 // "goroutine profile: total N", and the heap's ends with the runtime's
 // memory statistics), and closes it. Plain text over TCP rather than
 // net/http/pprof, which would double the binary and add a third to the idle
-// RSS: `nc 127.0.0.1 PORT` or bash's /dev/tcp reads it.
+// RSS: `echo | nc 127.0.0.1 PORT` or bash's /dev/tcp reads it.
 //
-// The client may send one line first: "free" runs debug.FreeOSMemory (a
+// The client sends one line first: "free" runs debug.FreeOSMemory (a
 // collection, and every free page back to the kernel) before the dump, so
 // that the RSS measured right after compares between two moments of rest
-// whenever the last collections happened to run; anything else, or nothing
-// within debugRequestWait, is just the dump.
+// whenever the last collections happened to run; anything else, an empty
+// line, the end of its input, or nothing within debugRequestWait, is just
+// the dump.
 func serveDebug(addr string, logger *slog.Logger) (net.Listener, error) {
 	if err := checkDebugAddr(addr); err != nil {
 		return nil, fmt.Errorf("-debug %q: %w", addr, err)

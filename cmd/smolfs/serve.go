@@ -65,7 +65,7 @@ readers see end of file, the taps are closed, the exit status is 0.`,
 			return nil
 		})
 		flags.TextVar(&o.level, "log-level", slog.LevelInfo, "log events at `LEVEL` and above to standard error: debug, info, warn or error")
-		flags.Func("debug", "answer each TCP connection to `ADDR`, a loopback HOST:PORT such as\n127.0.0.1:6060, with the goroutine and heap profiles as text (nc 127.0.0.1 6060);\na first line \"free\" from the client returns free memory to the kernel first", func(s string) error {
+		flags.Func("debug", "answer each TCP connection to `ADDR`, a loopback HOST:PORT such as\n127.0.0.1:6060, with the goroutine and heap profiles as text (echo | nc 127.0.0.1 6060);\na first line \"free\" from the client returns free memory to the kernel first", func(s string) error {
 			if err := checkDebugAddr(s); err != nil {
 				return err
 			}
