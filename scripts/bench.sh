@@ -182,7 +182,7 @@ start_smolfs() {
 		-host tap0,ea=02:00:00:00:00:01,ip=192.168.69.1/24 2>"$work/$ns.log" &
 	started_pid=$!
 	pids+=("$started_pid")
-	for i in $(seq 100); do
+	for i in $(seq 1200); do # a minute: only a hang ends this wait
 		if grep -q 'msg=ready' "$work/$ns.log"; then
 			ipv6_on "$ns" tap0 2001:db8::100
 			printf 'ipv6 on\nadd 2001:db8::1/64\n' |
@@ -196,7 +196,7 @@ start_smolfs() {
 		sleep 0.05
 	done
 	cat "$work/$ns.log" >&2
-	die "smolfs serve did not get ready in 5 seconds"
+	die "smolfs serve did not get ready in a minute"
 }
 
 start_smolfs "$ns_smolfs"

@@ -112,7 +112,7 @@ ip -n "$ns" link set tap0 up
 log=$work/serve.log
 ip netns exec "$ns" "$work/smolfs" serve 2>"$log" &
 pid=$!
-for _ in $(seq 100); do
+for _ in $(seq 1200); do # a minute: only a hang ends this wait
 	grep -q 'msg=ready' "$log" && break
 	kill -0 "$pid" 2>/dev/null || {
 		cat "$log" >&2
@@ -122,7 +122,7 @@ for _ in $(seq 100); do
 done
 grep -q 'msg=ready' "$log" || {
 	cat "$log" >&2
-	die "smolfs serve did not get ready in 5 seconds"
+	die "smolfs serve did not get ready in a minute"
 }
 
 path=$work:$PATH
