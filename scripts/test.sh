@@ -57,6 +57,68 @@ if [ ${#need[@]} -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null;
 	done
 fi
 
+# Nothing the suite starts may outlive it. Every process it starts carries
+# this run's marker in its environment (go test, ip netns exec, bash, timeout
+# and exec pass it on), and the namespaces its tests and scripts make carry
+# it in their names; at the end, in an EXIT trap so that a failed or
+# interrupted run is checked too, whatever still carries it is listed,
+# ended, and fails the run. Processes and namespaces of other runs, of
+# anything else on the machine, and the go command's telemetry sidecar
+# (which it lets outlive it by design) never carry it. Each Go test package
+# checks the same for its own tests, with a marker of its own
+# (internal/testenv.Main); this catches what a package that crashed, or a
+# script, left.
+SMOLFS_TEST_RUN=$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')
+export SMOLFS_TEST_RUN
+# Tap devices in this (the root) namespace: the tests make theirs in
+# namespaces of their own, so any new one is left over.
+root_taps() { ip -o link show type tun 2>/dev/null | awk -F': ' '{ print $2 }' | sort; }
+taps_before=$(root_taps)
+
+leftovers() {
+	local status=$? f pid kv marked env argv ppid line left=()
+	trap - EXIT
+	set +e
+	# Builtins only until the scan is done: a command run from here would
+	# carry the marker too.
+	for f in /proc/[0-9]*/environ; do
+		pid=${f#/proc/}
+		pid=${pid%/environ}
+		[ "$pid" = $$ ] && continue
+		mapfile -d '' -t env 2>/dev/null <"$f" || continue
+		marked=0
+		for kv in "${env[@]}"; do
+			case $kv in
+			GO_TELEMETRY_CHILD=*) marked=0 && break ;;
+			"SMOLFS_TEST_RUN=$SMOLFS_TEST_RUN") marked=1 ;;
+			esac
+		done
+		[ "$marked" = 1 ] || continue
+		mapfile -d '' -t argv 2>/dev/null <"/proc/$pid/cmdline"
+		read -r line 2>/dev/null <"/proc/$pid/stat"
+		read -r _ ppid _ <<<"${line##*) }"
+		left+=("process $pid (parent $ppid): ${argv[*]}")
+		kill -KILL "$pid" 2>/dev/null
+	done
+	for f in /run/netns/*"-$SMOLFS_TEST_RUN-"*; do
+		[ -e "$f" ] || continue
+		left+=("network namespace ${f#/run/netns/}")
+		ip netns del "${f#/run/netns/}"
+	done
+	while read -r f; do
+		[ -n "$f" ] || continue
+		left+=("tap device $f in the root namespace")
+	done < <(comm -13 <(echo "$taps_before") <(root_taps))
+	if [ ${#left[@]} -gt 0 ]; then
+		printf '\ntest.sh: FAIL: the suite left behind (now ended and removed, taps excepted):\n' >&2
+		printf '  %s\n' "${left[@]}" >&2
+		exit 1
+	fi
+	echo "test.sh: nothing the suite started outlived it (run marker $SMOLFS_TEST_RUN)"
+	exit "$status"
+}
+trap leftovers EXIT
+
 step "gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
 if [ -n "$unformatted" ]; then
