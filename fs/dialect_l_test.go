@@ -148,7 +148,7 @@ func TestLWritesAndErrors(t *testing.T) {
 	// The full reason of a failed write goes to /log.
 	want := `tap0/ctl: line 2: "frob": unknown command`
 	var lines []string
-	if !waitFor(time.Second, func() bool {
+	if !waitFor(hangGuard, func() bool {
 		logr.Take(func(l string) bool { lines = append(lines, l); return true })
 		return strings.Contains(strings.Join(lines, "\n"), want)
 	}) {
@@ -272,7 +272,7 @@ func TestLHostRecreated(t *testing.T) {
 		if err != io.EOF {
 			t.Errorf("a frames reader of a removed host got %v, want end of file", err)
 		}
-	case <-time.After(2 * time.Second):
+	case <-time.After(hangGuard):
 		t.Fatal("a frames reader of a removed host is still blocked")
 	}
 	if err := writeL(root, "new tap0\n", "ctl"); err != nil {
@@ -331,7 +331,7 @@ func (e *env) sessionL(t testing.TB) *raw {
 // expect reads one reply and checks its type and tag.
 func (r *raw) expect(typ uint8, tag uint16) []byte {
 	r.t.Helper()
-	m, err := r.recv(5 * time.Second)
+	m, err := r.recv(hangGuard)
 	if err != nil {
 		r.t.Fatalf("waiting for type %d tag %d: %v", typ, tag, err)
 	}

@@ -107,10 +107,10 @@ func FuzzServer(f *testing.F) {
 		b.Close()
 		select {
 		case <-done:
-		case <-time.After(5 * time.Second):
+		case <-time.After(hangGuard):
 			t.Fatal("connection not released")
 		}
-		if !waitFor(2*time.Second, func() bool { return e.outstanding() == 0 && e.subscribers("tap0") == 0 }) {
+		if !waitFor(hangGuard, func() bool { return e.outstanding() == 0 && e.subscribers("tap0") == 0 }) {
 			t.Fatalf("left %d requests, %d subscribers", e.outstanding(), e.subscribers("tap0"))
 		}
 	})

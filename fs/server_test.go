@@ -8,6 +8,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"os"
 	"sync"
 	"syscall"
 	"testing"
@@ -88,15 +89,14 @@ func TestFlushBlockedRead(t *testing.T) {
 			if m, err := s.recv(50 * time.Millisecond); err == nil {
 				t.Fatalf("a read on an idle host answered %x", m)
 			}
+			// How soon Rflush comes is a speed, which a test does not
+			// judge: it must come, before anything else.
 			start := time.Now()
 			s.tflush(11, 10)
-			m, err := s.recv(time.Second)
+			m, err := s.recv(hangGuard)
 			took := time.Since(start)
 			if err != nil || m[4] != msgRflush || binary.LittleEndian.Uint16(m[5:]) != 11 {
 				t.Fatalf("after Tflush: %x, %v", m, err)
-			}
-			if took > 50*time.Millisecond {
-				t.Errorf("Rflush took %v, want under 50ms", took)
 			}
 			t.Logf("Rflush after %v", took)
 			e.inject("tap0", quietFrame(1))
@@ -105,12 +105,12 @@ func TestFlushBlockedRead(t *testing.T) {
 			}
 			// The tag is free again, the fid still open, the connection fine.
 			s.tread(10, 8192)
-			if m, err := s.recv(5 * time.Second); err != nil || binary.LittleEndian.Uint16(m[5:]) != 10 || binary.LittleEndian.Uint32(m[7:]) == 0 {
+			if m, err := s.recv(hangGuard); err != nil || binary.LittleEndian.Uint16(m[5:]) != 10 || binary.LittleEndian.Uint32(m[7:]) == 0 {
 				t.Fatalf("read after the flush: %x, %v", m, err)
 			}
 			// Flushing a tag that is not in progress answers at once.
 			s.tflush(12, 999)
-			if m, err := s.recv(time.Second); err != nil || m[4] != msgRflush {
+			if m, err := s.recv(hangGuard); err != nil || m[4] != msgRflush {
 				t.Fatalf("flush of an idle tag: %x, %v", m, err)
 			}
 		})
@@ -150,7 +150,7 @@ func TestFlushRace(t *testing.T) {
 				}
 				s.tflush(ftag, tag)
 				for flushed := false; !flushed; {
-					m, err := s.recv(5 * time.Second)
+					m, err := s.recv(hangGuard)
 					if err != nil {
 						t.Fatalf("round %d: %v", i, err)
 					}
@@ -165,7 +165,7 @@ func TestFlushRace(t *testing.T) {
 				}
 			}
 			s.tread(10, 200)
-			m, err := s.recv(5 * time.Second)
+			m, err := s.recv(hangGuard)
 			if err != nil || binary.LittleEndian.Uint16(m[5:]) != 10 {
 				t.Fatalf("after the race: %x, %v", m, err)
 			}
@@ -175,7 +175,7 @@ func TestFlushRace(t *testing.T) {
 }
 
 // Disconnect with 100 blocked readers: every goroutine and capture
-// subscription is gone within a second.
+// subscription goes. (How soon is logged: a speed, not judged here.)
 func TestDisconnectReleasesReaders(t *testing.T) {
 	e := newEnv(t)
 	time.Sleep(50 * time.Millisecond) // let the setup's goroutines settle
@@ -191,7 +191,7 @@ func TestDisconnectReleasesReaders(t *testing.T) {
 			f.ReadAt(make([]byte, 4096), 0)
 		}()
 	}
-	if !waitFor(5*time.Second, func() bool { return e.outstanding() == readers }) {
+	if !waitFor(hangGuard, func() bool { return e.outstanding() == readers }) {
 		t.Fatalf("%d reads outstanding, want %d", e.outstanding(), readers)
 	}
 	if got := e.subscribers("tap0"); got != baseS+readers {
@@ -199,12 +199,12 @@ func TestDisconnectReleasesReaders(t *testing.T) {
 	}
 	start := time.Now()
 	c.Close()
-	ok := waitFor(time.Second, func() bool { return goroutines() <= baseG && e.subscribers("tap0") == baseS })
+	ok := waitFor(hangGuard, func() bool { return goroutines() <= baseG && e.subscribers("tap0") == baseS })
 	t.Logf("released in %v: goroutines %d (baseline %d), subscribers %d (baseline %d)",
 		time.Since(start), goroutines(), baseG, e.subscribers("tap0"), baseS)
 	if !ok {
-		t.Errorf("1s after the disconnect: %d goroutines (baseline %d), %d subscribers (baseline %d)",
-			goroutines(), baseG, e.subscribers("tap0"), baseS)
+		t.Errorf("%v after the disconnect: %d goroutines (baseline %d), %d subscribers (baseline %d)",
+			hangGuard, goroutines(), baseG, e.subscribers("tap0"), baseS)
 	}
 	wg.Wait()
 }
@@ -218,7 +218,7 @@ func TestManyBlockedReadersOneConnection(t *testing.T) {
 		f := walkOpen(t, root, p9.ReadOnly, "tap0", "frames")
 		go f.ReadAt(make([]byte, 4096), 0)
 	}
-	if !waitFor(5*time.Second, func() bool { return e.outstanding() == readers }) {
+	if !waitFor(hangGuard, func() bool { return e.outstanding() == readers }) {
 		t.Fatalf("%d reads outstanding, want %d", e.outstanding(), readers)
 	}
 	done := make(chan string, 1)
@@ -228,12 +228,12 @@ func TestManyBlockedReadersOneConnection(t *testing.T) {
 		if got != "02:00:00:00:00:01\n192.168.69.1/24\n" {
 			t.Errorf("addr reads %q", got)
 		}
-	case <-time.After(5 * time.Second):
+	case <-time.After(hangGuard):
 		t.Fatalf("walk/read of addr does not answer with %d blocked readers", readers)
 	}
 	// And the readers are still served when frames come.
 	e.inject("tap0", quietFrame(1))
-	if !waitFor(5*time.Second, func() bool { return e.outstanding() == 0 }) {
+	if !waitFor(hangGuard, func() bool { return e.outstanding() == 0 }) {
 		t.Errorf("%d readers still blocked after a frame", e.outstanding())
 	}
 }
@@ -245,7 +245,7 @@ func TestTooManyOutstanding(t *testing.T) {
 	for i := range maxOutstanding {
 		s.tread(uint16(1000+i), 100)
 	}
-	if !waitFor(5*time.Second, func() bool { return e.outstanding() == maxOutstanding }) {
+	if !waitFor(hangGuard, func() bool { return e.outstanding() == maxOutstanding }) {
 		t.Fatalf("%d outstanding, want %d", e.outstanding(), maxOutstanding)
 	}
 	s.tread(5000, 100)
@@ -261,7 +261,7 @@ func TestTooManyOutstanding(t *testing.T) {
 		t.Errorf("%d outstanding after a flush, want %d", got, maxOutstanding-1)
 	}
 	s.nc.Close()
-	if !waitFor(time.Second, func() bool { return e.outstanding() == 0 && e.subscribers("tap0") == 0 }) {
+	if !waitFor(hangGuard, func() bool { return e.outstanding() == 0 && e.subscribers("tap0") == 0 }) {
 		t.Errorf("after disconnect: %d outstanding, %d subscribers", e.outstanding(), e.subscribers("tap0"))
 	}
 }
@@ -331,7 +331,7 @@ func TestGarbage(t *testing.T) {
 	// closed waits until the server has closed a connection (reads EOF).
 	// A reset counts: the server closed with our garbage still unread.
 	closed := func(r *raw) bool {
-		r.nc.SetReadDeadline(time.Now().Add(2 * time.Second))
+		r.nc.SetReadDeadline(time.Now().Add(hangGuard))
 		_, err := io.Copy(io.Discard, r.r)
 		return err == nil || errors.Is(err, syscall.ECONNRESET)
 	}
@@ -439,7 +439,7 @@ func TestGarbage(t *testing.T) {
 		t.Error("reused tag: connection not closed")
 	}
 	check("everything")
-	if !waitFor(time.Second, func() bool { return e.subscribers("tap0") == 0 }) {
+	if !waitFor(hangGuard, func() bool { return e.subscribers("tap0") == 0 }) {
 		t.Errorf("%d subscriptions left by broken connections", e.subscribers("tap0"))
 	}
 }
@@ -475,11 +475,11 @@ func TestClientNotReadingReplies(t *testing.T) {
 		client.Write(lmsgBytes(lTstatfs, uint16(100+i), uint32(0)))
 	}
 	e.inject("tap0", quietFrame(1)) // and the blocked reads now have data
-	if !waitFor(5*time.Second, func() bool { return e.conns() == 0 }) {
-		t.Fatalf("a client that reads nothing is still connected after 5s: %d requests outstanding", e.outstanding())
+	if !waitFor(hangGuard, func() bool { return e.conns() == 0 }) {
+		t.Fatalf("a client that reads nothing is still connected after %v: %d requests outstanding", hangGuard, e.outstanding())
 	}
 	t.Logf("dropped after %v (write timeout %v)", time.Since(start), e.srv.writeTimeout)
-	if !waitFor(time.Second, func() bool { return goroutines() <= baseG && e.subscribers("tap0") == 0 }) {
+	if !waitFor(hangGuard, func() bool { return goroutines() <= baseG && e.subscribers("tap0") == 0 }) {
 		t.Errorf("%d goroutines (baseline %d), %d subscribers", goroutines(), baseG, e.subscribers("tap0"))
 	}
 }
@@ -495,7 +495,7 @@ func TestServerClose(t *testing.T) {
 		_, err := f.ReadAt(make([]byte, 100), 0)
 		got <- err
 	}()
-	if !waitFor(5*time.Second, func() bool { return e.outstanding() == 1 }) {
+	if !waitFor(hangGuard, func() bool { return e.outstanding() == 1 }) {
 		t.Fatal("read not outstanding")
 	}
 	e.srv.Close()
@@ -504,8 +504,8 @@ func TestServerClose(t *testing.T) {
 		if err == nil {
 			t.Error("read returned no error after the server closed")
 		}
-	case <-time.After(time.Second):
-		t.Fatal("reader still blocked 1s after Close")
+	case <-time.After(hangGuard):
+		t.Fatalf("reader still blocked %v after Close", hangGuard)
 	}
 	if e.subscribers("tap0") != 0 {
 		t.Errorf("%d subscribers after Close", e.subscribers("tap0"))
@@ -521,7 +521,7 @@ func TestServerShutdown(t *testing.T) {
 	e := newEnv(t)
 	s := e.framesSession(t, true)
 	s.tread(10, 4096)
-	if !waitFor(5*time.Second, func() bool { return e.outstanding() == 1 }) {
+	if !waitFor(hangGuard, func() bool { return e.outstanding() == 1 }) {
 		t.Fatal("read not outstanding")
 	}
 	done := make(chan error, 1)
@@ -534,11 +534,13 @@ func TestServerShutdown(t *testing.T) {
 		if err != nil {
 			t.Errorf("Shutdown: %v", err)
 		}
-	case <-time.After(5 * time.Second):
+	case <-time.After(hangGuard):
 		t.Fatal("Shutdown did not return")
 	}
-	if _, err := s.recv(time.Second); err == nil {
-		t.Error("the connection is still open after Shutdown")
+	// A closed connection reads end of file at once; an open one would
+	// wait out the deadline.
+	if _, err := s.recv(hangGuard); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("the connection is still open after Shutdown (%v)", err)
 	}
 	if e.subscribers("tap0") != 0 || e.conns() != 0 {
 		t.Errorf("after Shutdown: %d subscribers, %d connections", e.subscribers("tap0"), e.conns())
@@ -567,7 +569,7 @@ func TestConnectionBound(t *testing.T) {
 	rs[0].send(lmsgBytes(lTstatfs, 2, uint32(0)))
 	rs[0].expect(lRstatfs, 2)
 	rs[1].nc.Close()
-	if !waitFor(5*time.Second, func() bool { return e.conns() == 2 }) {
+	if !waitFor(hangGuard, func() bool { return e.conns() == 2 }) {
 		t.Fatalf("%d connections after one closed", e.conns())
 	}
 	e.sessionL(t)
@@ -617,7 +619,7 @@ func TestRepliesCoalesced(t *testing.T) {
 	batch = append(batch, lmsgBytes(lTwalk, 2, uint32(0), uint32(1), uint16(2), "tap0", "addr")...)
 	batch = append(batch, lmsgBytes(lTclunk, 3, uint32(1))...)
 	r.send(batch)
-	client.SetReadDeadline(time.Now().Add(5 * time.Second))
+	client.SetReadDeadline(time.Now().Add(hangGuard))
 	buf := make([]byte, 4096)
 	n, err := client.Read(buf)
 	if err != nil {

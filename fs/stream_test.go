@@ -83,7 +83,7 @@ func TestStreamReadLoop(t *testing.T) {
 			read(10, 0, 8192)
 			time.Sleep(20 * time.Millisecond)
 			e.inject("tap0", quietFrame(1))
-			data := reply(10, 5*time.Second)
+			data := reply(10, hangGuard)
 			if got := bodies(string(data)); len(got) != 1 || got[0] != tcpdumpBody(quietFrame(1)) {
 				t.Fatalf("first reply %q, want the line of the frame", data)
 			}
@@ -94,7 +94,7 @@ func TestStreamReadLoop(t *testing.T) {
 			off := uint64(len(data))
 			read(11, off, next)
 			if tc.wantZeros {
-				if got := reply(11, 5*time.Second); got == nil || len(got) != 0 {
+				if got := reply(11, hangGuard); got == nil || len(got) != 0 {
 					t.Fatalf("follow-up: %q, want 0 bytes at once", got)
 				}
 				read(12, off, 8192)
@@ -107,7 +107,7 @@ func TestStreamReadLoop(t *testing.T) {
 			if tc.wantZeros {
 				tag = 12
 			}
-			if got := reply(tag, 5*time.Second); len(got) == 0 {
+			if got := reply(tag, hangGuard); len(got) == 0 {
 				t.Fatalf("blocked read got %q, want the next frame", got)
 			}
 		})
@@ -143,7 +143,7 @@ func TestFramesAndPcap(t *testing.T) {
 	var reply []byte
 	select {
 	case reply = <-e.peer("tap0").frames:
-	case <-time.After(5 * time.Second):
+	case <-time.After(hangGuard):
 		t.Fatal("no ARP reply")
 	}
 
@@ -219,7 +219,7 @@ func TestStalledReader(t *testing.T) {
 			e.inject("tap0", echoRequest(uint16(i)))
 		}
 	}()
-	deadline := time.After(20 * time.Second)
+	deadline := time.After(hangGuard)
 	for answered < pings {
 		select {
 		case f := <-p.frames:
@@ -272,7 +272,7 @@ func TestLogStream(t *testing.T) {
 	off := int64(0)
 	readUntil := func(want string) {
 		t.Helper()
-		deadline := time.Now().Add(5 * time.Second)
+		deadline := time.Now().Add(hangGuard)
 		for !strings.Contains(text, want) {
 			if time.Now().After(deadline) {
 				t.Fatalf("log has\n%s\nnot %q", text, want)
