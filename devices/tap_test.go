@@ -120,13 +120,20 @@ func configure(ns *testenv.Netns, dev string) {
 // pingOK runs ping in ns and checks for no loss. -w rather than -W: with a
 // count, ping then waits for every reply until the deadline, instead of
 // giving up on the last one after two round-trip times, which a loaded
-// machine (the race detector, parallel test binaries) easily exceeds.
+// machine (the race detector, parallel test binaries) easily exceeds. While
+// it waits it goes on sending, so loss is judged by sequence number: each
+// of the first 3 requests answered, once.
 func pingOK(t *testing.T, ns *testenv.Netns) {
 	t.Helper()
 	testenv.RequireTool(t, "ping", "iputils-ping")
-	out, err := ns.Command("ping", "-c", "3", "-i", "0.2", "-w", "10", hostIP.String()).CombinedOutput()
-	if err != nil || !strings.Contains(string(out), " 0% packet loss") {
+	out, err := ns.Command("ping", "-c", "3", "-i", "0.2", "-w", "60", hostIP.String()).CombinedOutput()
+	if err != nil {
 		t.Fatalf("ping: %v\n%s", err, out)
+	}
+	for seq := 1; seq <= 3; seq++ {
+		if n := strings.Count(string(out), fmt.Sprintf(": icmp_seq=%d ", seq)); n != 1 {
+			t.Fatalf("ping: icmp_seq=%d answered %d times, want once:\n%s", seq, n, out)
+		}
 	}
 }
 
@@ -140,14 +147,14 @@ func TestTapPingAndArping(t *testing.T) {
 	defer d.Close()
 
 	pingOK(t, ns)
-	out, err := ns.Command("arping", "-c", "3", "-w", "5", "-I", "tap0", hostIP.String()).CombinedOutput()
+	out, err := ns.Command("arping", "-c", "3", "-w", "60", "-I", "tap0", hostIP.String()).CombinedOutput()
 	replies := regexp.MustCompile(`(?m)^Unicast reply from 192\.168\.69\.1 \[02:00:00:00:00:01\]`).FindAllString(string(out), -1)
 	if err != nil || len(replies) != 3 {
 		t.Fatalf("arping: %v, %d replies from 02:00:00:00:00:01, want 3:\n%s", err, len(replies), out)
 	}
 	st := d.Snapshot().Stats
-	if st[netcore.ICMPEchoTx] != 3 || st[netcore.ARPTxReply] < 3 {
-		t.Errorf("icmp_echo_tx %d arp_tx_reply %d: want 3 and at least 3", st[netcore.ICMPEchoTx], st[netcore.ARPTxReply])
+	if st[netcore.ICMPEchoTx] < 3 || st[netcore.ARPTxReply] < 3 {
+		t.Errorf("icmp_echo_tx %d arp_tx_reply %d: want at least 3 of each", st[netcore.ICMPEchoTx], st[netcore.ARPTxReply])
 	}
 }
 
@@ -217,12 +224,12 @@ func TestTapDeletedUnderTraffic(t *testing.T) {
 	d := NewDriver(newHost(t, "tap0"), tap, ev.add)
 	defer d.Close()
 
-	flood := ns.Command("ping", "-f", "-w", "10", hostIP.String())
+	flood := ns.Command("ping", "-f", "-w", "300", hostIP.String()) // killed below
 	if err := flood.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer func() { flood.Process.Kill(); flood.Wait() }()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(hangGuard)
 	for d.Snapshot().Stats[netcore.ICMPEchoTx] < 200 {
 		if time.Now().After(deadline) {
 			t.Fatalf("the flood did not get going: %d replies", d.Snapshot().Stats[netcore.ICMPEchoTx])
@@ -231,14 +238,14 @@ func TestTapDeletedUnderTraffic(t *testing.T) {
 	}
 	ns.Run("ip", "link", "del", "tap0")
 
-	e := ev.wait(t, netcore.EventDown, 5*time.Second)
+	e := ev.wait(t, netcore.EventDown, hangGuard)
 	t.Logf("event: %s", e)
 	if !strings.HasPrefix(e.Msg, "device gone: ") {
 		t.Errorf("event %q, want \"device gone: ...\"", e.Msg)
 	}
 	select {
 	case <-d.done:
-	case <-time.After(5 * time.Second):
+	case <-time.After(hangGuard):
 		t.Fatal("the loop did not end")
 	}
 	if !errors.Is(d.Err(), ErrDeviceGone) {
@@ -264,7 +271,7 @@ func TestTapKernelSideDown(t *testing.T) {
 	if err := ctl(t, d, "garp"); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(hangGuard)
 	for d.Snapshot().Stats[netcore.TxDropped] == 0 {
 		if time.Now().After(deadline) {
 			t.Fatal("a gratuitous ARP on a tap whose kernel side is down was not counted as dropped")
