@@ -7,10 +7,35 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 )
+
+// parkedReader runs s.Wait for a test and sends its result on woke. Its
+// name marks the goroutine in a stack dump (see waitParked).
+func parkedReader(s *Subscription, woke chan<- error) { woke <- s.Wait(context.Background()) }
+
+// waitParked returns once the goroutine running parkedReader is blocked in
+// Wait (a goroutine dump shows it in a select), so that what the test does
+// next happens to a reader that is already waiting, however late the
+// scheduler ran it.
+func waitParked(t *testing.T) {
+	t.Helper()
+	buf := make([]byte, 1<<20)
+	for end := time.Now().Add(time.Minute); time.Now().Before(end); time.Sleep(time.Millisecond) {
+		n := runtime.Stack(buf, true)
+		for _, g := range strings.Split(string(buf[:n]), "\n\n") {
+			if strings.Contains(g, "netcore.parkedReader(") && strings.Contains(g, "netcore.(*Subscription).Wait(") &&
+				strings.Contains(strings.SplitN(g, "\n", 2)[0], "[select") {
+				return
+			}
+		}
+	}
+	t.Fatal("the reader did not block in Wait within a minute")
+}
 
 // numbered is a 60-byte frame carrying i in its first bytes.
 func numbered(i int) []byte {
@@ -308,8 +333,8 @@ func TestCaptureHoldRelease(t *testing.T) {
 	s := c.Subscribe(0)
 	defer s.Close()
 	woke := make(chan error, 1)
-	go func() { woke <- s.Wait(context.Background()) }()
-	time.Sleep(20 * time.Millisecond) // let the reader block in Wait
+	go parkedReader(s, woke)
+	waitParked(t)
 	c.Hold()
 	for i := range 3 {
 		c.Publish(t0, In, numbered(i))
@@ -325,7 +350,7 @@ func TestCaptureHoldRelease(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-	case <-time.After(5 * time.Second):
+	case <-time.After(time.Minute):
 		t.Fatal("Release did not wake the reader")
 	}
 	if got := takeAll(s); len(got) != 3 {
@@ -336,7 +361,7 @@ func TestCaptureHoldRelease(t *testing.T) {
 	c.Publish(t0, Out, numbered(3))
 	select {
 	case <-woke:
-	case <-time.After(5 * time.Second):
+	case <-time.After(time.Minute):
 		t.Fatal("Publish without Hold did not wake the reader")
 	}
 }
@@ -359,7 +384,7 @@ func TestCaptureReleaseRace(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-		case <-time.After(5 * time.Second):
+		case <-time.After(time.Minute):
 			t.Fatalf("round %d: a frame published during Release never woke the reader", i)
 		}
 		if got := takeAll(s); len(got) != 1 {
@@ -377,8 +402,8 @@ func TestCaptureReleaseBetweenPushSteps(t *testing.T) {
 	s := c.Subscribe(0)
 	defer s.Close()
 	woke := make(chan error, 1)
-	go func() { woke <- s.Wait(context.Background()) }()
-	time.Sleep(20 * time.Millisecond) // let the reader block in Wait
+	go parkedReader(s, woke)
+	waitParked(t)
 	c.Hold()
 	c.Publish(t0, In, numbered(1)) // queued; its wake-up deferred
 	s.held.Store(false)            // as if push had not marked s yet
@@ -389,7 +414,7 @@ func TestCaptureReleaseBetweenPushSteps(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-	case <-time.After(5 * time.Second):
+	case <-time.After(time.Minute):
 		t.Fatal("a frame queued while Release ran never woke the reader")
 	}
 }
@@ -406,7 +431,9 @@ func TestCaptureWaitPace(t *testing.T) {
 		t.Fatal(err)
 	}
 	takeAll(s)
-	first := time.Now()
+	// The pause counts from when Wait returned (lastReturn), not from when
+	// this goroutine got round to the next step, which load can delay.
+	first := s.lastReturn
 	c.Publish(t0, In, numbered(1))
 	if err := s.Wait(context.Background()); err != nil {
 		t.Fatal(err)
@@ -440,7 +467,7 @@ func TestCaptureWaitPace(t *testing.T) {
 		if err != nil {
 			t.Errorf("Wait with frames and a cancelled context: %v, want nil", err)
 		}
-	case <-time.After(5 * time.Second):
+	case <-time.After(time.Minute):
 		t.Fatal("a cancelled context did not end the pause")
 	}
 	if got := takeAll(s); len(got) != 1 {
