@@ -141,7 +141,7 @@ func TestHostCtlErrorsAreLogged(t *testing.T) {
 		t.Errorf("failed write added %v", got)
 	}
 	var lines []string
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // only a hang ends this wait
 	defer cancel()
 	for !strings.Contains(strings.Join(lines, "\n"), want) {
 		if err := r.Wait(ctx); err != nil {
