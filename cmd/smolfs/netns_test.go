@@ -17,6 +17,7 @@ import (
 	"regexp"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -131,6 +132,24 @@ const hangGuard = time.Minute
 // they end as soon as that many replies came, and the deadline only bounds
 // the wait for a late one (without it ping waits 10 s, arping 1 s).
 const hangGuardSeconds = "60"
+
+// unanswered lists the first n ping requests (icmp_seq 1..n) that ping's
+// output does not show answered exactly once. ping -c n -w D ends once it has
+// n replies, however late, but goes on sending while it waits for a late
+// one, so its totals may exceed n: loss is judged by sequence number.
+func unanswered(out string, n int) []string {
+	answered := map[string]int{}
+	for _, m := range regexp.MustCompile(`: icmp_seq=(\d+) `).FindAllStringSubmatch(out, -1) {
+		answered[m[1]]++
+	}
+	var bad []string
+	for seq := 1; seq <= n; seq++ {
+		if c := answered[strconv.Itoa(seq)]; c != 1 {
+			bad = append(bad, fmt.Sprintf("icmp_seq=%d answered %d times", seq, c))
+		}
+	}
+	return bad
+}
 
 // waitFor polls cond every 20 ms for up to limit; the limit guards against
 // a hang and is no measure of speed.
@@ -304,14 +323,8 @@ func TestPingNoLoss(t *testing.T) {
 		// first n requests answered, once.
 		out := ns.Run("ping", append([]string{"-w", hangGuardSeconds}, args...)...)
 		n, _ := strconv.Atoi(args[1])
-		answered := map[string]int{}
-		for _, m := range regexp.MustCompile(`: icmp_seq=(\d+) `).FindAllStringSubmatch(out, -1) {
-			answered[m[1]]++
-		}
-		for seq := 1; seq <= n; seq++ {
-			if c := answered[strconv.Itoa(seq)]; c != 1 {
-				t.Errorf("ping %s: icmp_seq=%d answered %d times, want once:\n%s", strings.Join(args, " "), seq, c, out)
-			}
+		if bad := unanswered(out, n); bad != nil {
+			t.Errorf("ping %s: %s, want each once:\n%s", strings.Join(args, " "), strings.Join(bad, ", "), out)
 		}
 		for _, bad := range []string{"wrong data byte", "DUP!", "wrong total length"} {
 			if strings.Contains(out, bad) {
@@ -550,6 +563,22 @@ func TestLineDiff(t *testing.T) {
 	}
 }
 
+func TestUnanswered(t *testing.T) {
+	// ping -w sent a fourth request while it waited for the third reply.
+	out := "64 bytes from 192.168.69.1: icmp_seq=1 ttl=64 time=0.1 ms\n" +
+		"64 bytes from 192.168.69.1: icmp_seq=2 ttl=64 time=0.1 ms\n" +
+		"64 bytes from 192.168.69.1: icmp_seq=4 ttl=64 time=0.1 ms\n" +
+		"64 bytes from 192.168.69.1: icmp_seq=2 ttl=64 time=0.1 ms (DUP!)\n" +
+		"4 packets transmitted, 3 received, +1 duplicates, 25% packet loss, time 600ms\n"
+	got := unanswered(out, 3)
+	if want := []string{"icmp_seq=2 answered 2 times", "icmp_seq=3 answered 0 times"}; !slices.Equal(got, want) {
+		t.Errorf("unanswered = %q, want %q", got, want)
+	}
+	if got := unanswered(out, 1); got != nil {
+		t.Errorf("unanswered(1) = %q, want none", got)
+	}
+}
+
 // TestServeShutdown: SIGTERM and SIGINT end smolfs serve with status 0, and
 // the tap it created goes with it.
 func TestServeShutdown(t *testing.T) {
@@ -637,7 +666,10 @@ func TestTrySh(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("try.sh -c ping: exit %d:\n%s", code, out)
 	}
-	for _, want := range []string{" 3 received, ", "lladdr " + ourMAC, "Usage: smolfs dump"} {
+	if bad := unanswered(out, 3); bad != nil {
+		t.Errorf("try.sh -c ping: %s, want each once:\n%s", strings.Join(bad, ", "), out)
+	}
+	for _, want := range []string{"lladdr " + ourMAC, "Usage: smolfs dump"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("try.sh -c: output lacks %q:\n%s", want, out)
 		}
