@@ -108,6 +108,46 @@ func startTcpdump(t *testing.T, ns *testenv.Netns, iface string, n int, extra ..
 	return ch
 }
 
+// stampedOnce returns once the kernel stamps each frame once for all its
+// captures. It does so only while its global timestamping is on, which the
+// first socket asking for stamps (p does) switches on from a work queue a
+// moment later; until then every capture stamps a frame itself, at its own
+// time, and tcpdump's times could not match p's. So frames of our own go
+// into the tap until a second capture sees the same stamp on one as p.
+func stampedOnce(t *testing.T, ns *testenv.Netns, tap *Tap, p *Packet) {
+	t.Helper()
+	w := openPacketIn(t, ns, "tap0")
+	defer w.Close()
+	buf := make([]byte, 1<<16)
+	// stamp reads c until the frame asking for target, and returns its time.
+	stamp := func(c *Packet, target netip.Addr) time.Time {
+		for {
+			n, _, ts, _, err := c.ReadFrame(buf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if f := parse(buf[:n]); f.isARP && f.arp.TargetIP == target {
+				return ts
+			}
+		}
+	}
+	for i, end := 1, time.Now().Add(hangGuard); ; i++ {
+		target := netip.AddrFrom4([4]byte{10, 5, byte(i >> 8), byte(i)})
+		frame := arpFrame(netcore.ARPRequest, netcore.BroadcastMAC, peerMAC, netip.MustParseAddr("10.5.255.254"), netcore.MAC{}, target)
+		if _, err := unix.Write(tap.Fd(), frame); err != nil {
+			t.Fatal(err)
+		}
+		if stamp(p, target).Equal(stamp(w, target)) {
+			t.Logf("captures stamped alike from our frame %d on", i)
+			return
+		}
+		if time.Now().After(end) {
+			t.Fatalf("after %d frames the kernel still stamps each capture's copy apart", i)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 // TestPacketSeesBothDirectionsWithTcpdumpTimes captures a ping with a
 // Packet and with tcpdump at once: the same frames, in both directions, with
 // the same kernel timestamps, to the nanosecond; and tcpdump's default
@@ -119,6 +159,7 @@ func TestPacketSeesBothDirectionsWithTcpdumpTimes(t *testing.T) {
 	d := NewDriver(newHost(t, "tap0"), tap, nil)
 	defer d.Close()
 	p := openPacketIn(t, ns, "tap0")
+	stampedOnce(t, ns, tap, p)
 
 	nano := startTcpdump(t, ns, "tap0", 6, "--time-stamp-precision=nano")
 	micro := startTcpdump(t, ns, "tap0", 6)
