@@ -28,7 +28,7 @@ func waitParked(t *testing.T) {
 	for end := time.Now().Add(time.Minute); time.Now().Before(end); time.Sleep(time.Millisecond) {
 		n := runtime.Stack(buf, true)
 		for _, g := range strings.Split(string(buf[:n]), "\n\n") {
-			if strings.Contains(g, "netcore.parkedReader(") && strings.Contains(g, "netcore.(*Subscription).Wait(") &&
+			if strings.Contains(g, ".parkedReader(") && strings.Contains(g, ".(*Subscription).Wait(") &&
 				strings.Contains(strings.SplitN(g, "\n", 2)[0], "[select") {
 				return
 			}
