@@ -133,7 +133,7 @@ func stampedOnce(t *testing.T, ns *testenv.Netns, tap *Tap, p *Packet) {
 	}
 	for i, end := 1, time.Now().Add(hangGuard); ; i++ {
 		target := netip.AddrFrom4([4]byte{10, 5, byte(i >> 8), byte(i)})
-		frame := arpFrame(netcore.ARPRequest, netcore.BroadcastMAC, peerMAC, netip.MustParseAddr("10.5.255.254"), netcore.MAC{}, target)
+		frame := arpFrame(wire.ARPRequest, wire.BroadcastMAC, peerMAC, netip.MustParseAddr("10.5.255.254"), wire.MAC{}, target)
 		if _, err := unix.Write(tap.Fd(), frame); err != nil {
 			t.Fatal(err)
 		}
