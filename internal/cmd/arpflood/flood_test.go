@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/netip"
 	"os/exec"
 	"path/filepath"
@@ -138,6 +139,29 @@ func vethWithKernel(t *testing.T) *testenv.Netns {
 	return ns
 }
 
+// knownSenders gives the kernel in ns a permanent neighbour entry on veth0
+// for each of the senders that args describe. The kernel answers an ARP
+// request only if it has, or can make, an entry for the sender; making one
+// fails while the neighbour table is at its limit (gc_thresh3), which is
+// counted over every namespace on the machine, so that other tests (a
+// benchmark pinging a thousand hosts) could make the kernel fall silent in
+// the middle of a flood. Permanent entries are exempt from that limit, and
+// with them the kernel makes no new ones.
+func knownSenders(t *testing.T, ns *testenv.Netns, args ...string) {
+	t.Helper()
+	cfg := mustConfig(t, append([]string{"-i", "veth1", "-target", "10.0.0.1"}, args...)...)
+	var b strings.Builder
+	for i := range cfg.senders {
+		ip, mac := sender(cfg, i)
+		fmt.Fprintf(&b, "neigh replace %s lladdr %s dev veth0 nud permanent\n", ip, mac)
+	}
+	cmd := ns.Command("ip", "-batch", "-")
+	cmd.Stdin = strings.NewReader(b.String())
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("ip -batch: %v\n%s", err, out)
+	}
+}
+
 func runFlood(t *testing.T, ns *testenv.Netns, args ...string) result {
 	t.Helper()
 	var r result
@@ -158,6 +182,7 @@ func runFlood(t *testing.T, ns *testenv.Netns, args ...string) result {
 // flood, and an open-loop flood keeps to its rate and its time.
 func TestFloodAgainstKernel(t *testing.T) {
 	ns := vethWithKernel(t)
+	knownSenders(t, ns, "-senders", "500")
 	// -timeout: a request counts as lost only after a minute without a
 	// reply, so that a machine too loaded to run the flood for a moment
 	// does not pass for a kernel that did not answer.
@@ -191,6 +216,7 @@ func TestFloodCommand(t *testing.T) {
 	if out, err := exec.Command(goTool, "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
+	knownSenders(t, ns, "-senders", "100")
 	out := ns.Run(bin, "-i", "veth1", "-target", "10.0.0.1", "-senders", "100", "-count", "200", "-timeout", "1m")
 	if !strings.HasPrefix(out, "sent=200 replies=200 lost=0 seconds=") || !strings.Contains(out, " reply_rate=") {
 		t.Errorf("arpflood printed %q", out)
