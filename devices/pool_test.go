@@ -47,7 +47,7 @@ func startHosts(t testing.TB, p *Pool, n int) []poolHost {
 		t.Cleanup(func() { d.Close(); b.Close() })
 	}
 	for _, h := range hosts {
-		expect(t, h.peer, 5*time.Second, h.d.Name()+"'s first announcement", isGARP(hostIP))
+		expect(t, h.peer, hangGuard, h.d.Name()+"'s first announcement", isGARP(hostIP))
 	}
 	return hosts
 }
@@ -58,7 +58,7 @@ func learnPeer(t testing.TB, h poolHost) {
 	if err := h.peer.WriteFrame(arpFrame(wire.ARPRequest, wire.BroadcastMAC, peerMAC, peerIP, wire.MAC{}, hostIP)); err != nil {
 		t.Fatal(err)
 	}
-	expect(t, h.peer, 5*time.Second, h.d.Name()+"'s ARP reply", func(f parsed) bool { return f.isARP && f.arp.Op == wire.ARPReply })
+	expect(t, h.peer, hangGuard, h.d.Name()+"'s ARP reply", func(f parsed) bool { return f.isARP && f.arp.Op == wire.ARPReply })
 }
 
 // pingHost makes the host learn the peer (ARP) and answer an echo request.
@@ -68,7 +68,7 @@ func pingHost(t testing.TB, h poolHost, seq uint16) {
 	if err := h.peer.WriteFrame(echoFrame(peerMAC, peerIP, 7, seq, []byte("pool"))); err != nil {
 		t.Fatal(err)
 	}
-	expect(t, h.peer, 5*time.Second, fmt.Sprintf("%s's echo reply %d", h.d.Name(), seq), func(f parsed) bool { return f.isEcho && f.echo.Seq == seq })
+	expect(t, h.peer, hangGuard, fmt.Sprintf("%s's echo reply %d", h.d.Name(), seq), func(f parsed) bool { return f.isEcho && f.echo.Seq == seq })
 }
 
 // threads is the number of OS threads of this process.
@@ -135,7 +135,7 @@ func TestPoolDeviceGoneLeavesOthers(t *testing.T) {
 	}
 	select {
 	case <-gone.d.done:
-	case <-time.After(5 * time.Second):
+	case <-time.After(hangGuard):
 		t.Fatal("the loop did not let go of the gone device")
 	}
 	if err := gone.d.Err(); !errors.Is(err, ErrDeviceGone) {
@@ -182,7 +182,7 @@ func TestPoolCloseOneWhileServingOthers(t *testing.T) {
 				return
 			}
 			for {
-				n, err := busy.peer.ReadFrame(buf, 5*time.Second)
+				n, err := busy.peer.ReadFrame(buf, hangGuard)
 				if err != nil {
 					errc <- fmt.Errorf("echo %d: %w", seq, err)
 					return
@@ -205,7 +205,7 @@ func TestPoolCloseOneWhileServingOthers(t *testing.T) {
 	if took > time.Second {
 		t.Errorf("Close took %v while the loop served another host", took)
 	}
-	if _, err := closing.peer.ReadFrame(make([]byte, 100), time.Second); !errors.Is(err, ErrPeerClosed) {
+	if _, err := closing.peer.ReadFrame(make([]byte, 100), hangGuard); !errors.Is(err, ErrPeerClosed) {
 		t.Errorf("the closed host's peer: %v, want end of file", err)
 	}
 	if err := closing.d.Exec("h1/ctl", nil); !errors.Is(err, syscall.EIO) {
@@ -276,7 +276,7 @@ func TestPoolFloodDoesNotStarveAnother(t *testing.T) {
 		if err := quiet.peer.WriteFrame(echoFrame(peerMAC, peerIP, 3, seq, nil)); err != nil {
 			t.Fatal(err)
 		}
-		expect(t, quiet.peer, 5*time.Second, fmt.Sprintf("echo reply %d during the flood", seq), func(f parsed) bool { return f.isEcho && f.echo.Seq == seq })
+		expect(t, quiet.peer, hangGuard, fmt.Sprintf("echo reply %d during the flood", seq), func(f parsed) bool { return f.isEcho && f.echo.Seq == seq })
 		worst = max(worst, time.Since(start))
 	}
 	fs := flood.d.Snapshot().Stats
@@ -324,7 +324,7 @@ func TestPoolStuckDeviceLeavesOthers(t *testing.T) {
 		if err := quiet.peer.WriteFrame(echoFrame(peerMAC, peerIP, 4, seq, nil)); err != nil {
 			t.Fatal(err)
 		}
-		expect(t, quiet.peer, 5*time.Second, fmt.Sprintf("echo reply %d", seq), func(f parsed) bool { return f.isEcho && f.echo.Seq == seq })
+		expect(t, quiet.peer, hangGuard, fmt.Sprintf("echo reply %d", seq), func(f parsed) bool { return f.isEcho && f.echo.Seq == seq })
 		took := time.Since(start)
 		worst = max(worst, took)
 		if took >= txWait*9/10 {
@@ -364,7 +364,7 @@ func TestPoolTimersOfManyHosts(t *testing.T) {
 			continue
 		}
 		for range 3 {
-			expect(t, h.peer, 3*time.Second, h.d.Name()+"'s ARP request", func(f parsed) bool {
+			expect(t, h.peer, hangGuard, h.d.Name()+"'s ARP request", func(f parsed) bool {
 				return f.isARP && f.arp.Op == wire.ARPRequest && f.arp.TargetIP == silent
 			})
 		}
@@ -373,7 +373,7 @@ func TestPoolTimersOfManyHosts(t *testing.T) {
 		if i%2 == 1 {
 			continue
 		}
-		deadline := time.Now().Add(3 * time.Second)
+		deadline := time.Now().Add(hangGuard)
 		for h.d.Snapshot().Stats[netcore.ARPFailed] != 1 {
 			if time.Now().After(deadline) {
 				t.Fatalf("%s: the resolution did not fail in time", h.d.Name())
@@ -401,7 +401,7 @@ func TestDriverDo(t *testing.T) {
 	woken := make(chan netcore.ConvRef, 10)
 	d := NewDriver(newHost(t, a.Name()), a, ev.add, WithWake(func(r netcore.ConvRef) { woken <- r }))
 	defer d.Close()
-	expect(t, b, 2*time.Second, "the first announcement", isGARP(hostIP))
+	expect(t, b, hangGuard, "the first announcement", isGARP(hostIP))
 
 	frame := arpFrame(wire.ARPReply, peerMAC, hostMAC, hostIP, peerMAC, peerIP)
 	ref := netcore.ConvRef{Proto: 17, N: 3, Gen: 2}
@@ -416,7 +416,7 @@ func TestDriverDo(t *testing.T) {
 		t.Fatalf("Do: %v (ran on %q)", err, name)
 	}
 	buf := make([]byte, 2048)
-	n, err := b.ReadFrame(buf, 2*time.Second)
+	n, err := b.ReadFrame(buf, hangGuard)
 	if err != nil || !bytes.Equal(buf[:n], frame) {
 		t.Errorf("the frame Do sent: %x, %v", buf[:max(n, 0)], err)
 	}
@@ -428,7 +428,7 @@ func TestDriverDo(t *testing.T) {
 		if r != ref {
 			t.Errorf("onWake(%+v), want %+v", r, ref)
 		}
-	case <-time.After(2 * time.Second):
+	case <-time.After(hangGuard):
 		t.Fatal("onWake was not called")
 	}
 
@@ -458,7 +458,7 @@ func TestPoolClose(t *testing.T) {
 		if err := h.d.Exec("x/ctl", nil); !errors.Is(err, ErrClosed) {
 			t.Errorf("%s after the pool's Close: %v, want ErrClosed", h.d.Name(), err)
 		}
-		if _, err := h.peer.ReadFrame(make([]byte, 100), time.Second); !errors.Is(err, ErrPeerClosed) {
+		if _, err := h.peer.ReadFrame(make([]byte, 100), hangGuard); !errors.Is(err, ErrPeerClosed) {
 			t.Errorf("%s's peer: %v, want end of file", h.d.Name(), err)
 		}
 	}

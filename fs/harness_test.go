@@ -376,14 +376,6 @@ func (r *raw) clunk(fid uint32) {
 	}
 }
 
-// hangGuard bounds a wait for something that must happen (a reply, a
-// release, a reader ending): the wait ends as soon as it happens, and the
-// bound only ends a test that would otherwise hang, so it is long enough
-// that no load on the machine (the race detector, a CPU hog, the other
-// test packages) reaches it. How fast something happens is a benchmark's
-// business, not a test's.
-const hangGuard = time.Minute
-
 // waitFor polls cond every millisecond until it holds or d passes.
 func waitFor(d time.Duration, cond func() bool) bool {
 	deadline := time.Now().Add(d)
