@@ -117,6 +117,23 @@ func configure(ns *testenv.Netns, dev string) {
 	ns.Run("ip", "addr", "add", peerIP.String()+"/24", "dev", dev)
 }
 
+// operational waits until the kernel's side of dev can send: a tap whose
+// link is up gets its carrier when a descriptor attaches, and the kernel
+// turns that into a working link (operstate up, a real queue instead of
+// one that drops everything) from a work queue, a moment later, which
+// load can stretch.
+func operational(t *testing.T, ns *testenv.Netns, dev string) {
+	t.Helper()
+	for end := time.Now().Add(hangGuard); ; time.Sleep(10 * time.Millisecond) {
+		if strings.TrimSpace(ns.Run("cat", "/sys/class/net/"+dev+"/operstate")) == "up" {
+			return
+		}
+		if time.Now().After(end) {
+			t.Fatalf("%s is not operational after %v", dev, hangGuard)
+		}
+	}
+}
+
 // pingOK runs ping in ns and checks for no loss. -w rather than -W: with a
 // count, ping then waits for every reply until the deadline, instead of
 // giving up on the last one after two round-trip times, which a loaded
@@ -195,6 +212,7 @@ func TestTapPersistentAndReopen(t *testing.T) {
 			t.Fatalf("attach %d: %v", i, err)
 		}
 		d := NewDriver(newHost(t, "tap7"), tap, nil)
+		operational(t, ns, "tap7") // its link was up before the tap was attached
 		pingOK(t, ns)
 		if err := d.Close(); err != nil {
 			t.Fatal(err)

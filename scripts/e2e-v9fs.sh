@@ -170,6 +170,15 @@ if [ "$served" != 1 ]; then
 	die "smolfs serve does not answer on 127.0.0.1:$port in the namespace (its log is above)"
 fi
 
+# tap0's link was up before smolfs attached: the kernel makes it work (its
+# operstate up, a real queue instead of one that drops everything) from a
+# work queue, a moment after the attach.
+for _ in $(seq 600); do
+	[ "$(nsx cat /sys/class/net/tap0/operstate)" = up ] && break
+	sleep 0.1
+done
+[ "$(nsx cat /sys/class/net/tap0/operstate)" = up ] || die "tap0 is not operational a minute after smolfs attached to it"
+
 # The peer: one ARP exchange, then a ping every 0.2 s for the whole run.
 nsx arping -q -c 1 -w 60 -I tap0 192.168.69.1 || die "the host does not answer arping"
 ip netns exec "$ns" ping -q -i 0.2 192.168.69.1 >/dev/null 2>&1 &

@@ -125,6 +125,14 @@ grep -q 'msg=ready' "$log" || {
 	die "smolfs serve did not get ready in a minute"
 }
 
+# tap0's link was up before smolfs attached: the kernel makes it work (its
+# operstate up, a real queue instead of one that drops everything) from a
+# work queue, a moment after the attach.
+for _ in $(seq 600); do
+	[ "$(ip netns exec "$ns" cat /sys/class/net/tap0/operstate)" = up ] && break
+	sleep 0.1
+done
+
 path=$work:$PATH
 if [ "$interactive" = 0 ]; then
 	set +e
