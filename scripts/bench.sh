@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# usage: scripts/bench.sh [-rounds N] [-count N] [-no-readers] [-keep]
+# usage: scripts/bench.sh [-rounds N] [-count N] [-tests icmp,arp,icmp6,udp] [-no-readers] [-keep]
 #
 # How fast smolfs answers on a tap, beside the kernel answering on a veth,
 # in one run, with tools you have: ping, iproute2 and this checkout's
-# binaries (smolfs, and internal/cmd/arpflood for ARP, built with go unless
-# SMOLFS_BIN and ARPFLOOD_BIN name them). Nothing touches this machine's
+# binaries (smolfs, internal/cmd/arpflood for ARP and internal/cmd/udpload
+# for UDP, built with go unless SMOLFS_BIN, ARPFLOOD_BIN and UDPLOAD_BIN name
+# them), and socat for the kernel's UDP services. Nothing touches this machine's
 # own interfaces: each target lives in namespaces the script makes and
 # removes.
 #
@@ -27,17 +28,30 @@
 # frames/s captured) for 10 s: the readers must drop nothing (capture_dropped
 # in stats); the exit status is 1 if they do.
 #
+# UDP, through a conversation's data file, beside the kernel's socat in the
+# same run (a service per port, a process per caller in both):
+#   udp9 rate  the highest rate at which one reader gets every datagram: the
+#              offered rate steps up (10,000/s, 20,000/s, ... 400,000/s,
+#              64-byte datagrams, 1 s each, udpload -rate) until a step loses
+#              any (a lossy step is tried once more); the reader counts the
+#              bytes it got: `smolfs listen -idle 1 udp!*!9 sh -c 'wc -c'`,
+#              against `socat -u -T 1 UDP-RECV:9 - | wc -c`
+#   udp7 echo  round trips, one datagram at a time (udpload -echo), through
+#              `smolfs listen udp!*!7 cat` against `socat UDP-LISTEN:7
+#              EXEC:cat`; CPU per round trip is smolfs serve's and listen's
+#
 # CPU per reply is utime+stime from /proc/PID/stat (the server's and its
 # readers') over the test, in 10 ms ticks. netbench (../shared/netbench in
 # the development setup) measures more carefully and also against its
 # reflector and gVisor; if it is there, the command to run is printed.
 #
 #   -rounds N    rounds (default 3)
-#   -count N     requests per test (default 100000)
+#   -count N     requests per test (default 100000; UDP echo: a fifth)
+#   -tests LIST  which tests, of icmp, arp, icmp6 and udp (default: all)
 #   -no-readers  leave out the readers target and the drop check
 #   -keep        keep the work directory (logs, captures) and say where
 #
-# Needs root (namespaces, a tap) and ping from iputils.
+# Needs root (namespaces, a tap), ping from iputils, and socat for udp.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$(pwd)
@@ -46,8 +60,9 @@ rounds=3
 count=100000
 readers=1
 keep=0
+want=icmp,arp,icmp6,udp
 usage() {
-	echo "usage: scripts/bench.sh [-rounds N] [-count N] [-no-readers] [-keep]" >&2
+	echo "usage: scripts/bench.sh [-rounds N] [-count N] [-tests icmp,arp,icmp6,udp] [-no-readers] [-keep]" >&2
 	exit 2
 }
 while [ $# -gt 0 ]; do
@@ -62,6 +77,11 @@ while [ $# -gt 0 ]; do
 		count=$2
 		shift 2
 		;;
+	-tests)
+		[ $# -ge 2 ] || usage
+		want=$2
+		shift 2
+		;;
 	-no-readers)
 		readers=0
 		shift
@@ -71,7 +91,7 @@ while [ $# -gt 0 ]; do
 		shift
 		;;
 	-h | --help)
-		sed -n '2,37p' "$0" | sed 's/^# \{0,1\}//'
+		sed -n '2,52p' "$0" | sed 's/^# \{0,1\}//'
 		exit 0
 		;;
 	*) usage ;;
@@ -83,6 +103,20 @@ case $rounds$count in *[!0-9]*) usage ;; esac
 	exit 2
 }
 
+tests=()
+udp=0
+IFS=, read -r -a wanted <<<"$want"
+for w in "${wanted[@]}"; do
+	case $w in
+	icmp) tests+=(icmp64 icmp1) ;;
+	arp) tests+=(arp64) ;;
+	icmp6) tests+=(icmp6) ;;
+	udp) udp=1 ;;
+	*) usage ;;
+	esac
+done
+[ "${#tests[@]}" -gt 0 ] || readers=0 # the readers are for the ICMP and ARP tests
+
 die() {
 	echo "bench.sh: $*" >&2
 	exit 1
@@ -90,6 +124,7 @@ die() {
 [ "$(id -u)" = 0 ] || die "needs root for network namespaces and a tap: sudo $0"
 command -v ip >/dev/null || die "ip not found: apt-get install iproute2"
 command -v ping >/dev/null || die "ping not found: apt-get install iputils-ping"
+[ "$udp" = 0 ] || command -v socat >/dev/null || die "socat not found (the kernel's UDP services): apt-get install socat"
 
 work=$(mktemp -d /tmp/smolfs-bench.XXXXXX)
 tag=$$
@@ -138,8 +173,16 @@ else
 	command -v go >/dev/null || die "go not found: install Go, or set ARPFLOOD_BIN=/path/to/arpflood"
 	go build -o "$work/arpflood" ./internal/cmd/arpflood || die "building arpflood failed"
 fi
+if [ -n "${UDPLOAD_BIN:-}" ]; then
+	[ -x "$UDPLOAD_BIN" ] || die "UDPLOAD_BIN=$UDPLOAD_BIN is not an executable"
+	cp "$UDPLOAD_BIN" "$work/udpload"
+elif [ "$udp" = 1 ]; then
+	command -v go >/dev/null || die "go not found: install Go, or set UDPLOAD_BIN=/path/to/udpload"
+	go build -o "$work/udpload" ./internal/cmd/udpload || die "building udpload failed"
+fi
 smolfs=$work/smolfs
 arpflood=$work/arpflood
+udpload=$work/udpload
 
 newns() {
 	ip netns add "$1"
@@ -282,15 +325,149 @@ run() {
 	echo "$t $test $rate $cpu $rtt" >>"$results"
 }
 
-tests=(icmp64 icmp1 arp64 icmp6)
-echo "bench.sh: targets ${targets[*]}; $rounds rounds of ${#tests[@]} tests of $count requests; load average $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+# UDP: the services. smolfs's are two `smolfs listen` processes (a `wc -c`
+# per caller on port 9, a `cat` per caller on port 7), each call ending after
+# a second of silence; the kernel's are socat processes started per step.
+udpsize=64
+if [ "$udp" = 1 ]; then
+	udptargets=(kernel smolfs)
+	for svc in 9 7; do
+		cmd=(cat)
+		[ "$svc" = 9 ] && cmd=(sh -c 'wc -c >>"$0"' "$work/udp9.smolfs")
+		ip netns exec "$ns_smolfs" "$smolfs" listen -addr "unix:$work/$ns_smolfs.sock" -idle 1 "udp!*!$svc" \
+			"${cmd[@]}" 2>"$work/listen$svc.log" &
+		pids+=("$!")
+		declare "listen$svc=$!"
+	done
+	: >"$work/udp9.smolfs"
+	for svc in 9 7; do
+		for _ in $(seq 100); do
+			grep -q 'announced as' "$work/listen$svc.log" && break
+			sleep 0.05
+		done
+		grep -q 'announced as' "$work/listen$svc.log" || {
+			cat "$work/listen$svc.log" >&2
+			die "smolfs listen udp!*!$svc did not announce"
+		}
+	done
+	# shellcheck disable=SC2154 # declared above
+	declare -A udpcpu=([kernel]="" [smolfs]="${cpupids[smolfs]} $listen9 $listen7")
+fi
+
+# bound PORT: waits until the kernel baseline's socat has bound PORT.
+bound() {
+	local _
+	for _ in $(seq 100); do
+		[ -n "$(ip netns exec "$ns_host_k" ss -Hlun "sport = :$1")" ] && return 0
+		sleep 0.02
+	done
+	die "socat did not bind UDP port $1"
+}
+
+# udp_step TARGET RATE: RATE datagrams/s for a second into the port 9
+# reader; prints "DELIVERED SENT SENDER-RATE CPU-TICKS".
+udp_step() {
+	local t=$1 rate=$2 n out bytes lines spid t0 t1 _
+	n=$((rate > 10000 ? rate : 10000))
+	# shellcheck disable=SC2086
+	t0=$(ticks ${udpcpu[$t]})
+	case $t in
+	kernel)
+		# shellcheck disable=SC2016 # for the inner shell
+		ip netns exec "$ns_host_k" sh -c 'socat -u -T 1 UDP-RECV:9 STDOUT | wc -c >"$0"' "$work/udp9.kernel" &
+		spid=$!
+		bound 9
+		out=$(ip netns exec "$ns_client_k" "$udpload" -to 192.168.69.1:9 -size "$udpsize" -count "$n" \
+			-rate "$rate" -lead 200ms 2>&1) || die "udp9 $t: udpload: $out"
+		wait "$spid"
+		bytes=$(cat "$work/udp9.kernel")
+		;;
+	smolfs)
+		lines=$(wc -l <"$work/udp9.smolfs")
+		out=$(ip netns exec "$ns_smolfs" "$udpload" -to 192.168.69.1:9 -size "$udpsize" -count "$n" \
+			-rate "$rate" -lead 200ms 2>&1) || die "udp9 $t: udpload: $out"
+		for _ in $(seq 300); do
+			[ "$(wc -l <"$work/udp9.smolfs")" -gt "$lines" ] && break
+			sleep 0.05
+		done
+		bytes=$(sed -n "$((lines + 1))p" "$work/udp9.smolfs")
+		;;
+	esac
+	# shellcheck disable=SC2086
+	t1=$(ticks ${udpcpu[$t]})
+	echo "$((${bytes:-0} / udpsize)) $n $(sed -n 's/.* rate=\([0-9]*\).*/\1/p' <<<"$out") $((t1 - t0))"
+}
+
+udprates=(10000 20000 30000 40000 50000 60000 70000 80000 100000 125000 150000 200000 250000 300000 400000)
+
+# run_udp9 TARGET: steps the rate up until a step loses datagrams (twice);
+# appends "TARGET udp9 BEST-RATE CPU-µs/datagram-at-it - LIMIT" to the
+# results, LIMIT saying what ended the ladder: loss, the sender (it could not
+# offer the rate) or the top step.
+run_udp9() {
+	local t=$1 rate best=0 cpu="-" limit=top got try
+	for rate in "${udprates[@]}"; do
+		for try in 1 2; do
+			read -r -a got <<<"$(udp_step "$t" "$rate")"
+			[ "${got[0]}" -ge "${got[1]}" ] && break
+		done
+		echo "bench.sh: udp9 $t $rate/s: ${got[0]} of ${got[1]} delivered (sender at ${got[2]}/s)" >>"$work/udp.log"
+		if [ "${got[0]}" -lt "${got[1]}" ]; then
+			limit=loss
+			break
+		fi
+		if [ "${got[2]}" -lt $((rate * 95 / 100)) ]; then
+			limit=sender
+			break
+		fi
+		best=$rate
+		[ -n "${udpcpu[$t]}" ] && cpu=$(awk -v d="${got[3]}" -v hz="$hz" -v n="${got[1]}" 'BEGIN {printf "%.2f", d / hz * 1e6 / n}')
+	done
+	echo "$t udp9 $best $cpu - $limit" >>"$results"
+}
+
+# run_udp7 TARGET: echo round trips; appends "TARGET udp7 RATE CPU RTT-p50".
+run_udp7() {
+	local t=$1 n=$((count / 5)) out spid="" t0 t1 cpu="-" rate rtt replies
+	# shellcheck disable=SC2086
+	t0=$(ticks ${udpcpu[$t]})
+	if [ "$t" = kernel ]; then
+		ip netns exec "$ns_host_k" socat -T 1 UDP-LISTEN:7,reuseaddr EXEC:cat &
+		spid=$!
+		bound 7
+	fi
+	out=$(ip netns exec "${client[$t]}" "$udpload" -echo -to 192.168.69.1:7 -size "$udpsize" -count "$n" \
+		-duration 60s 2>&1) || die "udp7 $t: udpload: $out"
+	[ -n "$spid" ] && wait "$spid"
+	# shellcheck disable=SC2086
+	t1=$(ticks ${udpcpu[$t]})
+	rate=$(sed -n 's/.* rate=\([0-9]*\).*/\1/p' <<<"$out")
+	rtt=$(sed -n 's/.*rtt_p50_us=\([0-9]*\).*/\1/p' <<<"$out")
+	replies=$(sed -n 's/.*replies=\([0-9]*\).*/\1/p' <<<"$out")
+	[ -n "${udpcpu[$t]}" ] && [ "$replies" -gt 0 ] &&
+		cpu=$(awk -v d=$((t1 - t0)) -v hz="$hz" -v n="$replies" 'BEGIN {printf "%.2f", d / hz * 1e6 / n}')
+	echo "bench.sh: udp7 $t: $out" >>"$work/udp.log"
+	echo "$t udp7 $rate $cpu $rtt" >>"$results"
+}
+
+echo "bench.sh: targets ${targets[*]}; $rounds rounds of ${#tests[@]} tests of $count requests$([ "$udp" = 1 ] && echo ' and the UDP tests'); load average $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 order=("${targets[@]}")
+uorder=(kernel smolfs)
 for r in $(seq "$rounds"); do
 	for test in "${tests[@]}"; do
 		for t in "${order[@]}"; do
 			run "$t" "$test"
 		done
 	done
+	if [ "$udp" = 1 ]; then
+		for t in "${uorder[@]}"; do
+			run_udp9 "$t"
+		done
+		for t in "${uorder[@]}"; do
+			run_udp7 "$t"
+		done
+		uorder=("${uorder[1]}" "${uorder[0]}")
+	fi
 	echo "bench.sh: round $r of $rounds done" >&2
 	rev=()
 	for ((i = ${#order[@]} - 1; i >= 0; i--)); do
@@ -308,9 +485,11 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (a != "-" && b != "-" && b > 0) pri
 # commas N: N with thousands separators, whatever the locale.
 commas() { awk -v n="$1" 'BEGIN {n = sprintf("%d", n); s = ""; while (length(n) > 3) {s = "," substr(n, length(n) - 2) s; n = substr(n, 1, length(n) - 3)}; print n s}'; }
 
-echo
-echo "smolfs bench: medians over $rounds round(s) of $count requests per test; CPU: the server's (and its readers') per reply"
-echo "test       target      replies/s  :kernel  CPU µs/reply  rtt µs"
+[ "${#tests[@]}" = 0 ] || {
+	echo
+	echo "smolfs bench: medians over $rounds round(s) of $count requests per test; CPU: the server's (and its readers') per reply"
+	echo "test       target      replies/s  :kernel  CPU µs/reply  rtt µs"
+}
 for test in "${tests[@]}"; do
 	case $test in
 	icmp64) label="icmp K=64" ;;
@@ -327,6 +506,29 @@ for test in "${tests[@]}"; do
 			"$(ratio "$rate" "$base")" "$(median 4 "$t" "$test")" "$rtt"
 	done
 done
+
+if [ "$udp" = 1 ]; then
+	echo
+	echo "UDP, $udpsize-byte datagrams, medians over $rounds round(s); CPU: smolfs serve's and listen's per datagram"
+	echo "test                  target   datagrams/s  :kernel  CPU µs/dgram  rtt p50 µs  ended by"
+	for test in udp9 udp7; do
+		base=$(median 3 kernel "$test")
+		for t in "${udptargets[@]}"; do
+			rate=$(median 3 "$t" "$test")
+			if [ "$test" = udp9 ]; then
+				label="udp9 loss-free rate"
+				rtt="-"
+				ended=$(awk -v t="$t" '$1 == t && $2 == "udp9" {print $6}' "$results" | sort | uniq -c | awk '{printf "%s%s x%s", (NR > 1 ? ", " : ""), $2, $1}')
+			else
+				label="udp7 echo K=1"
+				rtt=$(median 5 "$t" "$test")
+				ended="-"
+			fi
+			printf '%-21s %-8s %12s %8s %13s %11s  %s\n' "$label" "$t" "$(commas "$rate")" \
+				"$(ratio "$rate" "$base")" "$(median 4 "$t" "$test")" "$rtt" "$ended"
+		done
+	done
+fi
 
 status=0
 if [ "$readers" = 1 ]; then

@@ -1,0 +1,98 @@
+package fs
+
+import (
+	"context"
+	"net"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/smolfs/smolfs/internal/ninep"
+	"github.com/smolfs/smolfs/netcore"
+)
+
+// BenchmarkConvDataStream is the data path of `smolfs listen` under load:
+// datagrams come in from the peer as fast as the reader takes them (at
+// most 256 ahead of it, so that none is dropped), and one reader takes
+// them through a UDP conversation's data file with internal/ninep's Mux
+// over TCP loopback. It reports datagrams per second and, with
+// -benchmem, allocations per datagram of the whole path: the peer's
+// frame, the host, the server and the client.
+func BenchmarkConvDataStream(b *testing.B) {
+	e := newEnv(b)
+	e.knowPeerB(b)
+	nc, err := net.Dial("tcp", e.addr)
+	if err != nil {
+		b.Fatal(err)
+	}
+	m, err := ninep.NewMux(nc, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer m.Close()
+	ctx := context.Background()
+	root := m.NewFid()
+	if _, err := m.Attach(ctx, root, "root", "", 0); err != nil {
+		b.Fatal(err)
+	}
+	open := func(path ...string) uint32 {
+		fid := m.NewFid()
+		if _, err := m.Walk(ctx, root, fid, path...); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := m.Lopen(ctx, fid, syscall.O_RDWR); err != nil {
+			b.Fatal(err)
+		}
+		return fid
+	}
+	ctl := open("tap0", "udp", "clone")
+	if _, err := m.Write(ctx, ctl, 0, []byte("connect 192.168.69.100!7 5000")); err != nil {
+		b.Fatal(err)
+	}
+	data := open("tap0", "udp", "0", "data")
+	frame := udpFromPeer(7, 5000, string(make([]byte, 64)))
+
+	var read atomic.Int64
+	stop := make(chan struct{})
+	injected := make(chan error, 1)
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	go func() {
+		for i := range b.N {
+			for int64(i)-read.Load() >= 256 {
+				select {
+				case <-stop:
+					injected <- nil
+					return
+				default:
+				}
+				time.Sleep(10 * time.Microsecond)
+			}
+			if err := e.peer("tap0").pair.WriteFrame(frame); err != nil {
+				injected <- err
+				return
+			}
+		}
+		injected <- nil
+	}()
+	buf := make([]byte, 8192)
+	for range b.N {
+		n, err := m.Read(ctx, data, 0, buf)
+		if err != nil || n != 64 {
+			close(stop)
+			b.Fatalf("read %d bytes: %v", n, err)
+		}
+		read.Add(1)
+	}
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "dgrams/s")
+	b.StopTimer()
+	if err := <-injected; err != nil {
+		b.Fatal(err)
+	}
+	h, _ := e.st.Host("tap0")
+	if d := h.Snapshot().Stats[netcore.UDPRxQueueFull]; d > 0 {
+		b.Fatalf("%d datagrams dropped for a full queue", d)
+	}
+}
