@@ -231,7 +231,16 @@ func (d *Driver) Do(fn func(h *netcore.Host, now time.Time, out *netcore.Output)
 		d.mu.Unlock()
 		return &netctl.CommandError{File: d.name, Errno: syscall.EIO, Err: err}
 	}
+	before := d.h.Deadline()
 	fn(d.h, now, d.pending)
+	if p := d.pending; d.queued || len(p.Frames)+len(p.Events)+len(p.Wake) == 0 && d.h.Deadline().Equal(before) {
+		// The loop has nothing new to do, or will take it anyway:
+		// waking it would cost a system call and a turn of the loop for
+		// every conversation read (two of them per datagram a reader
+		// takes, and as many for a read that finds nothing).
+		d.mu.Unlock()
+		return nil
+	}
 	d.handOver()
 	return nil
 }

@@ -141,7 +141,7 @@ func (t *tree) openConv(ctx context.Context, n node, m openMode) (handle, node, 
 	case kConvCtl:
 		return &convCtl{t: t, n: n}, n, nil
 	case kConvData:
-		return &convData{t: t, n: n, sem: make(chan struct{}, 1)}, n, nil
+		return &convData{t: t, n: n}, n, nil
 	}
 	// kConvListen: wait for a call, holding the announced conversation
 	// meanwhile; the fid becomes the call's ctl.
@@ -197,16 +197,16 @@ func (c *convCtl) write(ctx context.Context, data []byte) error {
 func (c *convCtl) close() { c.once.Do(func() { c.n.host.ConvClose(c.n.conv) }) }
 
 // convData is an open data file: one datagram per read and per write.
+// Its reads are queued and answered in order (convread.go).
 type convData struct {
 	t    *tree
 	n    node
 	once sync.Once
-	sem  chan struct{} // one read at a time, for the short-read rule
-	sr   shortReads
+	rq   readQueue
 }
 
 // dgramPool holds the buffers reads take a datagram into before it is
-// copied out at its own length.
+// copied into its reply.
 var dgramPool = sync.Pool{New: func() any { b := make([]byte, maxDatagram); return &b }}
 
 // maxDatagram is the longest datagram a read returns whole: the most an
@@ -214,102 +214,15 @@ var dgramPool = sync.Pool{New: func() any { b := make([]byte, maxDatagram); retu
 // 65507-byte ping; a UDP datagram's data is 8 bytes shorter).
 const maxDatagram = 65515
 
-func (d *convData) read(ctx context.Context, off uint64, count uint32, linux bool) ([]byte, error) {
-	select {
-	case d.sem <- struct{}{}:
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-	defer func() { <-d.sem }()
-	if d.sr.followUp(off, count, linux) || count == 0 {
-		return nil, nil
-	}
-	bp := dgramPool.Get().(*[]byte)
-	defer dgramPool.Put(bp)
-	buf := (*bp)[:min(int(count), len(*bp))]
-	rctx, stop := d.t.merge(ctx)
-	defer stop()
-	n, err := d.n.host.ConvRead(rctx, d.n.conv, buf)
-	if err != nil {
-		if d.t.down.Err() != nil && ctx.Err() == nil {
-			return nil, nil // the server is shutting down: end of file
-		}
-		return nil, err
-	}
-	d.sr.record(off, n, count)
-	return append([]byte(nil), buf[:n]...), nil
-}
-
-// readNow is read for a datagram that is already there, in the
-// connection's read loop: it never waits. ok is false when the read would
-// have to wait (nothing queued, or another read of the file under way):
-// then the request takes the way of every read that waits.
-func (d *convData) readNow(off uint64, count uint32, linux bool) (data []byte, ok bool, err error) {
-	select {
-	case d.sem <- struct{}{}:
-	default:
-		return nil, false, nil
-	}
-	defer func() { <-d.sem }()
-	if d.sr.followUp(off, count, linux) || count == 0 {
-		return nil, true, nil
-	}
-	bp := dgramPool.Get().(*[]byte)
-	defer dgramPool.Put(bp)
-	buf := (*bp)[:min(int(count), len(*bp))]
-	n, err := d.n.host.ConvTryRead(d.n.conv, buf)
-	switch {
-	case err == netcore.ErrWouldBlock:
-		return nil, false, nil
-	case err != nil:
-		return nil, true, err
-	}
-	d.sr.record(off, n, count)
-	return buf[:n], true, nil
-}
-
-// readNow answers a Tread of a conversation's data in the read loop when
-// a datagram is already queued, sparing the request the goroutine, context
-// and tag entry of a read that waits: a reader that keeps up with its
-// traffic then costs about what a read of a snapshot file does. It reports
-// whether it answered.
-func (c *conn) readNow(d dialect, tag uint16, msg []byte) bool {
-	if len(msg) != 23 {
-		return false // malformed: the handler says so
-	}
-	fidn, off, count := binary.LittleEndian.Uint32(msg[7:]), binary.LittleEndian.Uint64(msg[11:]), binary.LittleEndian.Uint32(msg[19:])
-	f, err := c.getFid(fidn)
-	if err != nil {
-		return false
-	}
-	h, err := f.handleFor(false)
-	if err != nil {
-		return false
-	}
-	cd, isData := h.(*convData)
-	if !isData {
-		return false
-	}
-	data, ok, err := cd.readNow(off, min(count, c.iounit()), c.isLinux())
-	switch {
-	case !ok:
-		return false
-	case err != nil:
-		c.queue(d.errorReply(c, tag, err))
-		return true
-	}
-	b := beginTo(c.scratch[:0], msgRread, tag)
-	b = binary.LittleEndian.AppendUint32(b, uint32(len(data)))
-	b = end(append(b, data...))
-	c.queue(b)
-	if cap(b) <= smallMessage {
-		c.scratch = b[:0]
-	}
-	return true
+// read is never called: the read loop takes every well-formed Tread of a
+// data file (conn.readData), and a malformed one fails before it gets
+// here.
+func (d *convData) read(context.Context, uint64, uint32, bool) ([]byte, error) {
+	return nil, errorf(syscall.EIO, "%s: read outside the read queue", d.n.path())
 }
 
 // writeNow answers a Twrite to a conversation's data in the read loop when
-// the transport takes it without waiting (UDP always does), as readNow
+// the transport takes it without waiting (UDP always does), as readData
 // does for reads. It reports whether it answered.
 func (c *conn) writeNow(d dialect, tag uint16, msg []byte) bool {
 	if len(msg) < 23 || uint64(binary.LittleEndian.Uint32(msg[19:])) != uint64(len(msg)-23) {
@@ -349,4 +262,9 @@ func (d *convData) write(ctx context.Context, data []byte) error {
 	return err
 }
 
-func (d *convData) close() { d.once.Do(func() { d.n.host.ConvClose(d.n.conv) }) }
+func (d *convData) close() {
+	d.once.Do(func() {
+		d.rq.close()
+		d.n.host.ConvClose(d.n.conv)
+	})
+}

@@ -344,10 +344,15 @@ type conn struct {
 	cancel context.CancelFunc
 	log    *slog.Logger
 
-	wmu      sync.Mutex // serialises replies; held before mu, never after
-	dead     bool       // a write failed: nothing more goes out
-	pending  []byte     // replies not yet written (see serve)
-	deadline time.Time  // the write deadline set last
+	wmu      sync.Mutex // serialises writes; held before pmu and mu, never after
+	dead     bool       // a write failed: nothing more goes out (set under wmu and pmu)
+	deadline time.Time  // the write deadline set last (wmu)
+	spare    []byte     // (wmu) pending's storage before the last write, for the next
+	// pmu guards pending. It is never held across a write, so that a
+	// reply can be added to pending under a host's lock (convread.go)
+	// without a client that does not read holding up the host.
+	pmu     sync.Mutex
+	pending []byte // replies not yet written (see serve), in the order they go out
 
 	// Owned by the read loop.
 	rbuf    []byte // messages up to smallMessage bytes
@@ -373,6 +378,7 @@ type request struct {
 	cancel  context.CancelFunc
 	done    chan struct{} // closed when the handler has finished, reply sent or dropped
 	flushed bool          // under conn.mu: the reply must not go out
+	rq      *readQueue    // a read queued on a data file (convread.go): no ctx, no done, no handler
 }
 
 // serve is the connection's read loop. Each message's size is checked
@@ -477,7 +483,7 @@ func (c *conn) dispatch(typ uint8, tag uint16, msg []byte) bool {
 		c.answer(d, typ, tag, msg)
 		return true
 	}
-	if typ == msgTread && c.readNow(d, tag, msg) || typ == msgTwrite && c.writeNow(d, tag, msg) {
+	if typ == msgTread && c.readData(d, tag, msg) || typ == msgTwrite && c.writeNow(d, tag, msg) {
 		return true
 	}
 	c.mu.Lock()
@@ -576,6 +582,21 @@ func (c *conn) flush(req *request, d dialect, msg []byte) []byte {
 	oldtag := binary.LittleEndian.Uint16(msg[7:])
 	c.mu.Lock()
 	old := c.tags[oldtag]
+	if old != nil && old.rq != nil {
+		// A queued read has no handler: out of the queue, it is done;
+		// if it is not there, its reply is held back already and goes
+		// out before this Rflush.
+		c.mu.Unlock()
+		if old.rq.drop(old) {
+			c.mu.Lock()
+			if c.tags[oldtag] == old {
+				delete(c.tags, oldtag)
+				c.held -= old.size
+			}
+			c.mu.Unlock()
+		}
+		return rflush(req.tag)
+	}
 	if old != nil && old != req {
 		old.flushed = true
 		old.cancel()
@@ -601,11 +622,19 @@ func (c *conn) version(tag uint16, msg []byte) bool {
 		return false
 	}
 	c.mu.Lock()
+	var queued []*request
 	for _, r := range c.tags {
 		r.flushed = true
 		r.cancel()
+		if r.rq != nil {
+			queued = append(queued, r)
+		}
 	}
 	c.mu.Unlock()
+	for _, r := range queued {
+		r.rq.drop(r)
+		r.rq.kick()
+	}
 	c.handlers.Wait()
 
 	var nd dialect
@@ -648,14 +677,16 @@ func (c *conn) version(tag uint16, msg []byte) bool {
 // queue adds a reply of the read loop to those held back; the loop writes
 // them before it waits for input (or here, once they are many).
 func (c *conn) queue(b []byte) {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
+	c.pmu.Lock()
 	if c.dead {
+		c.pmu.Unlock()
 		return
 	}
 	c.pending = append(c.pending, b...)
-	if len(c.pending) >= maxPending {
-		c.flushLocked()
+	full := len(c.pending) >= maxPending
+	c.pmu.Unlock()
+	if full {
+		c.flushReplies()
 	}
 }
 
@@ -667,13 +698,32 @@ func (c *conn) flushReplies() {
 }
 
 func (c *conn) flushLocked() {
-	if len(c.pending) == 0 {
+	c.pmu.Lock()
+	b := c.takePending()
+	c.pmu.Unlock()
+	c.writePending(b)
+}
+
+// takePending takes the held-back replies, leaving pending the storage of
+// the last write; c.wmu and c.pmu are held.
+func (c *conn) takePending() []byte {
+	b := c.pending
+	if len(b) > 0 {
+		c.pending, c.spare = c.spare[:0], nil
+	}
+	return b
+}
+
+// writePending writes what takePending took and keeps its storage for the
+// next swap, unless a long reply went through: its room is not kept. c.wmu
+// is held.
+func (c *conn) writePending(b []byte) {
+	if len(b) == 0 {
 		return
 	}
-	c.write(c.pending)
-	c.pending = c.pending[:0]
-	if cap(c.pending) > maxPending {
-		c.pending = nil // a long reply went through: do not keep its room
+	c.write(b)
+	if cap(b) <= maxPending {
+		c.spare = b[:0]
 	}
 }
 
@@ -687,14 +737,15 @@ func (c *conn) send(b []byte) {
 // sendLocked writes the held-back replies and b, in one write when they
 // are short; c.wmu is held.
 func (c *conn) sendLocked(b []byte) {
-	switch {
-	case len(c.pending) == 0:
-		c.write(b)
-	case len(b) <= smallMessage:
+	c.pmu.Lock()
+	if len(c.pending) > 0 && len(b) <= smallMessage {
 		c.pending = append(c.pending, b...)
-		c.flushLocked()
-	default:
-		c.flushLocked()
+		b = nil
+	}
+	p := c.takePending()
+	c.pmu.Unlock()
+	c.writePending(p)
+	if b != nil {
 		c.write(b)
 	}
 }
@@ -713,8 +764,10 @@ func (c *conn) write(b []byte) {
 		c.deadline = d
 	}
 	if _, err := c.nc.Write(b); err != nil {
+		c.pmu.Lock()
 		c.dead = true
 		c.pending = nil
+		c.pmu.Unlock()
 		if c.ctx.Err() == nil {
 			c.log.Debug("9P reply not sent; closing the connection", "err", err)
 		}

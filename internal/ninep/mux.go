@@ -143,28 +143,41 @@ func (m *Mux) send(op string, b []byte) (uint16, chan []byte, error) {
 		m.mu.Unlock()
 		return 0, nil, fmt.Errorf("%s: %d requests in flight", op, len(m.tags))
 	}
+	tag := m.freeTagLocked()
+	m.tags[tag] = ch
+	m.mu.Unlock()
+	binary.LittleEndian.PutUint16(b[5:], tag)
+	binary.LittleEndian.PutUint32(b, uint32(len(b)))
+	if err := m.write(op, b); err != nil {
+		return 0, nil, err
+	}
+	return tag, ch, nil
+}
+
+// freeTagLocked is a tag no request in flight has; m.mu is held and fewer
+// than noTag-1 are in flight.
+func (m *Mux) freeTagLocked() uint16 {
 	for {
 		m.nextTag++
 		if m.nextTag == noTag {
 			m.nextTag = 0
 		}
 		if _, busy := m.tags[m.nextTag]; !busy {
-			break
+			return m.nextTag
 		}
 	}
-	tag := m.nextTag
-	m.tags[tag] = ch
-	m.mu.Unlock()
-	binary.LittleEndian.PutUint16(b[5:], tag)
-	binary.LittleEndian.PutUint32(b, uint32(len(b)))
+}
+
+// write writes whole messages.
+func (m *Mux) write(op string, b []byte) error {
 	m.wmu.Lock()
 	_, err := m.nc.Write(b)
 	m.wmu.Unlock()
 	if err != nil {
 		m.nc.Close() // a message may be half written: the session is over
-		return 0, nil, fmt.Errorf("%s: %w", op, err)
+		return fmt.Errorf("%s: %w", op, err)
 	}
-	return tag, ch, nil
+	return nil
 }
 
 // rpc sends a request and returns the body of its reply (after the tag),
