@@ -116,26 +116,11 @@ func dial(ctx context.Context, addr, host string, ds dialString, quit time.Durat
 			}
 		}
 	}()
-	go func() { // the conversation to standard output
-		buf := make([]byte, s.ioSize())
-		for {
-			// Always at offset 0: data has no offsets, and a read at
-			// the end of the last would be answered at once with
-			// nothing (the server's rule for Linux's read loop).
-			n, err := s.m.Read(ctx, data, 0, buf)
-			switch {
-			case err != nil:
-				done <- err
-				return
-			case n == 0 && tcp:
-				done <- nil // the remote closed
-				return
-			}
-			if _, err := stdout.Write(buf[:n]); err != nil {
-				done <- err
-				return
-			}
-		}
+	go func() { // the conversation to standard output; nil: the remote closed
+		// Always at offset 0: data has no offsets, and a read at the end
+		// of the last would be answered at once with nothing (the
+		// server's rule for Linux's read loop).
+		done <- s.copyData(ctx, s.newDataReader(data), stdout, tcp, func() {})
 	}()
 	var timeout <-chan time.Time
 	for {

@@ -11,6 +11,8 @@ import (
 	"os/exec"
 	"sync"
 	"time"
+
+	"github.com/smolfs/smolfs/internal/ninep"
 )
 
 var listenCommand = &command{
@@ -167,50 +169,65 @@ func (l *listener) serve(ctx context.Context, call *conv) {
 	l.logf("call %s from %s", call.dir(), remote)
 	defer l.logf("call %s from %s ended", call.dir(), remote)
 	tcp := l.ds.proto == "tcp"
+	// The call's reads: many in flight (see copyData), ended by an error
+	// or, for UDP, by the idle time passing.
+	rd := s.newDataReader(data)
+	defer rd.Close()
+	rctx, touch, stop := withIdle(ctx, l.idle)
+	defer stop()
+	cr := callReader{rd: rd, ctx: rctx, touch: touch, stop: stop}
 	switch l.service {
-	case "echo", "discard":
+	case "discard":
+		s.copyData(rctx, rd, io.Discard, tcp, touch)
+	case "echo":
 		buf := make([]byte, s.ioSize())
 		for {
-			n, err := l.readCall(ctx, s, data, buf)
+			n, err := cr.read(buf)
 			if err != nil || n == 0 && tcp {
 				return
 			}
-			if l.service == "echo" {
-				if _, err := s.m.Write(ctx, data, 0, buf[:n]); err != nil {
-					return
-				}
+			if _, err := s.m.Write(ctx, data, 0, buf[:n]); err != nil {
+				return
 			}
 		}
 	case "chargen":
-		l.chargen(ctx, s, data, tcp)
+		l.chargen(ctx, s, data, cr, tcp)
 	default:
-		l.command(ctx, call, data, remote, tcp)
+		l.command(ctx, call, data, cr, remote, tcp)
 	}
 }
 
-// readCall reads the next datagram (or bytes) of a call: an error ends the
-// call, as the idle time of a UDP call passing does.
-func (l *listener) readCall(ctx context.Context, s *convSession, data uint32, buf []byte) (int, error) {
-	if l.idle > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, l.idle)
-		defer cancel()
-	}
-	return s.m.Read(ctx, data, 0, buf)
+// callReader reads the next datagram (or bytes) of a call: an error ends
+// the call, as the idle time of a UDP call passing does. One goroutine
+// reads at a time; stop ends its wait, and it must be over before the
+// call's serve returns (which closes rd).
+type callReader struct {
+	rd    *ninep.Reader
+	ctx   context.Context
+	touch func()
+	stop  func()
+}
+
+func (r callReader) read(buf []byte) (int, error) {
+	n, err := r.rd.Read(r.ctx, buf)
+	r.touch()
+	return n, err
 }
 
 // chargen sends RFC 864's lines: on TCP without end, on UDP a datagram of
 // 0 to 512 characters for each datagram received.
-func (l *listener) chargen(ctx context.Context, s *convSession, data uint32, tcp bool) {
+func (l *listener) chargen(ctx context.Context, s *convSession, data uint32, cr callReader, tcp bool) {
 	var g chargenLines
 	if tcp {
 		ctx, cancel := context.WithCancel(ctx)
-		defer cancel()
+		read := make(chan struct{})
+		defer func() { cancel(); cr.stop(); <-read }()
 		go func() { // a TCP caller's data is discarded; its end ends the call
+			defer close(read)
 			defer cancel()
-			buf := make([]byte, 4096)
+			buf := make([]byte, s.ioSize())
 			for {
-				if n, err := s.m.Read(ctx, data, 0, buf); err != nil || n == 0 {
+				if n, err := cr.read(buf); err != nil || n == 0 {
 					return
 				}
 			}
@@ -223,7 +240,7 @@ func (l *listener) chargen(ctx context.Context, s *convSession, data uint32, tcp
 	}
 	buf := make([]byte, s.ioSize())
 	for {
-		if _, err := l.readCall(ctx, s, data, buf); err != nil {
+		if _, err := cr.read(buf); err != nil {
 			return
 		}
 		if _, err := s.m.Write(ctx, data, 0, g.next(nil, rand.IntN(513))); err != nil {
@@ -258,7 +275,7 @@ func (g *chargenLines) next(b []byte, n int) []byte {
 }
 
 // command runs the listen's command for one call.
-func (l *listener) command(ctx context.Context, call *conv, data uint32, remote string, tcp bool) {
+func (l *listener) command(ctx context.Context, call *conv, data uint32, cr callReader, remote string, tcp bool) {
 	s := call.s
 	cmd := exec.Command(l.cmd[0], l.cmd[1:]...)
 	cmd.Env = append(os.Environ(), "net="+call.dir(), "remote="+remote)
@@ -288,18 +305,12 @@ func (l *listener) command(ctx context.Context, call *conv, data uint32, remote 
 		delete(l.procs, cmd)
 		l.mu.Unlock()
 	}()
+	copied := make(chan struct{})
+	defer func() { cr.stop(); <-copied }()
 	go func() { // the call's data to the command
+		defer close(copied)
 		defer in.Close()
-		buf := make([]byte, s.ioSize())
-		for {
-			n, err := l.readCall(ctx, s, data, buf)
-			if err != nil || n == 0 && tcp {
-				return
-			}
-			if _, err := in.Write(buf[:n]); err != nil {
-				return
-			}
-		}
+		s.copyData(cr.ctx, cr.rd, in, tcp, cr.touch)
 	}()
 	// The command's output to the call: each read one datagram (UDP).
 	buf := make([]byte, s.ioSize())

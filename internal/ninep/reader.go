@@ -97,6 +97,12 @@ func (r *Reader) Read(ctx context.Context, buf []byte) (int, error) {
 	}
 }
 
+// Ready reports whether Read would return without waiting: the reply to
+// the oldest read in flight has come.
+func (r *Reader) Ready() bool {
+	return r.err == nil && r.n > 0 && len(r.slots[r.head].ch) > 0
+}
+
 // refill puts a Tread in every free slot, in one write.
 func (r *Reader) refill() error {
 	free := len(r.slots) - r.n
