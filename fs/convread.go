@@ -48,7 +48,8 @@ type readQueue struct {
 	mu      sync.Mutex
 	waiting []queuedRead       // oldest first
 	sr      shortReads         // the last reply, for Linux's read loop (see stream)
-	pumping bool               // a pump serves the queue
+	pump    uint64             // the pump serving the queue; 0: none
+	pumps   uint64             // pumps started
 	stop    context.CancelFunc // ends the pump's wait; nil when none pumps
 	closed  bool               // the file is closed: what waits ends with 0 bytes
 	added   uint64             // reads queued so far
@@ -124,33 +125,37 @@ func (c *conn) readData(d dialect, tag uint16, msg []byte) bool {
 	q.waiting = append(q.waiting, queuedRead{req: req, off: off, count: count})
 	q.added++
 	var ctx context.Context
-	start := !q.pumping
+	start := q.pump == 0
 	if start {
 		// The pump's wait ends with the connection, the server's
-		// shutdown, or stop (the file closed, the session reset).
+		// shutdown, or stop (the file closed, its reads flushed).
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithCancel(c.ctx)
 		var unmerge func() bool
 		ctx, unmerge = cd.t.merge(ctx)
-		q.pumping = true
+		q.pumps++
+		q.pump = q.pumps
 		q.stop = func() { cancel(); unmerge() }
 		c.handlers.Add(1)
 	}
-	stop := q.stop
-	closed := q.closed
+	id, stop, closed := q.pump, q.stop, q.closed
 	q.mu.Unlock()
 	if closed {
 		stop() // the file closed meanwhile: the pump ends what waits
 	}
 	if start {
-		go c.pump(cd, d, ctx, stop)
+		go c.pump(cd, d, ctx, id, stop)
 	}
 	return true
 }
 
 // pump serves a file's queued reads until none is left, then ends: one
 // goroutine per file with reads waiting, not one per read.
-func (c *conn) pump(cd *convData, d dialect, ctx context.Context, stop func()) {
+//
+// A pump whose reads were all flushed is let go at once (q.pump no longer
+// names it): it ends without touching the queue, which a new pump serves
+// if reads come again.
+func (c *conn) pump(cd *convData, d dialect, ctx context.Context, id uint64, stop func()) {
 	defer c.handlers.Done()
 	defer stop()
 	q := &cd.rq
@@ -169,8 +174,11 @@ func (c *conn) pump(cd *convData, d dialect, ctx context.Context, stop func()) {
 		c.flushReplies()
 		q.mu.Lock()
 		defer q.mu.Unlock()
-		if len(q.waiting) == 0 {
-			q.pumping, q.stop = false, nil
+		switch {
+		case q.pump != id:
+			return true, false
+		case len(q.waiting) == 0:
+			q.pump, q.stop = 0, nil
 			return true, false
 		}
 		return false, blocked && q.seen == q.added
@@ -183,6 +191,10 @@ func (c *conn) pump(cd *convData, d dialect, ctx context.Context, stop func()) {
 	// (nothing goes out), the file closed or the server shuts down (end
 	// of file), or the host stopped (its error).
 	q.mu.Lock()
+	if q.pump != id {
+		q.mu.Unlock()
+		return
+	}
 	c.pmu.Lock()
 	for _, r := range q.waiting {
 		switch {
@@ -197,7 +209,7 @@ func (c *conn) pump(cd *convData, d dialect, ctx context.Context, stop func()) {
 	c.pmu.Unlock()
 	clear(q.waiting)
 	q.waiting = q.waiting[:0]
-	q.pumping, q.stop = false, nil
+	q.pump, q.stop = 0, nil
 	q.mu.Unlock()
 	c.flushReplies()
 }
@@ -276,33 +288,32 @@ func (c *conn) untag(rs []queuedRead) {
 }
 
 // drop takes a flushed read out of the queue; false if it is not there
-// (its reply is held back already, or it was never queued).
+// (its reply is held back already, or it was never queued). A pump left
+// with nothing to serve is let go.
 func (q *readQueue) drop(req *request) bool {
 	q.mu.Lock()
-	defer q.mu.Unlock()
-	for i, r := range q.waiting {
-		if r.req == req {
-			q.waiting = slices.Delete(q.waiting, i, i+1)
-			return true
-		}
+	i := slices.IndexFunc(q.waiting, func(r queuedRead) bool { return r.req == req })
+	if i < 0 {
+		q.mu.Unlock()
+		return false
 	}
-	return false
+	q.waiting = slices.Delete(q.waiting, i, i+1)
+	var stop context.CancelFunc
+	if len(q.waiting) == 0 && q.pump != 0 {
+		stop = q.stop
+		q.pump, q.stop = 0, nil
+	}
+	q.mu.Unlock()
+	if stop != nil {
+		stop()
+	}
+	return true
 }
 
 // close ends the queue with its file: the pump ends what waits.
 func (q *readQueue) close() {
 	q.mu.Lock()
 	q.closed = true
-	stop := q.stop
-	q.mu.Unlock()
-	if stop != nil {
-		stop()
-	}
-}
-
-// kick ends the pump's wait (after a session reset took its reads).
-func (q *readQueue) kick() {
-	q.mu.Lock()
 	stop := q.stop
 	q.mu.Unlock()
 	if stop != nil {

@@ -632,8 +632,7 @@ func (c *conn) version(tag uint16, msg []byte) bool {
 	}
 	c.mu.Unlock()
 	for _, r := range queued {
-		r.rq.drop(r)
-		r.rq.kick()
+		r.rq.drop(r) // the last lets the pump go
 	}
 	c.handlers.Wait()
 
