@@ -203,6 +203,7 @@ type convData struct {
 	n    node
 	once sync.Once
 	rq   readQueue
+	in   inHand // the read loop's
 }
 
 // dgramPool holds the buffers reads take a datagram into before it is

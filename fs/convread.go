@@ -87,24 +87,16 @@ func (c *conn) readData(d dialect, tag uint16, msg []byte) bool {
 		return false
 	}
 	count = min(count, c.iounit())
-	linux := c.isLinux()
 	q := &cd.rq
-	answered := false
-	err = cd.n.host.ConvTryReads(cd.n.conv, func(read stack.ReadFunc) bool {
-		q.mu.Lock()
-		defer q.mu.Unlock()
-		bp := dgramPool.Get().(*[]byte)
-		defer dgramPool.Put(bp)
-		c.pmu.Lock()
-		defer c.pmu.Unlock()
-		if q.serve(c, d, read, *bp, linux) || len(q.waiting) > 0 {
-			return true // older reads wait: this one goes behind them
-		}
-		answered = q.answer(c, d, read, *bp, linux, tag, off, count)
-		return !answered
-	})
+	in := &cd.in
+	if in.reads == nil {
+		in.c, in.d, in.linux = c, d, c.isLinux()
+		in.reads = cd.n.host.NewConvReads(cd.n.conv, in.fill(q))
+	}
+	in.tag, in.off, in.count, in.answered = tag, off, count, false
+	_, err = in.reads.Try()
 	switch {
-	case answered:
+	case in.answered:
 		return true
 	case err != nil:
 		c.queue(d.errorReply(c, tag, err))
@@ -149,6 +141,39 @@ func (c *conn) readData(d dialect, tag uint16, msg []byte) bool {
 	return true
 }
 
+// inHand is the read loop's Tread of a data file, for its fill: made once
+// per file (the read loop is its only user), so that a read answered at
+// once allocates nothing.
+type inHand struct {
+	c        *conn
+	d        dialect
+	linux    bool
+	reads    *stack.ConvReads
+	tag      uint16
+	off      uint64
+	count    uint32
+	answered bool
+}
+
+// fill answers the reads that wait, then the one in hand, if none waits
+// still; under the host's lock.
+func (in *inHand) fill(q *readQueue) func(stack.ReadFunc) bool {
+	return func(read stack.ReadFunc) bool {
+		c := in.c
+		q.mu.Lock()
+		defer q.mu.Unlock()
+		bp := dgramPool.Get().(*[]byte)
+		defer dgramPool.Put(bp)
+		c.pmu.Lock()
+		defer c.pmu.Unlock()
+		if q.serve(c, in.d, read, *bp, in.linux) || len(q.waiting) > 0 {
+			return true // older reads wait: this one goes behind them
+		}
+		in.answered = q.answer(c, in.d, read, *bp, in.linux, in.tag, in.off, in.count)
+		return !in.answered
+	}
+}
+
 // pump serves a file's queued reads until none is left, then ends: one
 // goroutine per file with reads waiting, not one per read.
 //
@@ -183,7 +208,7 @@ func (c *conn) pump(cd *convData, d dialect, ctx context.Context, id uint64, sto
 		}
 		return false, blocked && q.seen == q.added
 	}
-	err := cd.n.host.ConvReads(ctx, cd.n.conv, fill, between)
+	err := cd.n.host.NewConvReads(cd.n.conv, fill).Serve(ctx, between)
 	if err == nil {
 		return
 	}

@@ -38,7 +38,15 @@ type Mux struct {
 	nextTag uint16
 	fids    map[uint32]bool // in use
 	nextFid uint32
+	spare   [][]byte // reply buffers given back (Reader), for the next replies
 }
+
+// Reply buffers: a Reader copies the data out of a reply and gives the
+// buffer back, so that a stream of short replies allocates nothing.
+const (
+	spareSize  = 2048 // the longest buffer kept; longer replies get their own
+	spareCount = 256  // buffers kept at most
+)
 
 // NewMux negotiates 9P2000.L on nc with msize at most msize (0:
 // DefaultMsize) and starts reading replies. The Mux owns nc from then on,
@@ -108,7 +116,19 @@ func (m *Mux) read(r *bufio.Reader) {
 			err = fmt.Errorf("reply of %d bytes is outside 7..%d", size, m.msize)
 			return
 		}
-		msg := make([]byte, size)
+		var msg []byte
+		if size <= spareSize {
+			m.mu.Lock()
+			if n := len(m.spare); n > 0 && cap(m.spare[n-1]) >= int(size) {
+				msg = m.spare[n-1][:size]
+				m.spare[n-1] = nil
+				m.spare = m.spare[:n-1]
+			}
+			m.mu.Unlock()
+		}
+		if msg == nil {
+			msg = make([]byte, size)
+		}
 		copy(msg, hdr[:])
 		if _, err = io.ReadFull(r, msg[4:]); err != nil {
 			err = fmt.Errorf("reply cut short: %w", err)

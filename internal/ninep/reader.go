@@ -32,7 +32,8 @@ type Reader struct {
 	n     int // reads in flight
 	batch int // the refill waits until this many slots are free
 	out   []byte
-	err   error // the session failed: every later Read fails with it
+	used  [][]byte // reply buffers read, given back at the next refill
+	err   error    // the session failed: every later Read fails with it
 }
 
 // readSlot is one read in flight: its tag, and the channel its reply comes
@@ -81,6 +82,9 @@ func (r *Reader) Read(ctx context.Context, buf []byte) (int, error) {
 	}
 	r.head = (r.head + 1) % len(r.slots)
 	r.n--
+	if cap(msg) <= spareSize {
+		defer func() { r.used = append(r.used, msg) }()
+	}
 	switch typ := msg[4]; typ {
 	case tRead + 1:
 		data, err := parseRread(msg[7:], r.count)
@@ -120,6 +124,13 @@ func (r *Reader) refill() error {
 		m.mu.Unlock()
 		return fmt.Errorf("read: %d requests in flight", len(m.tags))
 	}
+	for i, b := range r.used {
+		if len(m.spare) < spareCount {
+			m.spare = append(m.spare, b)
+		}
+		r.used[i] = nil
+	}
+	r.used = r.used[:0]
 	for i := range free {
 		s := &r.slots[(first+i)%len(r.slots)]
 		s.tag = m.freeTagLocked()
