@@ -31,8 +31,11 @@
 //   - Requests that cannot wait (all but reads of streams and of
 //     conversations' data, opens of listen files, writes and Tflush) are
 //     answered in the connection's read loop, in order; the others run in
-//     goroutines of their own. Replies that are ready together
-//     go out in one write.
+//     goroutines of their own, but for reads of a conversation's data,
+//     which queue per file and are answered in the order they came, the
+//     oldest read with the oldest datagram, by one goroutine per file
+//     (convread.go): a client may keep many in flight. Replies that are
+//     ready together go out in one write.
 //   - Bounds per connection: 1024 requests waiting (more get EAGAIN; Tflush
 //     has 64 more) holding at most 4 MiB of messages, 8192 fids, 1024 open
 //     streams; a client that does not take a reply within 10 s is
