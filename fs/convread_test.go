@@ -380,3 +380,73 @@ func TestConvQueuedReadsClientNotReading(t *testing.T) {
 		t.Errorf("%d goroutines (baseline %d), conversations %v", goroutines(), baseG, e.udpConvs(t))
 	}
 }
+
+// Readers sharing a session beyond the server's bound on outstanding
+// requests: the reads refused with EAGAIN took nothing, and the Reader
+// goes on with fewer in flight, its datagrams in order.
+func TestReaderOverBound(t *testing.T) {
+	e := newEnv(t)
+	e.knowPeer(t)
+	nc, err := net.Dial("tcp", e.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := ninep.NewMux(nc, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	ctx := context.Background()
+	root := m.NewFid()
+	if _, err := m.Attach(ctx, root, "root", "", 0); err != nil {
+		t.Fatal(err)
+	}
+	open := func(path ...string) uint32 {
+		t.Helper()
+		fid := m.NewFid()
+		if _, err := m.Walk(ctx, root, fid, path...); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := m.Lopen(ctx, fid, syscall.O_RDWR); err != nil {
+			t.Fatal(err)
+		}
+		return fid
+	}
+	var data [2]uint32
+	for i, port := range []int{5000, 5001} {
+		ctl := open("tap0", "udp", "clone")
+		if _, err := m.Write(ctx, ctl, 0, []byte(fmt.Sprintf("connect 192.168.69.100!7 %d", port))); err != nil {
+			t.Fatal(err)
+		}
+		data[i] = open("tap0", "udp", fmt.Sprint(i), "data")
+	}
+	// All but 10 of the session's places taken by reads of conversation 0.
+	hog := m.NewReader(data[0], 0, 100, maxOutstanding-10)
+	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	hog.Read(short, make([]byte, 100))
+	cancel()
+	if !waitFor(hangGuard, func() bool { return e.outstanding() == maxOutstanding-10 }) {
+		t.Fatalf("%d requests outstanding, want %d", e.outstanding(), maxOutstanding-10)
+	}
+	r := m.NewReader(data[1], 0, 100, 64)
+	buf := make([]byte, 100)
+	for i := range 30 {
+		e.inject("tap0", udpFromPeer(7, 5001, fmt.Sprint(i)))
+		k, err := r.Read(ctx, buf)
+		if err != nil || string(buf[:k]) != fmt.Sprint(i) {
+			t.Fatalf("read %q, %v, want %d", buf[:k], err, i)
+		}
+	}
+	if got := e.outstanding(); got > maxOutstanding {
+		t.Errorf("%d requests outstanding", got)
+	}
+	if err := r.Close(); err != nil {
+		t.Error(err)
+	}
+	if err := hog.Close(); err != nil {
+		t.Error(err)
+	}
+	if !waitFor(hangGuard, func() bool { return e.outstanding() == 0 }) {
+		t.Errorf("%d requests outstanding after both closed", e.outstanding())
+	}
+}

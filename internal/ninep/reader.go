@@ -3,7 +3,9 @@ package ninep
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"syscall"
 )
 
 // Reader reads a file with several Treads in flight: the data path of a
@@ -22,6 +24,11 @@ import (
 // A Reader is used by one goroutine at a time. Read's context bounds the
 // wait only: the reads stay in flight, and the next Read takes up where
 // this one left off. Close flushes them.
+//
+// A server bounds the requests in flight on a session (smolfs: 1024), and
+// several Readers may share one (smolfs listen's calls): a read refused
+// with EAGAIN took nothing, and the Reader keeps one fewer in flight from
+// then on, down to one.
 type Reader struct {
 	m     *Mux
 	fid   uint32
@@ -30,7 +37,7 @@ type Reader struct {
 	slots []readSlot // a ring, head the oldest read in flight
 	head  int
 	n     int // reads in flight
-	batch int // the refill waits until this many slots are free
+	limit int // reads in flight at most: the depth, less what the server refused
 	out   []byte
 	used  [][]byte // reply buffers read, given back at the next refill
 	err   error    // the session failed: every later Read fails with it
@@ -49,7 +56,7 @@ type readSlot struct {
 func (m *Mux) NewReader(fid uint32, off uint64, count, depth int) *Reader {
 	depth = max(depth, 1)
 	r := &Reader{m: m, fid: fid, off: off, count: uint32(min(count, int(m.msize-IOHeader))),
-		slots: make([]readSlot, depth), batch: max(1, depth/4)}
+		slots: make([]readSlot, depth), limit: depth}
 	for i := range r.slots {
 		r.slots[i].ch = make(chan []byte, 1)
 	}
@@ -61,43 +68,62 @@ func (m *Mux) NewReader(fid uint32, off uint64, count, depth int) *Reader {
 // reply of 0 bytes, 0 and no error. Rlerror becomes *Error. If ctx is done
 // first, Read returns its error and the read stays in flight.
 func (r *Reader) Read(ctx context.Context, buf []byte) (int, error) {
-	if r.err != nil {
-		return 0, r.err
-	}
-	if len(r.slots)-r.n >= r.batch {
-		if err := r.refill(); err != nil {
-			r.err = err
-			return 0, err
+	for {
+		if r.err != nil {
+			return 0, r.err
+		}
+		// The freed slots are refilled a batch at a time: a quarter of
+		// the depth, so that most reads stay in flight meanwhile.
+		if r.limit-r.n >= max(1, r.limit/4) {
+			if err := r.refill(); err != nil {
+				r.err = err
+				return 0, err
+			}
+		}
+		s := &r.slots[r.head]
+		var msg []byte
+		select {
+		case msg = <-s.ch:
+		case <-r.m.dead:
+			r.err = r.m.deadErr("read")
+			return 0, r.err
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+		r.head = (r.head + 1) % len(r.slots)
+		r.n--
+		n, again, err := r.reply(msg, buf)
+		if cap(msg) <= spareSize {
+			r.used = append(r.used, msg)
+		}
+		if !again {
+			return n, err
 		}
 	}
-	s := &r.slots[r.head]
-	var msg []byte
-	select {
-	case msg = <-s.ch:
-	case <-r.m.dead:
-		r.err = r.m.deadErr("read")
-		return 0, r.err
-	case <-ctx.Done():
-		return 0, ctx.Err()
-	}
-	r.head = (r.head + 1) % len(r.slots)
-	r.n--
-	if cap(msg) <= spareSize {
-		defer func() { r.used = append(r.used, msg) }()
-	}
+}
+
+// reply takes the data of a reply into buf; again when it was a read the
+// server refused for having too many of the session's requests, which
+// took nothing and costs the Reader a place.
+func (r *Reader) reply(msg, buf []byte) (n int, again bool, err error) {
 	switch typ := msg[4]; typ {
 	case tRead + 1:
 		data, err := parseRread(msg[7:], r.count)
 		if err != nil {
 			r.err = fmt.Errorf("read: %w", err)
-			return 0, r.err
+			return 0, false, r.err
 		}
-		return copy(buf, data), nil
+		return copy(buf, data), false, nil
 	case rLerror:
-		return 0, parseRlerror("read", msg[7:])
+		err := parseRlerror("read", msg[7:])
+		if errors.Is(err, syscall.EAGAIN) && r.limit > 1 {
+			r.limit--
+			return 0, true, nil
+		}
+		return 0, false, err
 	default:
 		r.err = fmt.Errorf("read: reply of type %d, want %d", typ, tRead+1)
-		return 0, r.err
+		return 0, false, r.err
 	}
 }
 
@@ -107,9 +133,9 @@ func (r *Reader) Ready() bool {
 	return r.err == nil && r.n > 0 && len(r.slots[r.head].ch) > 0
 }
 
-// refill puts a Tread in every free slot, in one write.
+// refill puts a Tread in every free place, in one write.
 func (r *Reader) refill() error {
-	free := len(r.slots) - r.n
+	free := r.limit - r.n
 	first := (r.head + r.n) % len(r.slots)
 	r.out = r.out[:0]
 	m := r.m
@@ -150,13 +176,26 @@ func (r *Reader) refill() error {
 // answered the flushes; data that came first is dropped. The Reader is
 // done with: later Reads fail.
 func (r *Reader) Close() error {
-	if r.err != nil || r.n == 0 {
-		r.n = 0
-		r.err = errReaderClosed
-		return nil
+	var err error
+	for r.err == nil && r.n > 0 && err == nil {
+		err = r.flush(min(r.n, flushBatch))
 	}
+	r.n = 0
+	if r.err == nil {
+		r.err = errReaderClosed
+	}
+	return err
+}
+
+// flushBatch is the most Tflushes Close has in flight: a server keeps
+// room for some beyond its bound on requests (smolfs: 64), and each Rflush
+// makes room for the next.
+const flushBatch = 32
+
+// flush flushes the k oldest reads in flight.
+func (r *Reader) flush(k int) error {
 	m := r.m
-	flushes := make([]chan []byte, r.n)
+	flushes := make([]chan []byte, k)
 	r.out = r.out[:0]
 	m.mu.Lock()
 	for i := range flushes {
@@ -174,7 +213,10 @@ func (r *Reader) Close() error {
 			break
 		}
 		select {
-		case <-ch:
+		case msg := <-ch:
+			if msg[4] != tFlush+1 {
+				err = fmt.Errorf("flush: reply of type %d", msg[4])
+			}
 		case <-m.dead:
 			err = m.deadErr("flush")
 		}
@@ -182,15 +224,19 @@ func (r *Reader) Close() error {
 	// After Rflush a tag is free; a reply that came before it is
 	// dropped.
 	m.mu.Lock()
-	for i := range r.n {
-		s := &r.slots[(r.head+i)%len(r.slots)]
+	for range k {
+		s := &r.slots[r.head]
 		if m.tags[s.tag] == s.ch {
 			delete(m.tags, s.tag)
 		}
+		select {
+		case <-s.ch:
+		default:
+		}
+		r.head = (r.head + 1) % len(r.slots)
+		r.n--
 	}
 	m.mu.Unlock()
-	r.n = 0
-	r.err = errReaderClosed
 	return err
 }
 
