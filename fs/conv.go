@@ -10,6 +10,7 @@ import (
 
 	"github.com/smolfs/smolfs/netcore"
 	"github.com/smolfs/smolfs/netcore/ctl"
+	"github.com/smolfs/smolfs/stack"
 )
 
 // Conversations, Plan 9's /net/udp (ip(3)):
@@ -203,7 +204,8 @@ type convData struct {
 	n    node
 	once sync.Once
 	rq   readQueue
-	in   inHand // the read loop's
+	in   inHand            // the read loop's
+	w    *stack.ConvWriter // the read loop's
 }
 
 // dgramPool holds the buffers reads take a datagram into before it is
@@ -242,7 +244,10 @@ func (c *conn) writeNow(d dialect, tag uint16, msg []byte) bool {
 		return false
 	}
 	data := msg[23:]
-	switch _, err := cd.n.host.ConvTryWrite(cd.n.conv, data); {
+	if cd.w == nil {
+		cd.w = cd.n.host.NewConvWriter(cd.n.conv) // the read loop's alone
+	}
+	switch _, err := cd.w.TryWrite(data); {
 	case err == netcore.ErrWouldBlock:
 		return false
 	case err != nil:

@@ -104,3 +104,38 @@ func (r *ConvReads) Serve(ctx context.Context, between func(blocked bool) (done,
 		}
 	}
 }
+
+// ConvWriter is ConvTryWrite made once per writer (a data file, written
+// from one goroutine at a time), so that a write allocates nothing.
+type ConvWriter struct {
+	h   *Host
+	ref netcore.ConvRef
+	b   []byte
+	n   int
+	err error
+	run func(*netcore.Host, time.Time, *netcore.Output)
+}
+
+// NewConvWriter makes a ConvWriter of the conversation ref.
+func (h *Host) NewConvWriter(ref netcore.ConvRef) *ConvWriter {
+	w := &ConvWriter{h: h, ref: ref}
+	w.run = func(nh *netcore.Host, now time.Time, out *netcore.Output) {
+		w.n, w.err = nh.ConvWrite(now, w.ref, w.b, out)
+	}
+	return w
+}
+
+// TryWrite sends b as one datagram (or bytes of a stream), never waiting:
+// netcore.ErrWouldBlock when the transport has no room.
+func (w *ConvWriter) TryWrite(b []byte) (int, error) {
+	w.b = b
+	err := w.h.drv.Do(w.run)
+	w.b = nil
+	if err == nil {
+		err = w.err
+	}
+	if err != nil && err != netcore.ErrWouldBlock {
+		err = named(w.h.file(w.ref, "data"), err)
+	}
+	return w.n, err
+}

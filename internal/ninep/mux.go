@@ -38,8 +38,13 @@ type Mux struct {
 	nextTag uint16
 	fids    map[uint32]bool // in use
 	nextFid uint32
-	spare   [][]byte // reply buffers given back (Reader), for the next replies
+	spare   [][]byte      // reply buffers given back (Reader, Write), for the next replies
+	chans   []chan []byte // reply channels of requests done, for the next requests
 }
+
+// writePool holds the buffers Write builds its Twrites in: a datagram's
+// worth is kept, a longer one goes.
+var writePool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 
 // Reply buffers: a Reader copies the data out of a reply and gives the
 // buffer back, so that a stream of short replies allocates nothing.
@@ -150,8 +155,14 @@ func (m *Mux) read(r *bufio.Reader) {
 // send writes a request whose header begin made, and returns the channel
 // its reply comes on.
 func (m *Mux) send(op string, b []byte) (uint16, chan []byte, error) {
-	ch := make(chan []byte, 1)
 	m.mu.Lock()
+	var ch chan []byte
+	if n := len(m.chans); n > 0 {
+		ch = m.chans[n-1]
+		m.chans = m.chans[:n-1]
+	} else {
+		ch = make(chan []byte, 1)
+	}
 	select {
 	case <-m.dead:
 		err := m.err
@@ -203,6 +214,15 @@ func (m *Mux) write(op string, b []byte) error {
 // rpc sends a request and returns the body of its reply (after the tag),
 // flushing it if ctx is done first. Rlerror becomes *Error.
 func (m *Mux) rpc(ctx context.Context, op string, b []byte) ([]byte, error) {
+	msg, err := m.rpcMsg(ctx, op, b)
+	if err != nil {
+		return nil, err
+	}
+	return msg[7:], nil
+}
+
+// rpcMsg is rpc returning the whole reply.
+func (m *Mux) rpcMsg(ctx context.Context, op string, b []byte) ([]byte, error) {
 	want := b[4] + 1
 	tag, ch, err := m.send(op, b)
 	if err != nil {
@@ -211,6 +231,7 @@ func (m *Mux) rpc(ctx context.Context, op string, b []byte) ([]byte, error) {
 	var msg []byte
 	select {
 	case msg = <-ch:
+		m.done(ch, nil) // empty again: the next request may have it
 	case <-m.dead:
 		return nil, m.deadErr(op)
 	case <-ctx.Done():
@@ -221,15 +242,27 @@ func (m *Mux) rpc(ctx context.Context, op string, b []byte) ([]byte, error) {
 			return nil, err
 		}
 	}
-	body := msg[7:]
 	switch typ := msg[4]; typ {
 	case want:
-		return body, nil
+		return msg, nil
 	case rLerror:
-		return nil, parseRlerror(op, body)
+		return nil, parseRlerror(op, msg[7:])
 	default:
 		return nil, fmt.Errorf("%s: reply of type %d, want %d", op, typ, want)
 	}
+}
+
+// done keeps a request's reply channel, emptied, and its reply buffer, no
+// longer looked at (nil: none), for the next requests.
+func (m *Mux) done(ch chan []byte, msg []byte) {
+	m.mu.Lock()
+	if ch != nil && len(m.chans) < spareCount {
+		m.chans = append(m.chans, ch)
+	}
+	if msg != nil && cap(msg) <= spareSize && len(m.spare) < spareCount {
+		m.spare = append(m.spare, msg)
+	}
+	m.mu.Unlock()
 }
 
 // deadErr is the error of a request whose connection ended; a reply that
@@ -361,20 +394,26 @@ func (m *Mux) Write(ctx context.Context, fid uint32, off uint64, data []byte) (i
 	if max := int(m.msize - IOHeader); len(data) > max {
 		return 0, fmt.Errorf("write: %d bytes do not fit in one message (at most %d)", len(data), max)
 	}
-	b := make([]byte, 0, 23+len(data))
-	b = append(b, 0, 0, 0, 0, tWrite, 0, 0)
+	bp := writePool.Get().(*[]byte)
+	b := append((*bp)[:0], 0, 0, 0, 0, tWrite, 0, 0)
 	b = binary.LittleEndian.AppendUint32(b, fid)
 	b = binary.LittleEndian.AppendUint64(b, off)
 	b = binary.LittleEndian.AppendUint32(b, uint32(len(data)))
 	b = append(b, data...)
-	reply, err := m.rpc(ctx, "write", b)
+	msg, err := m.rpcMsg(ctx, "write", b)
+	if cap(b) <= 2*spareSize { // written: the buffer is free
+		*bp = b[:0]
+		writePool.Put(bp)
+	}
 	if err != nil {
 		return 0, err
 	}
-	d := decoder{b: reply}
+	d := decoder{b: msg[7:]}
 	n := d.u32()
-	if err := d.done(); err != nil {
-		return 0, fmt.Errorf("write: malformed Rwrite: %w", err)
+	derr := d.done()
+	m.done(nil, msg)
+	if derr != nil {
+		return 0, fmt.Errorf("write: malformed Rwrite: %w", derr)
 	}
 	if n > uint32(len(data)) {
 		return 0, fmt.Errorf("write: the server took %d bytes of %d", n, len(data))
