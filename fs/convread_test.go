@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -381,9 +382,10 @@ func TestConvQueuedReadsClientNotReading(t *testing.T) {
 	}
 }
 
-// Readers sharing a session beyond the server's bound on outstanding
-// requests: the reads refused with EAGAIN took nothing, and the Reader
-// goes on with fewer in flight, its datagrams in order.
+// A Reader sharing its session with other requests beyond the server's
+// bound on outstanding requests: the reads refused with EAGAIN took
+// nothing, and the Reader goes on with fewer in flight, its datagrams in
+// order.
 func TestReaderOverBound(t *testing.T) {
 	e := newEnv(t)
 	e.knowPeer(t)
@@ -420,16 +422,32 @@ func TestReaderOverBound(t *testing.T) {
 		}
 		data[i] = open("tap0", "udp", fmt.Sprint(i), "data")
 	}
-	// All but 10 of the session's places taken by reads of conversation 0.
-	hog := m.NewReader(data[0], 0, 100, maxOutstanding-10)
-	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
-	hog.Read(short, make([]byte, 100))
-	cancel()
-	if !waitFor(hangGuard, func() bool { return e.outstanding() == maxOutstanding-10 }) {
-		t.Fatalf("%d requests outstanding, want %d", e.outstanding(), maxOutstanding-10)
+	// All but 2 of the session's places taken by reads of conversation 0:
+	// fewer than a Reader starts with.
+	const hogs = maxOutstanding - 2
+	var wg sync.WaitGroup
+	for range hogs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			m.Read(ctx, data[0], 0, make([]byte, 100))
+		}()
 	}
+	if !waitFor(hangGuard, func() bool { return e.outstanding() == hogs }) {
+		t.Fatalf("%d requests outstanding, want %d", e.outstanding(), hogs)
+	}
+	// The Reader's first reads wait, more of them than there is room
+	// for: it keeps to the room, and gets every datagram, in order.
 	r := m.NewReader(data[1], 0, 100, 64)
 	buf := make([]byte, 100)
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	if _, err := r.Read(short, buf); err != context.DeadlineExceeded {
+		t.Fatalf("a read with nothing there: %v", err)
+	}
+	cancel()
+	if got := e.outstanding(); got != maxOutstanding {
+		t.Errorf("%d requests outstanding, want the bound, %d", got, maxOutstanding)
+	}
 	for i := range 30 {
 		e.inject("tap0", udpFromPeer(7, 5001, fmt.Sprint(i)))
 		k, err := r.Read(ctx, buf)
@@ -437,16 +455,15 @@ func TestReaderOverBound(t *testing.T) {
 			t.Fatalf("read %q, %v, want %d", buf[:k], err, i)
 		}
 	}
-	if got := e.outstanding(); got > maxOutstanding {
-		t.Errorf("%d requests outstanding", got)
-	}
 	if err := r.Close(); err != nil {
 		t.Error(err)
 	}
-	if err := hog.Close(); err != nil {
-		t.Error(err)
+	if got := e.outstanding(); got != hogs {
+		t.Errorf("%d requests outstanding after the Reader closed, want the %d others", got, hogs)
 	}
+	m.Close()
+	wg.Wait()
 	if !waitFor(hangGuard, func() bool { return e.outstanding() == 0 }) {
-		t.Errorf("%d requests outstanding after both closed", e.outstanding())
+		t.Errorf("%d requests outstanding after the session ended", e.outstanding())
 	}
 }

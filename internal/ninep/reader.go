@@ -26,9 +26,11 @@ import (
 // this one left off. Close flushes them.
 //
 // A server bounds the requests in flight on a session (smolfs: 1024), and
-// several Readers may share one (smolfs listen's calls): a read refused
-// with EAGAIN took nothing, and the Reader keeps one fewer in flight from
-// then on, down to one.
+// many Readers may share one (smolfs listen's calls). So a Reader starts
+// with a few reads in flight and keeps one more each time it finds the
+// next reply already there (the data comes faster than it is taken), up
+// to depth; and a read refused with EAGAIN took nothing, and the Reader
+// keeps one fewer in flight from then on, down to one.
 type Reader struct {
 	m     *Mux
 	fid   uint32
@@ -37,14 +39,18 @@ type Reader struct {
 	slots []readSlot // a ring, head the oldest read in flight
 	head  int
 	n     int // reads in flight
-	limit int // reads in flight at most: the depth, less what the server refused
+	limit int // reads in flight at most, growing to ceil
+	ceil  int // the depth, less what the server refused
 	out   []byte
 	used  [][]byte // reply buffers read, given back at the next refill
 	err   error    // the session failed: every later Read fails with it
 }
 
+// startDepth is how many reads a Reader keeps in flight at first.
+const startDepth = 4
+
 // readSlot is one read in flight: its tag, and the channel its reply comes
-// on, made once and used for every read of the slot.
+// on, made when the slot is first used and used for every read of it.
 type readSlot struct {
 	tag uint16
 	ch  chan []byte
@@ -55,12 +61,8 @@ type readSlot struct {
 // before the first Read.
 func (m *Mux) NewReader(fid uint32, off uint64, count, depth int) *Reader {
 	depth = max(depth, 1)
-	r := &Reader{m: m, fid: fid, off: off, count: uint32(min(count, int(m.msize-IOHeader))),
-		slots: make([]readSlot, depth), limit: depth}
-	for i := range r.slots {
-		r.slots[i].ch = make(chan []byte, 1)
-	}
-	return r
+	return &Reader{m: m, fid: fid, off: off, count: uint32(min(count, int(m.msize-IOHeader))),
+		slots: make([]readSlot, depth), limit: min(depth, startDepth), ceil: depth}
 }
 
 // Read returns the data of the oldest read in flight, copied into buf
@@ -97,6 +99,9 @@ func (r *Reader) Read(ctx context.Context, buf []byte) (int, error) {
 			r.used = append(r.used, msg)
 		}
 		if !again {
+			if r.limit < r.ceil && r.Ready() {
+				r.limit++
+			}
 			return n, err
 		}
 	}
@@ -118,6 +123,7 @@ func (r *Reader) reply(msg, buf []byte) (n int, again bool, err error) {
 		err := parseRlerror("read", msg[7:])
 		if errors.Is(err, syscall.EAGAIN) && r.limit > 1 {
 			r.limit--
+			r.ceil = r.limit
 			return 0, true, nil
 		}
 		return 0, false, err
@@ -159,6 +165,9 @@ func (r *Reader) refill() error {
 	r.used = r.used[:0]
 	for i := range free {
 		s := &r.slots[(first+i)%len(r.slots)]
+		if s.ch == nil {
+			s.ch = make(chan []byte, 1)
+		}
 		s.tag = m.freeTagLocked()
 		m.tags[s.tag] = s.ch
 		r.out = binary.LittleEndian.AppendUint32(r.out, 23)
