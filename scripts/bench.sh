@@ -91,7 +91,7 @@ while [ $# -gt 0 ]; do
 		shift
 		;;
 	-h | --help)
-		sed -n '2,52p' "$0" | sed 's/^# \{0,1\}//'
+		sed -n '2,54p' "$0" | sed 's/^# \{0,1\}//'
 		exit 0
 		;;
 	*) usage ;;
