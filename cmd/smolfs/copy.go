@@ -30,41 +30,43 @@ func (s *convSession) newDataReader(fid uint32) *ninep.Reader {
 
 // copyData writes what r reads to w, the datagrams (or bytes) that have
 // come together in one write, until a read fails (its error), or, for a
-// stream, the end of it (nil). Each read calls seen.
-func (s *convSession) copyData(ctx context.Context, r *ninep.Reader, w io.Writer, stream bool, seen func()) error {
-	size := s.ioSize()
-	buf := make([]byte, 0, copyBatch+size)
+// stream, the end of it (nil). Each read calls seen. It holds no buffer
+// while it waits, and one only while datagrams come faster than w takes
+// them, so that thousands of quiet calls hold nothing.
+func copyData(ctx context.Context, r *ninep.Reader, w io.Writer, stream bool, seen func()) error {
+	var batch []byte
 	for {
-		buf = buf[:0]
-		var err error
-		ended := false
-		// The first read waits; the others take only what is there.
-		for len(buf) == 0 || r.Ready() && cap(buf)-len(buf) >= size && len(buf) < copyBatch {
-			var n int
-			n, err = r.Read(ctx, buf[len(buf):len(buf)+size])
-			if err != nil {
-				break
-			}
+		data, err := r.Next(ctx)
+		if err == nil {
 			seen()
-			if n == 0 && stream {
-				ended = true
-				break
-			}
-			buf = buf[:len(buf)+n]
-			if n == 0 {
-				break // an empty datagram: nothing to write, but it was one
+			if len(data) == 0 && stream {
+				err = io.EOF
 			}
 		}
-		if len(buf) > 0 {
-			if _, werr := w.Write(buf); werr != nil {
+		if err == nil && len(batch) == 0 && !r.Ready() {
+			// The common case, one at a time: written as it is.
+			if _, err := w.Write(data); err != nil {
+				return err
+			}
+			continue
+		}
+		if err == nil {
+			batch = append(batch, data...) // Next's data is gone at the next call
+			if r.Ready() && len(batch) < copyBatch {
+				continue
+			}
+		}
+		if len(batch) > 0 {
+			if _, werr := w.Write(batch); werr != nil {
 				return werr
 			}
+			batch = batch[:0]
+		}
+		if err == io.EOF {
+			return nil
 		}
 		if err != nil {
 			return err
-		}
-		if ended {
-			return nil
 		}
 	}
 }

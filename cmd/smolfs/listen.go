@@ -178,15 +178,14 @@ func (l *listener) serve(ctx context.Context, call *conv) {
 	cr := callReader{rd: rd, ctx: rctx, touch: touch, stop: stop}
 	switch l.service {
 	case "discard":
-		s.copyData(rctx, rd, io.Discard, tcp, touch)
+		copyData(rctx, rd, io.Discard, tcp, touch)
 	case "echo":
-		buf := make([]byte, s.ioSize())
 		for {
-			n, err := cr.read(buf)
-			if err != nil || n == 0 && tcp {
+			b, err := cr.next()
+			if err != nil || len(b) == 0 && tcp {
 				return
 			}
-			if _, err := s.m.Write(ctx, data, 0, buf[:n]); err != nil {
+			if _, err := s.m.Write(ctx, data, 0, b); err != nil {
 				return
 			}
 		}
@@ -208,10 +207,11 @@ type callReader struct {
 	stop  func()
 }
 
-func (r callReader) read(buf []byte) (int, error) {
-	n, err := r.rd.Read(r.ctx, buf)
+// next is the call's next datagram (or bytes), valid until the next call.
+func (r callReader) next() ([]byte, error) {
+	b, err := r.rd.Next(r.ctx)
 	r.touch()
-	return n, err
+	return b, err
 }
 
 // chargen sends RFC 864's lines: on TCP without end, on UDP a datagram of
@@ -225,9 +225,8 @@ func (l *listener) chargen(ctx context.Context, s *convSession, data uint32, cr 
 		go func() { // a TCP caller's data is discarded; its end ends the call
 			defer close(read)
 			defer cancel()
-			buf := make([]byte, s.ioSize())
 			for {
-				if n, err := cr.read(buf); err != nil || n == 0 {
+				if b, err := cr.next(); err != nil || len(b) == 0 {
 					return
 				}
 			}
@@ -238,9 +237,8 @@ func (l *listener) chargen(ctx context.Context, s *convSession, data uint32, cr 
 			}
 		}
 	}
-	buf := make([]byte, s.ioSize())
 	for {
-		if _, err := cr.read(buf); err != nil {
+		if _, err := cr.next(); err != nil {
 			return
 		}
 		if _, err := s.m.Write(ctx, data, 0, g.next(nil, rand.IntN(513))); err != nil {
@@ -310,7 +308,7 @@ func (l *listener) command(ctx context.Context, call *conv, data uint32, cr call
 	go func() { // the call's data to the command
 		defer close(copied)
 		defer in.Close()
-		s.copyData(cr.ctx, cr.rd, in, tcp, cr.touch)
+		copyData(cr.ctx, cr.rd, in, tcp, cr.touch)
 	}()
 	// The command's output to the call: each read one datagram (UDP).
 	buf := make([]byte, s.ioSize())

@@ -42,6 +42,7 @@ type Reader struct {
 	limit int // reads in flight at most, growing to ceil
 	ceil  int // the depth, less what the server refused
 	out   []byte
+	last  []byte   // the reply Next returned the data of
 	used  [][]byte // reply buffers read, given back at the next refill
 	err   error    // the session failed: every later Read fails with it
 }
@@ -70,16 +71,31 @@ func (m *Mux) NewReader(fid uint32, off uint64, count, depth int) *Reader {
 // reply of 0 bytes, 0 and no error. Rlerror becomes *Error. If ctx is done
 // first, Read returns its error and the read stays in flight.
 func (r *Reader) Read(ctx context.Context, buf []byte) (int, error) {
+	data, err := r.Next(ctx)
+	return copy(buf, data), err
+}
+
+// Next is Read without a buffer of the caller's: the data is the reply's,
+// valid until the next call of the Reader, so that a reader of many calls
+// at once need hold no buffer of its own while it waits, and one that
+// writes the data on need not copy it.
+func (r *Reader) Next(ctx context.Context) ([]byte, error) {
+	if r.last != nil {
+		if cap(r.last) <= spareSize {
+			r.used = append(r.used, r.last)
+		}
+		r.last = nil
+	}
 	for {
 		if r.err != nil {
-			return 0, r.err
+			return nil, r.err
 		}
 		// The freed slots are refilled a batch at a time: a quarter of
 		// the depth, so that most reads stay in flight meanwhile.
 		if r.limit-r.n >= max(1, r.limit/4) {
 			if err := r.refill(); err != nil {
 				r.err = err
-				return 0, err
+				return nil, err
 			}
 		}
 		s := &r.slots[r.head]
@@ -88,48 +104,50 @@ func (r *Reader) Read(ctx context.Context, buf []byte) (int, error) {
 		case msg = <-s.ch:
 		case <-r.m.dead:
 			r.err = r.m.deadErr("read")
-			return 0, r.err
+			return nil, r.err
 		case <-ctx.Done():
-			return 0, ctx.Err()
+			return nil, ctx.Err()
 		}
 		r.head = (r.head + 1) % len(r.slots)
 		r.n--
-		n, again, err := r.reply(msg, buf)
-		if cap(msg) <= spareSize {
-			r.used = append(r.used, msg)
-		}
-		if !again {
-			if r.limit < r.ceil && r.Ready() {
-				r.limit++
+		data, again, err := r.reply(msg)
+		if again {
+			if cap(msg) <= spareSize {
+				r.used = append(r.used, msg)
 			}
-			return n, err
+			continue
 		}
+		r.last = msg
+		if r.limit < r.ceil && r.Ready() {
+			r.limit++
+		}
+		return data, err
 	}
 }
 
-// reply takes the data of a reply into buf; again when it was a read the
-// server refused for having too many of the session's requests, which
-// took nothing and costs the Reader a place.
-func (r *Reader) reply(msg, buf []byte) (n int, again bool, err error) {
+// reply is the data of a reply; again when it was a read the server
+// refused for having too many of the session's requests, which took
+// nothing and costs the Reader a place.
+func (r *Reader) reply(msg []byte) (data []byte, again bool, err error) {
 	switch typ := msg[4]; typ {
 	case tRead + 1:
 		data, err := parseRread(msg[7:], r.count)
 		if err != nil {
 			r.err = fmt.Errorf("read: %w", err)
-			return 0, false, r.err
+			return nil, false, r.err
 		}
-		return copy(buf, data), false, nil
+		return data, false, nil
 	case rLerror:
 		err := parseRlerror("read", msg[7:])
 		if errors.Is(err, syscall.EAGAIN) && r.limit > 1 {
 			r.limit--
 			r.ceil = r.limit
-			return 0, true, nil
+			return nil, true, nil
 		}
-		return 0, false, err
+		return nil, false, err
 	default:
 		r.err = fmt.Errorf("read: reply of type %d, want %d", typ, tRead+1)
-		return 0, false, r.err
+		return nil, false, r.err
 	}
 }
 
