@@ -324,10 +324,11 @@ func TestReaderOverMux(t *testing.T) {
 }
 
 // A client whose queued reads are answered but which takes no replies
-// holds up nothing but itself: while the pump waits to write, the host
-// answers pings and the read loop takes more reads; the client is dropped
-// at the write timeout and leaves nothing behind. (A pipe, as in
-// TestClientNotReadingReplies.)
+// holds up nothing but itself: while its connection waits to write, the
+// host answers pings, also with a read of the client's in hand in the
+// read loop (which takes the host's lock, but never the connection's
+// write lock under it); the client is dropped at the write timeout and
+// leaves nothing behind. (A pipe, as in TestClientNotReadingReplies.)
 func TestConvQueuedReadsClientNotReading(t *testing.T) {
 	e := newEnv(t)
 	e.knowPeer(t)
@@ -357,22 +358,26 @@ func TestConvQueuedReadsClientNotReading(t *testing.T) {
 		r.send(lmsgBytes(lTread, uint16(10+i), uint32(2), uint64(0), uint32(100)))
 	}
 	// From here on nothing is read: the replies cannot go out.
-	start := time.Now()
 	for i := range 5 {
 		e.inject("tap0", udpFromPeer(7, 5000, fmt.Sprint(i)))
 	}
-	client.SetWriteDeadline(time.Now().Add(time.Second))
-	client.Write(lmsgBytes(lTread, 20, uint32(2), uint64(0), uint32(100)))
+	go func() {
+		client.SetWriteDeadline(time.Now().Add(e.srv.writeTimeout))
+		client.Write(lmsgBytes(lTread, 20, uint32(2), uint64(0), uint32(100)))
+	}()
 	e.inject("tap0", udpFromPeer(7, 5000, "more"))
+	if !waitFor(hangGuard, func() bool { return e.outstanding() == 0 }) {
+		t.Fatalf("%d reads not answered (their replies held back)", e.outstanding())
+	}
 	e.drainPeer("tap0")
-	e.inject("tap0", echoRequest(1))
-	select {
-	case <-e.peer("tap0").frames:
-		if d := time.Since(start); d > e.srv.writeTimeout/2 {
-			t.Errorf("the ping was answered %v after the replies stalled", d)
+	for i := range 3 {
+		start := time.Now()
+		e.inject("tap0", echoRequest(uint16(1+i)))
+		select {
+		case <-e.peer("tap0").frames:
+		case <-time.After(e.srv.writeTimeout / 2):
+			t.Fatalf("ping %d not answered in %v while a client took no replies", i, time.Since(start))
 		}
-	case <-time.After(e.srv.writeTimeout / 2):
-		t.Fatal("the host did not answer a ping while a client took no replies")
 	}
 	if !waitFor(5*time.Second, func() bool { return e.conns() == 0 }) {
 		t.Fatalf("a client that reads nothing is still connected after 5s: %d requests outstanding", e.outstanding())
