@@ -450,8 +450,8 @@ func TestReaderOverBound(t *testing.T) {
 		t.Fatalf("a read with nothing there: %v", err)
 	}
 	cancel()
-	if got := e.outstanding(); got != maxOutstanding {
-		t.Errorf("%d requests outstanding, want the bound, %d", got, maxOutstanding)
+	if !waitFor(hangGuard, func() bool { return e.outstanding() == maxOutstanding }) {
+		t.Errorf("%d requests outstanding, want the bound, %d", e.outstanding(), maxOutstanding)
 	}
 	for i := range 30 {
 		e.inject("tap0", udpFromPeer(7, 5001, fmt.Sprint(i)))
