@@ -65,7 +65,7 @@ func TestDriverDoAndWake(t *testing.T) {
 	}
 	buf := make([]byte, 100)
 	var n int
-	d.Do(func(h *netcore.Host, _ time.Time, _ *netcore.Output) { n, opErr = h.ConvRead(ref, buf) })
+	d.Do(func(h *netcore.Host, now time.Time, out *netcore.Output) { n, opErr = h.ConvRead(now, ref, buf, out) })
 	if opErr != nil || string(buf[:n]) != "to the conversation" {
 		t.Errorf("read %q, %v", buf[:n], opErr)
 	}

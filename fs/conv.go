@@ -197,8 +197,11 @@ func (c *convCtl) write(ctx context.Context, data []byte) error {
 
 func (c *convCtl) close() { c.once.Do(func() { c.n.host.ConvClose(c.n.conv) }) }
 
-// convData is an open data file: one datagram per read and per write.
-// Its reads are queued and answered in order (convread.go).
+// convData is an open data file: UDP's one datagram per read and per
+// write, TCP's byte stream (a read returns what is there, up to count; 0
+// bytes at the end of the stream; a write returns once all of it is
+// taken, which waits while the send buffer is full). Its reads are queued
+// and answered in order (convread.go).
 type convData struct {
 	t    *tree
 	n    node
@@ -208,14 +211,14 @@ type convData struct {
 	w    *stack.ConvWriter // the read loop's
 }
 
-// dgramPool holds the buffers reads take a datagram into before it is
-// copied into its reply.
-var dgramPool = sync.Pool{New: func() any { b := make([]byte, maxDatagram); return &b }}
+// dgramPool holds the buffers reads take a datagram (or a stream's
+// bytes) into before they are copied into its reply: as long as the
+// longest read of any session.
+var dgramPool = sync.Pool{New: func() any { b := make([]byte, maxRead); return &b }}
 
-// maxDatagram is the longest datagram a read returns whole: the most an
-// IPv4 datagram carries after a 20-byte header (an ICMP message of a
-// 65507-byte ping; a UDP datagram's data is 8 bytes shorter).
-const maxDatagram = 65515
+// maxRead is the most one read of data returns: a 9P2000.L session's
+// iounit, more than the longest UDP datagram over IPv4 (65507 bytes).
+const maxRead = maxMsizeL - 24
 
 // read is never called: the read loop takes every well-formed Tread of a
 // data file (conn.readData), and a malformed one fails before it gets

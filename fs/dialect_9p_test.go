@@ -52,7 +52,7 @@ func TestPlan9ReadEveryFile(t *testing.T) {
 	if got, want := listing(), []string{"ctl", "log", "tap0"}; !slices.Equal(got, want) {
 		t.Errorf("root lists %v, want %v", got, want)
 	}
-	if got, want := listing("tap0"), []string{"ctl", "addr", "arp", "frames", "frames.pcap", "stats", "udp", "icmp"}; !slices.Equal(got, want) {
+	if got, want := listing("tap0"), []string{"ctl", "addr", "arp", "frames", "frames.pcap", "stats", "udp", "tcp", "icmp"}; !slices.Equal(got, want) {
 		t.Errorf("tap0 lists %v, want %v", got, want)
 	}
 	snap := h.Snapshot()

@@ -56,7 +56,7 @@ func TestLReadEveryFile(t *testing.T) {
 	if got, want := readdirNames(t, root), []string{"ctl", "log", "tap0"}; !slices.Equal(got, want) {
 		t.Errorf("root lists %v, want %v", got, want)
 	}
-	if got, want := readdirNames(t, root, "tap0"), []string{"ctl", "addr", "arp", "frames", "frames.pcap", "stats", "udp", "icmp"}; !slices.Equal(got, want) {
+	if got, want := readdirNames(t, root, "tap0"), []string{"ctl", "addr", "arp", "frames", "frames.pcap", "stats", "udp", "tcp", "icmp"}; !slices.Equal(got, want) {
 		t.Errorf("tap0 lists %v, want %v", got, want)
 	}
 	snap := h.Snapshot()

@@ -36,7 +36,7 @@ func TestDiodClients(t *testing.T) {
 	if got := run(diodcat, "tap0/stats"); !strings.HasPrefix(got, "rx_frames ") || !strings.HasSuffix(got, "\n") {
 		t.Errorf("diodcat tap0/stats: %q", got)
 	}
-	if got, want := run(diodls, "tap0"), "ctl\naddr\narp\nframes\nframes.pcap\nstats\nudp\nicmp\n"; !sameLines(got, want) {
+	if got, want := run(diodls, "tap0"), "ctl\naddr\narp\nframes\nframes.pcap\nstats\nudp\ntcp\nicmp\n"; !sameLines(got, want) {
 		t.Errorf("diodls tap0: %q, want the lines of %q", got, want)
 	}
 	if got := run(diodls, "-l", "tap0"); !strings.Contains(got, "addr") || !strings.Contains(got, "stats") {

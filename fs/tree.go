@@ -109,14 +109,15 @@ func (n node) isDir() bool { return kinds[n.kind].dir }
 // qid numbers a node: the host's generation above the kind, so that a host
 // removed and created again under the same name has new qids and a client
 // that cached the old ones sees a different file; likewise a
-// conversation's number and generation (its low 15 bits), so that a
+// conversation's number and generation (its low 14 bits), so that a
 // number reused is a new file.
 //
-//	bits 40-63 host generation, 25-39 conversation generation,
-//	12-24 conversation number, 8-11 transport, 0-7 kind
+//	bits 40-63 host generation, 26-39 conversation generation,
+//	12-25 conversation number (netcore.MaxTCPConvs), 8-11 transport,
+//	0-7 kind
 func (n node) qid() qid {
 	c := n.conv
-	path := uint64(n.gen)<<40 | uint64(c.Gen&0x7fff)<<25 | uint64(c.N&0x1fff)<<12 | uint64(c.Proto&0xf)<<8 | uint64(n.kind)
+	path := uint64(n.gen)<<40 | uint64(c.Gen&0x3fff)<<26 | uint64(c.N&0x3fff)<<12 | uint64(c.Proto&0xf)<<8 | uint64(n.kind)
 	q := qid{typ: qtFile, path: path}
 	if n.isDir() {
 		q.typ = qtDir

@@ -198,6 +198,7 @@ func (h *Host) fail(now time.Time, out *Output, e *neighbour) {
 	h.icmpUnresolved(e, out) // before drop: it answers the waiting requests
 	h.drop(e)
 	h.udpUnresolved(e.addr, out)
+	h.tcpUnresolved(now, e.addr, out)
 }
 
 // sendARP sends an ARP packet from our hardware address.

@@ -57,9 +57,14 @@ var ErrWouldBlock = errors.New("operation would block")
 
 // Bounds of conversations.
 const (
-	// MaxConvs bounds the conversations of one host, of every transport
-	// together, calls not yet taken from a listen queue included.
+	// MaxConvs bounds the conversations of one transport of a host (UDP,
+	// ICMP), calls not yet taken from a listen queue included.
 	MaxConvs = 4096
+	// MaxTCPConvs bounds a host's TCP conversations, those whose files
+	// closed while the connection finishes its close included: more than
+	// MaxConvs, so that a server holds 10,000 connections at once. What
+	// each holds is bounded by its buffers (tcp.Config).
+	MaxTCPConvs = 16384
 	// ConvRecvQueue and ConvRecvBytes bound a conversation's queue of
 	// received datagrams; what does not fit is dropped and counted.
 	ConvRecvQueue = 512
@@ -90,7 +95,7 @@ const (
 // conv is one conversation.
 type conv struct {
 	ref    ConvRef
-	refs   int // open files (ctl, data, listen); 0 for a call not yet taken
+	refs   int // open files (ctl, data, listen); 0 for a call not yet taken, or a TCP conversation closing after its files
 	state  convState
 	local  netip.AddrPort // announced on 0.0.0.0: any of the host's addresses
 	remote netip.AddrPort
@@ -101,6 +106,7 @@ type conv struct {
 	parent *conv   // a call not yet taken: the conversation it came to
 	err    error   // the last error, for N/err; reported by the next read once
 	errMsg string  // the words of the last error, kept after it was reported
+	tcp    tcpConv // TCP's connection or listeners (tcp.go)
 }
 
 // ConvInfo is what a conversation's local, remote, status and err files
@@ -122,8 +128,9 @@ type transport interface {
 	// command carries out the protocol's other commands (close, hangup,
 	// keepalive, nodelay); ttl and tos are the machinery's.
 	command(now time.Time, c *conv, cmd ctl.ConvCommand, out *Output) error
-	// read and write move one datagram (or bytes of a stream).
-	read(c *conv, b []byte) (int, error)
+	// read and write move one datagram (or bytes of a stream); reading
+	// may send (TCP's window update).
+	read(now time.Time, c *conv, b []byte, out *Output) (int, error)
 	write(now time.Time, c *conv, b []byte, out *Output) (int, error)
 	// release is called when the last file of c has closed: it lets go of
 	// what c holds (ports, connections) and reports whether c's number
@@ -135,10 +142,43 @@ type transport interface {
 	appendStats(b []byte) []byte
 }
 
+// Optional parts of a transport.
+type (
+	// acceptor takes calls from a queue of its own (TCP's listener
+	// backlog) rather than from the conversation's calls: a call gets its
+	// conversation only when listen takes it.
+	acceptor interface {
+		accept(now time.Time, c *conv, out *Output) (*conv, error)
+	}
+	// statusWriter renders the whole status line (after the state word
+	// the machinery's receive queue counts mean nothing for a stream).
+	statusWriter interface {
+		status(c *conv, b []byte) []byte
+	}
+	// ipOptions applies a conversation's changed ttl and tos to what the
+	// transport keeps of them.
+	ipOptions interface {
+		setIPOptions(c *conv)
+	}
+	// readiness reports, without taking anything, whether a read would
+	// not wait: nil, or ErrWouldBlock (and then a Wake comes when it
+	// would not), so that a reader waits without holding a buffer.
+	readiness interface {
+		readable(c *conv) error
+	}
+	// roomer says how many bytes a write would take at once (a stream's
+	// free send buffer); a transport without it takes every write whole.
+	roomer interface {
+		room(c *conv) int
+	}
+)
+
 // convTable is the conversations of one transport, indexed by number.
 type convTable struct {
 	t     transport
 	convs []*conv // nil: a free number
+	n     int     // conversations in convs
+	limit int     // bound on n (MaxConvs, MaxTCPConvs)
 }
 
 // convs is the host's conversation state (a field of Host).
@@ -151,7 +191,13 @@ type convs struct {
 
 // register installs a transport's table; the host does it for each
 // protocol it carries.
-func (h *Host) register(p Proto, t transport) { h.conv.tables[p] = &convTable{t: t} }
+func (h *Host) register(p Proto, t transport) {
+	limit := MaxConvs
+	if p == ProtoTCP {
+		limit = MaxTCPConvs
+	}
+	h.conv.tables[p] = &convTable{t: t, limit: limit}
+}
 
 func (h *Host) table(p Proto) (*convTable, error) {
 	if p <= 0 || p >= numProtos || h.conv.tables[p] == nil {
@@ -177,14 +223,14 @@ func (h *Host) lookup(ref ConvRef) (*conv, *convTable, error) {
 }
 
 // newConv makes a conversation with the lowest free number, as Plan 9
-// does, or fails with ENOSPC at MaxConvs.
+// does, or fails with ENOSPC at the transport's bound.
 func (h *Host) newConv(p Proto) (*conv, error) {
 	t, err := h.table(p)
 	if err != nil {
 		return nil, &ctl.CommandError{Errno: syscall.ENOENT, Err: err}
 	}
-	if h.conv.n >= MaxConvs {
-		return nil, &ctl.CommandError{Errno: syscall.ENOSPC, Err: fmt.Errorf("at most %d conversations per host", MaxConvs)}
+	if t.n >= t.limit {
+		return nil, &ctl.CommandError{Errno: syscall.ENOSPC, Err: fmt.Errorf("at most %d %s conversations per host", t.limit, p)}
 	}
 	n := slices.Index(t.convs, nil)
 	if n < 0 {
@@ -194,6 +240,7 @@ func (h *Host) newConv(p Proto) (*conv, error) {
 	h.conv.gen++
 	c := &conv{ref: ConvRef{Proto: p, N: n, Gen: h.conv.gen}, ttl: defaultTTL}
 	t.convs[n] = c
+	t.n++
 	h.conv.n++
 	return c, nil
 }
@@ -204,6 +251,7 @@ func (h *Host) freeConv(c *conv, out *Output) {
 	t := h.conv.tables[c.ref.Proto]
 	if c.ref.N < len(t.convs) && t.convs[c.ref.N] == c {
 		t.convs[c.ref.N] = nil
+		t.n--
 		h.conv.n--
 	}
 	c.rq.clear(h)
@@ -275,10 +323,15 @@ func (h *Host) ConvCtl(now time.Time, ref ConvRef, cmd ctl.ConvCommand, out *Out
 		err = t.t.connect(now, c, cmd, out)
 	case ctl.ConvAnnounce:
 		err = t.t.announce(now, c, cmd, out)
-	case ctl.ConvTTL:
-		c.ttl = uint8(cmd.N)
-	case ctl.ConvTOS:
-		c.tos = uint8(cmd.N)
+	case ctl.ConvTTL, ctl.ConvTOS:
+		if cmd.Op == ctl.ConvTTL {
+			c.ttl = uint8(cmd.N)
+		} else {
+			c.tos = uint8(cmd.N)
+		}
+		if o, ok := t.t.(ipOptions); ok {
+			o.setIPOptions(c)
+		}
 	default:
 		err = t.t.command(now, c, cmd, out)
 	}
@@ -296,13 +349,32 @@ func (h *Host) ConvCtl(now time.Time, ref ConvRef, cmd ctl.ConvCommand, out *Out
 
 // ConvRead reads one datagram (or bytes of a stream) into b: ErrWouldBlock
 // while there is none; the conversation's error, once, if it has one (a
-// port unreachable for a connected UDP conversation: ECONNREFUSED).
-func (h *Host) ConvRead(ref ConvRef, b []byte) (int, error) {
+// port unreachable for a connected UDP conversation: ECONNREFUSED); io.EOF
+// at the end of a stream. Reading may send (a window update) into out.
+func (h *Host) ConvRead(now time.Time, ref ConvRef, b []byte, out *Output) (int, error) {
 	c, t, err := h.lookup(ref)
 	if err != nil {
 		return 0, err
 	}
-	return t.t.read(c, b)
+	return t.t.read(now, c, b, out)
+}
+
+// ConvReadable reports whether a read of the conversation would not wait
+// (nil), without taking anything: ErrWouldBlock while it would, and then
+// the conversation is woken when that changes. A reader waits with it
+// before it takes a buffer to read into.
+func (h *Host) ConvReadable(ref ConvRef) error {
+	c, t, err := h.lookup(ref)
+	if err != nil {
+		return err
+	}
+	if r, ok := t.t.(readiness); ok {
+		return r.readable(c)
+	}
+	if c.err != nil || c.rq.len() > 0 {
+		return nil
+	}
+	return ErrWouldBlock
 }
 
 // ConvWrite sends b as one datagram (or bytes of a stream).
@@ -314,16 +386,38 @@ func (h *Host) ConvWrite(now time.Time, ref ConvRef, b []byte, out *Output) (int
 	return t.t.write(now, c, b, out)
 }
 
+// ConvWriteWhole is ConvWrite that takes all of b at once or nothing:
+// ErrWouldBlock, having taken nothing, when the transport has no room for
+// all of it now. A file server answers such a write without waiting.
+func (h *Host) ConvWriteWhole(now time.Time, ref ConvRef, b []byte, out *Output) (int, error) {
+	c, t, err := h.lookup(ref)
+	if err != nil {
+		return 0, err
+	}
+	if r, ok := t.t.(roomer); ok && r.room(c) < len(b) {
+		return 0, ErrWouldBlock
+	}
+	return t.t.write(now, c, b, out)
+}
+
 // ConvAccept takes the oldest call from an announced conversation's listen
 // queue and gives it its first reference: ErrWouldBlock while there is
 // none.
-func (h *Host) ConvAccept(ref ConvRef) (ConvRef, error) {
-	c, _, err := h.lookup(ref)
+func (h *Host) ConvAccept(now time.Time, ref ConvRef, out *Output) (ConvRef, error) {
+	c, t, err := h.lookup(ref)
 	if err != nil {
 		return ConvRef{}, err
 	}
 	if c.state != convAnnounced {
 		return ConvRef{}, &ctl.CommandError{Errno: syscall.EINVAL, Err: fmt.Errorf("%s is not announced", ref)}
+	}
+	if a, ok := t.t.(acceptor); ok {
+		call, err := a.accept(now, c, out)
+		if err != nil {
+			return ConvRef{}, err
+		}
+		call.refs = 1
+		return call.ref, nil
 	}
 	if len(c.calls) == 0 {
 		return ConvRef{}, ErrWouldBlock
@@ -353,6 +447,9 @@ func (h *Host) ConvInfo(ref ConvRef) (ConvInfo, error) {
 	c, t, err := h.lookup(ref)
 	if err != nil {
 		return ConvInfo{}, err
+	}
+	if s, ok := t.t.(statusWriter); ok {
+		return ConvInfo{Ref: c.ref, Local: c.local, Remote: c.remote, Status: string(s.status(c, nil)), Err: c.errMsg}, nil
 	}
 	b := append([]byte(nil), t.t.state(c)...)
 	b = append(b, " rxq "...)
@@ -406,19 +503,9 @@ func (h *Host) AppendProtoStats(b []byte, p Proto) ([]byte, error) {
 		return b, &ctl.CommandError{Errno: syscall.ENOENT, Err: err}
 	}
 	b = append(b, "conversations "...)
-	b = strconv.AppendInt(b, int64(h.countConvs(t)), 10)
+	b = strconv.AppendInt(b, int64(t.n), 10)
 	b = append(b, '\n')
 	return t.t.appendStats(b), nil
-}
-
-func (h *Host) countConvs(t *convTable) int {
-	n := 0
-	for _, c := range t.convs {
-		if c != nil {
-			n++
-		}
-	}
-	return n
 }
 
 // ConvNoteErr records err as a conversation's last error, for its err

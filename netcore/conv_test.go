@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/smolfs/smolfs/netcore/ctl"
+	"github.com/smolfs/smolfs/netcore/tcp"
 	"github.com/smolfs/smolfs/netcore/wire"
 )
 
@@ -64,7 +65,7 @@ func (th *harness) mustCtl(ref ConvRef, line string) {
 func (th *harness) read(ref ConvRef) string {
 	th.t.Helper()
 	b := make([]byte, 70000)
-	n, err := th.h.ConvRead(ref, b)
+	n, err := th.h.ConvRead(th.now, ref, b, &th.out)
 	if err != nil {
 		th.t.Fatalf("read %s: %v", ref, err)
 	}
@@ -114,13 +115,30 @@ func checkConvs(t testing.TB, h *Host) {
 			if c.rq.len() > ConvRecvQueue || c.rq.bytes > ConvRecvBytes || len(c.calls) > ConvBacklog {
 				t.Errorf("%s over its bounds: %d datagrams, %d bytes, %d calls", c.ref, c.rq.len(), c.rq.bytes, len(c.calls))
 			}
-			if c.refs == 0 && c.parent == nil {
-				t.Errorf("%s has no reference and is in no listen queue", c.ref)
+			if c.refs == 0 && c.parent == nil && h.tcp.closing[c.tcp.conn] != c {
+				t.Errorf("%s has no reference and is in no listen queue, and no connection of it is closing", c.ref)
 			}
 		}
+		m := 0
+		for _, c := range tab.convs {
+			if c != nil {
+				m++
+			}
+		}
+		if m != tab.n || m > tab.limit {
+			t.Errorf("%s: %d conversations, counted %d (bound %d)", Proto(p), m, tab.n, tab.limit)
+		}
 	}
-	if n != h.conv.n || n > MaxConvs {
-		t.Errorf("%d conversations, counted %d (bound %d)", n, h.conv.n, MaxConvs)
+	if n != h.conv.n {
+		t.Errorf("%d conversations, counted %d", n, h.conv.n)
+	}
+	for cn, c := range h.tcp.closing {
+		if c.refs != 0 || c.tcp.conn != cn || cn.User() != nil {
+			t.Errorf("%s is closing with %d references", c.ref, c.refs)
+		}
+		if st := cn.State(); st == tcp.StateClosed || st == tcp.StateTimeWait {
+			t.Errorf("%s is kept for its connection, which is %s", c.ref, st)
+		}
 	}
 	queued := 0
 	for _, tab := range h.conv.tables {
@@ -199,13 +217,13 @@ func TestConvNumbering(t *testing.T) {
 	if err := th.h.ConvOpen(b); !errors.Is(err, syscall.ENOENT) {
 		t.Errorf("open of the old %s: %v", b, err)
 	}
-	if _, err := th.h.ConvRead(b, make([]byte, 10)); !errors.Is(err, syscall.ENOENT) {
+	if _, err := th.h.ConvRead(th.now, b, make([]byte, 10), &th.out); !errors.Is(err, syscall.ENOENT) {
 		t.Errorf("read of the old %s: %v", b, err)
 	}
 	if got := th.h.Convs(ProtoUDP); !slices.Equal(got, []ConvRef{a, d, c}) {
 		t.Errorf("Convs = %v", got)
 	}
-	if _, err := th.h.ConvClone(ProtoTCP); !errors.Is(err, syscall.ENOENT) {
+	if _, err := th.h.ConvClone(Proto(0)); !errors.Is(err, syscall.ENOENT) {
 		t.Errorf("clone of a transport the host does not carry: %v", err)
 	}
 	checkConvs(t, th.h)
@@ -268,7 +286,7 @@ func TestUDPConnectSendReceive(t *testing.T) {
 	}
 
 	// The reply comes back to the conversation, and wakes it.
-	if _, err := th.h.ConvRead(ref, make([]byte, 10)); err != ErrWouldBlock {
+	if _, err := th.h.ConvRead(th.now, ref, make([]byte, 10), &th.out); err != ErrWouldBlock {
 		t.Fatalf("read with nothing queued: %v, want ErrWouldBlock", err)
 	}
 	th.recv(fromPeer(7, ci.Local.Port(), "world"))
@@ -281,7 +299,7 @@ func TestUDPConnectSendReceive(t *testing.T) {
 	}
 	// A short read takes the start of a datagram and loses the rest.
 	b := make([]byte, 3)
-	if n, err := th.h.ConvRead(ref, b); err != nil || string(b[:n]) != "sec" {
+	if n, err := th.h.ConvRead(th.now, ref, b, &th.out); err != nil || string(b[:n]) != "sec" {
 		t.Errorf("short read: %q, %v", b[:n], err)
 	}
 	// Another port of the peer is not the connected remote.
@@ -305,7 +323,7 @@ func TestUDPAnnounceCalls(t *testing.T) {
 	if ci := info(t, th.h, l); ci.Local != netip.MustParseAddrPort("0.0.0.0:7") || !strings.HasPrefix(ci.Status, "Announced ") {
 		t.Fatalf("announced: local %v status %q", ci.Local, ci.Status)
 	}
-	if _, err := th.h.ConvAccept(l); err != ErrWouldBlock {
+	if _, err := th.h.ConvAccept(th.now, l, &th.out); err != ErrWouldBlock {
 		t.Fatalf("accept with no call: %v", err)
 	}
 	th.recv(fromPeer(4000, 7, "one"))
@@ -317,7 +335,7 @@ func TestUDPAnnounceCalls(t *testing.T) {
 	}
 	th.recv(fromPeer(4000, 7, "two"))   // the same remote: the same call
 	th.recv(fromPeer(4001, 7, "other")) // another remote: another call
-	call, err := th.h.ConvAccept(l)
+	call, err := th.h.ConvAccept(th.now, l, &th.out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -337,12 +355,12 @@ func TestUDPAnnounceCalls(t *testing.T) {
 	if err != nil || u.SrcPort != 7 || u.DstPort != 4000 {
 		t.Errorf("reply %+v: %v", u, err)
 	}
-	call2, err := th.h.ConvAccept(l)
+	call2, err := th.h.ConvAccept(th.now, l, &th.out)
 	if err != nil || th.read(call2) != "other" {
 		t.Fatalf("second call: %v", err)
 	}
 	// The listener itself never reads datagrams.
-	if _, err := th.h.ConvRead(l, make([]byte, 10)); err != ErrWouldBlock {
+	if _, err := th.h.ConvRead(th.now, l, make([]byte, 10), &th.out); err != ErrWouldBlock {
 		t.Errorf("read of the listener: %v", err)
 	}
 	th.wantStats(map[Counter]uint64{UDPRx: 3, UDPTx: 1})
@@ -376,8 +394,8 @@ func TestUDPAnnounceAddresses(t *testing.T) {
 	th.mustCtl(any, "announce 192.168.69.1!53")
 	th.recv(udpFrame(peerIP, 1000, netip.MustParseAddr("192.168.69.2"), 53, []byte("to two")))
 	th.recv(udpFrame(peerIP, 1000, hostIP, 53, []byte("to one")))
-	c1, err1 := th.h.ConvAccept(one)
-	c2, err2 := th.h.ConvAccept(any)
+	c1, err1 := th.h.ConvAccept(th.now, one, &th.out)
+	c2, err2 := th.h.ConvAccept(th.now, any, &th.out)
 	if err1 != nil || err2 != nil || th.read(c1) != "to two" || th.read(c2) != "to one" {
 		t.Errorf("each address's datagram to its listener: %v %v", err1, err2)
 	}
@@ -462,10 +480,10 @@ func TestUDPErrorReachesConversation(t *testing.T) {
 	if !th.h.udpError(local, remote, syscall.ECONNREFUSED, &th.out) || !slices.Contains(th.out.Wake, ref) {
 		t.Fatalf("the error was not taken, or did not wake %s: %v", ref, th.out.Wake)
 	}
-	if _, err := th.h.ConvRead(ref, make([]byte, 10)); !errors.Is(err, syscall.ECONNREFUSED) {
+	if _, err := th.h.ConvRead(th.now, ref, make([]byte, 10), &th.out); !errors.Is(err, syscall.ECONNREFUSED) {
 		t.Errorf("read after port unreachable: %v, want ECONNREFUSED", err)
 	}
-	if _, err := th.h.ConvRead(ref, make([]byte, 10)); err != ErrWouldBlock {
+	if _, err := th.h.ConvRead(th.now, ref, make([]byte, 10), &th.out); err != ErrWouldBlock {
 		t.Errorf("the second read: %v, want ErrWouldBlock", err)
 	}
 	if ci := info(t, th.h, ref); ci.Err != "connection refused" {
@@ -490,7 +508,7 @@ func TestUDPUnresolvedRemote(t *testing.T) {
 	if th.stat(ARPFailed) != 1 || !woken {
 		t.Fatalf("arp_failed %d, woken %v", th.stat(ARPFailed), woken)
 	}
-	if _, err := th.h.ConvRead(ref, make([]byte, 10)); !errors.Is(err, syscall.EHOSTUNREACH) {
+	if _, err := th.h.ConvRead(th.now, ref, make([]byte, 10), &th.out); !errors.Is(err, syscall.EHOSTUNREACH) {
 		t.Errorf("read after ARP failed: %v, want EHOSTUNREACH", err)
 	}
 	if ci := info(t, th.h, ref); ci.Err != "no route to host" {
@@ -646,7 +664,7 @@ func BenchmarkUDPReceive(b *testing.B) {
 	for b.Loop() {
 		th.out.Reset()
 		th.h.Receive(th.now, f, &th.out)
-		if _, err := th.h.ConvRead(ref, buf); err != nil {
+		if _, err := th.h.ConvRead(th.now, ref, buf, &th.out); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -9,7 +9,9 @@
 //
 // A protocol is a file: host.go receives a frame and hands it on by
 // ethertype, arp.go, ipv4.go and ipv6.go take it from there, ipv4.go hands
-// datagrams on by protocol to icmp.go, ipv6.go walks the extension headers
+// datagrams on by protocol to icmp.go, udp.go and tcp.go (conv.go is the
+// conversation machinery they fill in; tcp.go is the glue to the engine,
+// netcore/tcp), ipv6.go walks the extension headers
 // (frag6.go reassembles) to icmpv6.go, which hands neighbour discovery to
 // ndp.go, router advertisements to slaac.go (the IPv6 addresses) and MLD to
 // mld.go. neighbour.go is the neighbour table of both families,
@@ -21,5 +23,6 @@
 // Around it: netcore/wire holds the wire formats, netcore/ctl the machinery
 // of the command languages (and the root ctl language), netcore/capture the
 // never-blocking capture of every frame and pcap, netcore/tcpdump the line
-// renderer of the frames files, netcore/impair the stages of `impair`.
+// renderer of the frames files, netcore/impair the stages of `impair`,
+// netcore/tcp the sans-I/O TCP engine.
 package netcore

@@ -138,7 +138,8 @@ func (o *Output) buffer() []byte {
 // machine with no I/O and no goroutines, and is not safe for concurrent use:
 // its driver serialises every call.
 //
-// The protocols live a file each: arp.go, ipv4.go, icmp.go; the neighbour
+// The protocols live a file each: arp.go, ipv4.go, icmp.go, udp.go,
+// tcp.go; the neighbour
 // table in neighbour.go, the timers in timers.go, the ctl and arp commands
 // in commands.go, the counters in stats.go, the link's impairment (the
 // `impair` command) in impair.go.
@@ -161,9 +162,10 @@ type Host struct {
 	rx, tx           impair.Stage
 	rxTimer, txTimer int32
 
-	conv convs      // conversations of every transport (conv.go)
-	udp  *udp       // the UDP transport (udp.go)
-	icmp *icmpConvs // the ICMP transport (icmpconv.go)
+	conv convs         // conversations of every transport (conv.go)
+	udp  *udp          // the UDP transport (udp.go)
+	icmp *icmpConvs    // the ICMP transport (icmpconv.go)
+	tcp  *tcpTransport // the TCP transport (tcp.go)
 
 	// rxLinkMulticast is whether the frame being received (or every
 	// fragment of the datagram being delivered, or'ed) came to a link-layer
@@ -204,6 +206,8 @@ func NewHost(cfg Config) (*Host, error) {
 			return &h.reasmTimer
 		case timerIPv6:
 			return &h.v6.timer
+		case timerTCP:
+			return &h.tcp.timer
 		}
 		return &h.arp.at(id).timer
 	}
@@ -215,6 +219,8 @@ func NewHost(cfg Config) (*Host, error) {
 	h.register(ProtoICMP, h.icmp)
 	h.setRoutes()
 	h.initIPv6()
+	h.tcp = newTCP(h)
+	h.register(ProtoTCP, h.tcp)
 	return h, nil
 }
 
@@ -340,6 +346,8 @@ func (h *Host) Poll(now time.Time, out *Output) time.Time {
 			h.reassemblyTimer(now, out)
 		case timerIPv6:
 			h.ipv6Timer(now, out)
+		case timerTCP:
+			h.tcp.poll(now, out)
 		}
 	}
 	return h.timers.next()

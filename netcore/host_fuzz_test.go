@@ -23,7 +23,7 @@ func fuzzPeer(p byte) (netip.Addr, wire.MAC) {
 // that it need not discover the ARP and IPv4 layouts by itself.
 func fuzzTemplate(kind, p byte) []byte {
 	ip, mac := fuzzPeer(p)
-	switch kind % 15 {
+	switch kind % 17 {
 	case 0:
 		return arpFrame(wire.ARPRequest, wire.BroadcastMAC, mac, ip, wire.MAC{}, hostIP)
 	case 1:
@@ -46,21 +46,34 @@ func fuzzTemplate(kind, p byte) []byte {
 		f[wire.EthHeaderLen+9] = byte(wire.ProtoUDP)
 		return f
 	case 10, 11: // the first and the last of a fragmented ping
-		r := wire.IPv4Repr{Src: ip, Dst: hostIP, Protocol: wire.ProtoICMP, TTL: 64, ID: uint16(p), MF: kind%15 == 10, FragOffset: 16 * int(kind%15-10)}
+		r := wire.IPv4Repr{Src: ip, Dst: hostIP, Protocol: wire.ProtoICMP, TTL: 64, ID: uint16(p), MF: kind%17 == 10, FragOffset: 16 * int(kind%17-10)}
 		b := wire.EthernetRepr{Dst: hostMAC, Src: mac, Type: wire.EtherTypeIPv4}.Append(nil)
 		msg := wire.ICMPEchoRepr{Type: wire.ICMPEchoRequest, Ident: 1, Seq: 1, Data: make([]byte, 24)}.Append(nil)
 		r.PayloadLen = 16
-		return wire.PadFrame(append(r.Append(b), msg[16*int(kind%15-10):][:16]...))
+		return wire.PadFrame(append(r.Append(b), msg[16*int(kind%17-10):][:16]...))
 	case 12, 13: // a ping with Record Route, or Timestamp
 		r := wire.IPv4Repr{Src: ip, Dst: hostIP, Protocol: wire.ProtoICMP, TTL: 64, ID: 1}
 		opts := []byte{wire.IPv4OptRR, 11, 4, 0, 0, 0, 0, 0, 0, 0, 0}
-		if kind%15 == 13 {
+		if kind%17 == 13 {
 			opts = []byte{wire.IPv4OptTimestamp, 12, 5, 1, 0, 0, 0, 0, 0, 0, 0, 0}
 		}
 		msg := wire.ICMPEchoRepr{Type: wire.ICMPEchoRequest, Ident: 1, Seq: 1, Data: []byte("opts")}.Append(nil)
 		r.PayloadLen = len(msg)
 		b := wire.EthernetRepr{Dst: hostMAC, Src: mac, Type: wire.EtherTypeIPv4}.Append(nil)
 		return wire.PadFrame(append(r.AppendOptions(b, opts), msg...))
+	case 15, 16: // a TCP SYN, or an ACK with data, to one of the ports
+		r := wire.TCPRepr{SrcPort: 40000 + uint16(p%4), DstPort: fuzzPorts[int(p)%len(fuzzPorts)], Seq: 1000, Flags: wire.TCPFlagSYN, Window: 65535}
+		r.Options.HasMSS, r.Options.MSS = true, 1460
+		var payload []byte
+		if kind%17 == 16 {
+			r = wire.TCPRepr{SrcPort: r.SrcPort, DstPort: r.DstPort, Seq: 1001, Ack: 1, Flags: wire.TCPFlagACK | wire.TCPFlagPSH, Window: 65535}
+			payload = []byte("some data")
+		}
+		seg := append(r.Append(nil), payload...)
+		wire.SetTCPChecksum(seg[:r.HeaderLen()], payload, ip, hostIP)
+		b := wire.EthernetRepr{Dst: hostMAC, Src: mac, Type: wire.EtherTypeIPv4}.Append(nil)
+		b = wire.IPv4Repr{Src: ip, Dst: hostIP, Protocol: wire.ProtoTCP, TTL: 64, PayloadLen: len(seg)}.Append(b)
+		return wire.PadFrame(append(b, seg...))
 	default:
 		return echoFrame(mac, wire.MAC{0x02, 0xee, 0, 0, 0, 1}, ip, netip.MustParseAddr("10.0.0.1"), 1, 1, nil)
 	}
@@ -183,7 +196,11 @@ var fuzzPorts = []uint16{7, 9, 53, 5000}
 // script's conversations.
 func fuzzConv(th *harness, refs *[]ConvRef, a, b byte) [][]byte {
 	if a%6 == 0 || len(*refs) == 0 {
-		if ref, err := th.h.ConvClone(ProtoUDP); err == nil {
+		p := ProtoUDP
+		if b&1 == 1 {
+			p = ProtoTCP
+		}
+		if ref, err := th.h.ConvClone(p); err == nil {
 			*refs = append(*refs, ref)
 		}
 		return nil
@@ -197,18 +214,19 @@ func fuzzConv(th *harness, refs *[]ConvRef, a, b byte) [][]byte {
 		line := []string{
 			fmt.Sprintf("connect %s!%d", peer, port), fmt.Sprintf("announce %d", port), "hangup",
 			fmt.Sprintf("connect %s!%d %d", peer, port, fuzzPorts[int(b)%len(fuzzPorts)]), "announce 192.168.69.1!7", "ttl 1",
-		}[int(a>>3)%6]
+			"close", "keepalive 1", "nodelay on",
+		}[int(a>>3)%9]
 		cmds, err := ctl.ParseConv("tap0/udp/ctl", []byte(line))
 		if err != nil {
 			th.t.Fatalf("%q: %v", line, err)
 		}
 		th.h.ConvCtl(th.now, ref, cmds[0], &th.out)
 	case 2:
-		th.h.ConvRead(ref, make([]byte, int(b)))
+		th.h.ConvRead(th.now, ref, make([]byte, int(b)), &th.out)
 	case 3:
 		th.h.ConvWrite(th.now, ref, make([]byte, int(b)*7), &th.out)
 	case 4:
-		if call, err := th.h.ConvAccept(ref); err == nil {
+		if call, err := th.h.ConvAccept(th.now, ref, &th.out); err == nil {
 			*refs = append(*refs, call)
 		}
 	case 5:
@@ -245,6 +263,10 @@ func FuzzHostReceive(f *testing.F) {
 	udp := func(p, sport, port, n byte) []byte { return []byte{8, p, sport, port, n} }
 	f.Add(script(conv(0, 0), conv(1|1<<3, 0), udp(1, 1, 1, 4), []byte("abcd"), conv(4, 0), conv(2, 200), conv(3, 10), conv(5, 0)))
 	f.Add(script(conv(0, 0), conv(1, 0), tmpl(1, 0), conv(3, 100), udp(0, 1, 0, 0), conv(2, 0), conv(5, 0), conv(5, 0)))
+	// TCP: an announcement a peer connects to, a call taken, data both
+	// ways, a connect of our own, the clock running out its timers.
+	f.Add(script(conv(0, 1), conv(1|1<<3, 0), tmpl(15, 1), tmpl(16, 1), conv(4, 0), conv(2, 100), conv(3, 3), conv(5, 0),
+		conv(0, 1), conv(1, 1), tmpl(1, 1), conv(3, 9), []byte{6}, []byte{6}, tick(255), conv(1|6<<3, 1), conv(5, 1)))
 	f.Fuzz(fuzzScript)
 }
 

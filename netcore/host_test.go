@@ -188,8 +188,17 @@ func checkTimers(t testing.TB, h *Host) {
 			t.Fatalf("IPv6's earliest deadline is %v, its timer is at %v (armed %v)", next, at, ok)
 		}
 	}
+	// TCP's timer, when armed, is due no later than the engine's next
+	// deadline; when the engine has one, it is armed.
+	at, ok := q.when(timerTCP, 0)
+	if ok {
+		armed++
+	}
+	if d := h.tcp.t.Deadline(); !d.IsZero() && (!ok || at.After(d)) {
+		t.Fatalf("tcp: timer at %v (armed %v), engine's deadline %v", at, ok, d)
+	}
 	if armed != len(q.items) {
-		t.Fatalf("%d timers armed, %d owners have one", len(q.items), armed)
+		t.Fatalf("%d timers armed, %d neighbours, owners have one", len(q.items), armed)
 	}
 }
 

@@ -277,11 +277,11 @@ func TestUDPPortUnreachable(t *testing.T) {
 		return ipFrame(hostMAC, r, nil, wire.ICMPErrorRepr{Type: typ, Code: code, Quote: quote}.Append(nil))
 	}
 	th.recv(icmp(wire.ICMPTimeExceeded, 0))
-	if _, err := th.h.ConvRead(ref, make([]byte, 64)); err != ErrWouldBlock {
+	if _, err := th.h.ConvRead(th.now, ref, make([]byte, 64), &th.out); err != ErrWouldBlock {
 		t.Errorf("read after time exceeded: %v, want nothing", err)
 	}
 	th.recv(icmp(wire.ICMPDestUnreachable, wire.ICMPPortUnreachable))
-	if _, err := th.h.ConvRead(ref, make([]byte, 64)); !errors.Is(err, syscall.ECONNREFUSED) {
+	if _, err := th.h.ConvRead(th.now, ref, make([]byte, 64), &th.out); !errors.Is(err, syscall.ECONNREFUSED) {
 		t.Errorf("read after port unreachable: %v, want ECONNREFUSED", err)
 	}
 	th.wantStats(map[Counter]uint64{ICMPRxError: 2, ICMPRxErrorOther: 0})

@@ -102,7 +102,7 @@ func (t *icmpConvs) command(now time.Time, c *conv, cmd ctl.ConvCommand, out *Ou
 	return convErr(syscall.EINVAL, "%s is a TCP command", cmd.Op)
 }
 
-func (t *icmpConvs) read(c *conv, b []byte) (int, error) {
+func (t *icmpConvs) read(now time.Time, c *conv, b []byte, out *Output) (int, error) {
 	if err := c.takeErr(); err != nil {
 		return 0, err
 	}

@@ -60,7 +60,7 @@ func TestICMPConvPing(t *testing.T) {
 	other := bytes.Clone(replyTo(t, sent[0]))
 	other[wire.EthHeaderLen+wire.IPv4MinLen+wire.ICMPIdentOff]++
 	th.recv(other)
-	if _, err := th.h.ConvRead(ref, make([]byte, 100)); err != ErrWouldBlock {
+	if _, err := th.h.ConvRead(th.now, ref, make([]byte, 100), &th.out); err != ErrWouldBlock {
 		t.Fatalf("read after a stranger's reply: %v", err)
 	}
 	th.out.Reset()
@@ -69,7 +69,7 @@ func TestICMPConvPing(t *testing.T) {
 		t.Errorf("wakes %v, want %v", th.out.Wake, ref)
 	}
 	buf := make([]byte, 100)
-	n, err := th.h.ConvRead(ref, buf)
+	n, err := th.h.ConvRead(th.now, ref, buf, &th.out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +162,7 @@ func TestICMPConvReceivesErrors(t *testing.T) {
 	}
 	th.recv(errFrame(quote))
 	buf := make([]byte, 100)
-	n, err := th.h.ConvRead(ref, buf)
+	n, err := th.h.ConvRead(th.now, ref, buf, &th.out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,7 +193,7 @@ func TestICMPConvHostUnreachable(t *testing.T) {
 	}
 	buf := make([]byte, 100)
 	for seq := range uint16(3) {
-		n, err := th.h.ConvRead(ref, buf)
+		n, err := th.h.ConvRead(th.now, ref, buf, &th.out)
 		if err != nil {
 			t.Fatalf("read %d: %v", seq, err)
 		}
@@ -209,7 +209,7 @@ func TestICMPConvHostUnreachable(t *testing.T) {
 			t.Errorf("status %q", st)
 		}
 	}
-	if _, err := th.h.ConvRead(ref, buf); err != ErrWouldBlock {
+	if _, err := th.h.ConvRead(th.now, ref, buf, &th.out); err != ErrWouldBlock {
 		t.Errorf("a fourth read: %v", err)
 	}
 }

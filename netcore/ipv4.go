@@ -82,6 +82,7 @@ var ipv4Protos = [...]struct {
 }{
 	{wire.ProtoICMP, (*Host).receiveICMP},
 	{wire.ProtoUDP, (*Host).receiveUDP},
+	{wire.ProtoTCP, (*Host).receiveTCP},
 }
 
 func (h *Host) receiveIPv4(now time.Time, b []byte, out *Output) Counter {

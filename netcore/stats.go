@@ -119,6 +119,13 @@ const (
 	NDPRAIgnored     // router advertisements ignored (autoconf off, or not from a link-local source)
 	IPv6ReasmOK      // datagrams reassembled
 	IPv6ReasmTimeout // datagrams that did not complete in time
+
+	// TCP (tcp.go); the engine's own counters are in tcp/stats.
+	TCPRx           // fate: segments handed to TCP (a connection, a listener, or a RST for a closed port)
+	TCPRxBad        // fate: malformed, or a bad checksum
+	TCPRxNotUnicast // fate: in a link-layer broadcast or multicast, or from a source that is not unicast
+	TCPTx           // segments sent (retransmissions included)
+	TCPTxDropped    // segments not sent: the host was down, or no route
 	numCounters
 )
 
@@ -227,6 +234,12 @@ var counterNames = [numCounters]string{
 	NDPRAIgnored:        "ndp_ra_ignored",
 	IPv6ReasmOK:         "ipv6_reasm_ok",
 	IPv6ReasmTimeout:    "ipv6_reasm_timeout",
+
+	TCPRx:           "tcp_rx",
+	TCPRxBad:        "tcp_rx_bad",
+	TCPRxNotUnicast: "tcp_rx_not_unicast",
+	TCPTx:           "tcp_tx",
+	TCPTxDropped:    "tcp_tx_dropped",
 }
 
 // RxFates are the counters whose sum equals RxFrames.
@@ -240,7 +253,8 @@ var RxFates = []Counter{RxMalformed, RxNotForUs, RxDown, Rx8023, RxOtherEthertyp
 	IPv6RxBadHeader, IPv6RxUnknownNext, IPv6RxFragment, IPv6RxFragDuplicate, IPv6RxFragOverlap,
 	IPv6RxFragBad, IPv6RxFragNoRoom, IPv6RxOther,
 	ICMPv6EchoRx, ICMPv6RxError, ICMPv6RxOther, NDPRxNS, NDPRxNA, NDPRxRS, NDPRxRA, NDPRxRedirect,
-	NDPRxInvalid, MLDRxQuery, MLDRxReport}
+	NDPRxInvalid, MLDRxQuery, MLDRxReport,
+	TCPRx, TCPRxBad, TCPRxNotUnicast}
 
 func (c Counter) String() string {
 	if c < 0 || c >= numCounters {

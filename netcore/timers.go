@@ -24,6 +24,7 @@ const (
 	timerImpairTx                        // id 0: the tx impairment's next frame is due
 	timerReassembly                      // id 0: the earliest IPv4 reassembly deadline
 	timerIPv6                            // id 0: every IPv6 deadline but the neighbours' (ipv6.go)
+	timerTCP                             // id 0: TCP's earliest deadline (tcp.go)
 )
 
 // noTimer is the position of a timer that is not armed.

@@ -356,7 +356,7 @@ func (u *udp) command(now time.Time, c *conv, cmd ctl.ConvCommand, out *Output) 
 	return convErr(syscall.EINVAL, "%s is a TCP command", cmd.Op)
 }
 
-func (u *udp) read(c *conv, b []byte) (int, error) {
+func (u *udp) read(now time.Time, c *conv, b []byte, out *Output) (int, error) {
 	if err := c.takeErr(); err != nil {
 		return 0, err
 	}

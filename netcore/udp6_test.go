@@ -58,7 +58,7 @@ func TestUDP6(t *testing.T) {
 	quoted := sent[0][wire.EthHeaderLen:]
 	m := icmp6(peer6, host6.Addr(), wire.ICMPv6DstUnreachable, wire.ICMPv6PortUnreachable, append(make([]byte, 4), quoted[:wire.IPv6HeaderLen+13]...))
 	th.recv(frame6(hostMAC, peerMAC, peer6, host6.Addr(), wire.ProtoICMPv6, 64, m))
-	if _, err := th.h.ConvRead(c, make([]byte, 100)); !errors.Is(err, syscall.ECONNREFUSED) {
+	if _, err := th.h.ConvRead(th.now, c, make([]byte, 100), &th.out); !errors.Is(err, syscall.ECONNREFUSED) {
 		t.Errorf("read after a port unreachable: %v", err)
 	}
 	// Address unreachable is no fatal error to Linux: not reported, the
@@ -73,7 +73,7 @@ func TestUDP6(t *testing.T) {
 		t.Errorf("read after an address unreachable %q", got)
 	}
 	errFrom(wire.ICMPv6AdminProhibited)
-	if _, err := th.h.ConvRead(c, make([]byte, 100)); !errors.Is(err, syscall.EACCES) {
+	if _, err := th.h.ConvRead(th.now, c, make([]byte, 100), &th.out); !errors.Is(err, syscall.EACCES) {
 		t.Errorf("read after administratively prohibited: %v", err)
 	}
 	th.wantStats(map[Counter]uint64{UDPRx: 2, UDPRxNoPort: 1, UDPTx: 2, ICMPv6RxError: 3})
@@ -82,7 +82,7 @@ func TestUDP6(t *testing.T) {
 	l := th.clone()
 	th.mustCtl(l, "announce 7777")
 	th.recv(udp6From(peerLL, 4000, hostLL, 7777, []byte("call")))
-	call, err := th.h.ConvAccept(l)
+	call, err := th.h.ConvAccept(th.now, l, &th.out)
 	if err != nil {
 		t.Fatalf("no call: %v", err)
 	}
@@ -122,7 +122,7 @@ func TestUDP6Unresolved(t *testing.T) {
 	for range 4 {
 		th.advance(retransTimer)
 	}
-	if _, err := th.h.ConvRead(c, make([]byte, 10)); !errors.Is(err, syscall.EHOSTUNREACH) {
+	if _, err := th.h.ConvRead(th.now, c, make([]byte, 10), &th.out); !errors.Is(err, syscall.EHOSTUNREACH) {
 		t.Errorf("read after NDP failed: %v", err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 	"syscall"
 	"time"
@@ -248,39 +249,59 @@ func (h *Host) ConvCtl(ctx context.Context, ref netcore.ConvRef, text []byte) er
 }
 
 // ConvRead reads one datagram (or bytes of a stream) into b, waiting for
-// one.
+// one: 0 and io.EOF at the end of a stream.
 func (h *Host) ConvRead(ctx context.Context, ref netcore.ConvRef, b []byte) (int, error) {
 	var n int
-	err := h.block(ctx, ref, func(nh *netcore.Host, _ time.Time, _ *netcore.Output) error {
+	err := h.block(ctx, ref, func(nh *netcore.Host, now time.Time, out *netcore.Output) error {
 		var err error
-		n, err = nh.ConvRead(ref, b)
+		n, err = nh.ConvRead(now, ref, b, out)
 		return err
 	})
-	return n, named(h.file(ref, "data"), err)
+	return n, h.readErr(ref, err)
+}
+
+// readErr names a read's error, but for the end of a stream, which is
+// not one.
+func (h *Host) readErr(ref netcore.ConvRef, err error) error {
+	if err == io.EOF {
+		return err
+	}
+	return named(h.file(ref, "data"), err)
+}
+
+// ConvWaitReadable waits until a read of the conversation would not wait
+// (data, the end of the stream or an error is there), without taking
+// anything: a reader waits with it before it takes a buffer, so that
+// thousands of idle readers hold none.
+func (h *Host) ConvWaitReadable(ctx context.Context, ref netcore.ConvRef) error {
+	return named(h.file(ref, "data"), h.block(ctx, ref, func(nh *netcore.Host, _ time.Time, _ *netcore.Output) error {
+		return nh.ConvReadable(ref)
+	}))
 }
 
 // ConvTryRead is ConvRead that never waits: netcore.ErrWouldBlock when
 // nothing is queued.
 func (h *Host) ConvTryRead(ref netcore.ConvRef, b []byte) (int, error) {
 	var n int
-	err := h.do(func(nh *netcore.Host, _ time.Time, _ *netcore.Output) error {
+	err := h.do(func(nh *netcore.Host, now time.Time, out *netcore.Output) error {
 		var err error
-		n, err = nh.ConvRead(ref, b)
+		n, err = nh.ConvRead(now, ref, b, out)
 		return err
 	})
 	if err == netcore.ErrWouldBlock {
 		return 0, err
 	}
-	return n, named(h.file(ref, "data"), err)
+	return n, h.readErr(ref, err)
 }
 
-// ConvTryWrite is ConvWrite that never waits: netcore.ErrWouldBlock when
-// the transport has no room.
+// ConvTryWrite is ConvWrite that never waits: it takes all of b, or
+// nothing and netcore.ErrWouldBlock when the transport has no room for
+// all of it now.
 func (h *Host) ConvTryWrite(ref netcore.ConvRef, b []byte) (int, error) {
 	var n int
 	err := h.do(func(nh *netcore.Host, now time.Time, out *netcore.Output) error {
 		var err error
-		n, err = nh.ConvWrite(now, ref, b, out)
+		n, err = nh.ConvWriteWhole(now, ref, b, out)
 		return err
 	})
 	if err == netcore.ErrWouldBlock {
@@ -290,15 +311,19 @@ func (h *Host) ConvTryWrite(ref netcore.ConvRef, b []byte) (int, error) {
 }
 
 // ConvWrite sends b as one datagram (or bytes of a stream), waiting for
-// room if the transport has none.
+// room while the transport has none: it returns once all of b is taken
+// (or with how much was, and the error that stopped it).
 func (h *Host) ConvWrite(ctx context.Context, ref netcore.ConvRef, b []byte) (int, error) {
-	var n int
+	done := 0
 	err := h.block(ctx, ref, func(nh *netcore.Host, now time.Time, out *netcore.Output) error {
-		var err error
-		n, err = nh.ConvWrite(now, ref, b, out)
+		n, err := nh.ConvWrite(now, ref, b[done:], out)
+		done += n
+		if err == nil && done < len(b) {
+			return netcore.ErrWouldBlock // a stream took part: wait for room for the rest
+		}
 		return err
 	})
-	return n, named(h.file(ref, "data"), err)
+	return done, named(h.file(ref, "data"), err)
 }
 
 // ConvListen waits for a call to an announced conversation and returns
@@ -306,9 +331,9 @@ func (h *Host) ConvWrite(ctx context.Context, ref netcore.ConvRef, b []byte) (in
 // it).
 func (h *Host) ConvListen(ctx context.Context, ref netcore.ConvRef) (netcore.ConvRef, error) {
 	var call netcore.ConvRef
-	err := h.block(ctx, ref, func(nh *netcore.Host, _ time.Time, _ *netcore.Output) error {
+	err := h.block(ctx, ref, func(nh *netcore.Host, now time.Time, out *netcore.Output) error {
 		var err error
-		call, err = nh.ConvAccept(ref)
+		call, err = nh.ConvAccept(now, ref, out)
 		return err
 	})
 	return call, named(h.file(ref, "listen"), err)

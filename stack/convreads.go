@@ -35,6 +35,8 @@ type ConvReads struct {
 	ref     netcore.ConvRef
 	fill    func(ReadFunc) (blocked bool)
 	nh      *netcore.Host // set under the lock, for read
+	now     time.Time
+	out     *netcore.Output
 	read    ReadFunc
 	run     func(*netcore.Host, time.Time, *netcore.Output)
 	blocked bool // what fill said last
@@ -44,15 +46,16 @@ type ConvReads struct {
 func (h *Host) NewConvReads(ref netcore.ConvRef, fill func(ReadFunc) (blocked bool)) *ConvReads {
 	r := &ConvReads{h: h, ref: ref, fill: fill}
 	r.read = r.readOne
-	r.run = func(nh *netcore.Host, _ time.Time, _ *netcore.Output) {
-		r.nh = nh
+	r.run = func(nh *netcore.Host, now time.Time, out *netcore.Output) {
+		r.nh, r.now, r.out = nh, now, out
 		r.blocked = r.fill(r.read)
+		r.nh, r.out = nil, nil
 	}
 	return r
 }
 
 func (r *ConvReads) readOne(b []byte) (int, error) {
-	n, err := r.nh.ConvRead(r.ref, b)
+	n, err := r.nh.ConvRead(r.now, r.ref, b, r.out)
 	if err != nil && err != netcore.ErrWouldBlock && err != io.EOF {
 		err = named(r.h.file(r.ref, "data"), err)
 	}

@@ -39,8 +39,11 @@
 // returned ErrWouldBlock (or took less than offered); Established, Failed,
 // Acceptable and Closed always. A Payload may point into a connection's
 // send buffer: it is valid until the next call into the Table, so the host
-// copies it into its frame before anything else. Reset the Output before
-// reusing it; it keeps its buffers, so a steady flow allocates nothing.
+// copies it into its frame before anything else. A released connection
+// (Release) that enters TIME_WAIT is reported too (Readable), so that the
+// host can forget it then: what TIME_WAIT holds is the Table's. Reset the
+// Output before reusing it; it keeps its buffers, so a steady flow
+// allocates nothing.
 //
 // Errors are errnos (syscall.Errno), so the host needs no table:
 // ECONNREFUSED (RST answering our SYN), ETIMEDOUT (retransmissions or

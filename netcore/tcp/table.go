@@ -328,6 +328,11 @@ func (t *Table) enterTimeWait(c *Conn, tk int64, out *Output) {
 	if c.timeWaitIdx() < 0 {
 		t.timeWait.push(c)
 	}
+	if c.released {
+		// Nothing of the user's is left in it: the host may forget it
+		// now, rather than at Closed 2MSL later.
+		c.note(out, c, nil, Readable)
+	}
 	for t.timeWait.len() > t.cfg.MaxTimeWait {
 		t.stats.TimeWaitOverflows++
 		t.closeConn(t.timeWait.oldest(), nil, out)
