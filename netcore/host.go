@@ -8,6 +8,7 @@ import (
 	"github.com/smolfs/smolfs/netcore/capture"
 	"github.com/smolfs/smolfs/netcore/ctl"
 	"github.com/smolfs/smolfs/netcore/impair"
+	"github.com/smolfs/smolfs/netcore/tcp"
 	"github.com/smolfs/smolfs/netcore/wire"
 )
 
@@ -36,6 +37,9 @@ type Config struct {
 	IPv6     bool
 	Autoconf bool // take prefixes and a default router from router advertisements
 	Addrs6   []netip.Prefix
+	// TCP is the TCP engine's policy (zero fields: its defaults); not a
+	// command either: smolfs serve's flags set it for every host.
+	TCP tcp.Config
 
 	// Limits; zero means the default.
 	ARPCacheSize int // entries (DefaultARPCacheSize)

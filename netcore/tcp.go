@@ -69,9 +69,13 @@ type tcpTransport struct {
 }
 
 func newTCP(h *Host) *tcpTransport {
+	cfg := h.cfg.TCP
+	if cfg.MSS == 0 {
+		cfg.MSS = tcp.MSSForMTU(h.cfg.MTU, false)
+	}
 	return &tcpTransport{
 		h:         h,
-		t:         tcp.NewTable(tcp.Config{MSS: tcp.MSSForMTU(h.cfg.MTU, false)}),
+		t:         tcp.NewTable(cfg),
 		timer:     noTimer,
 		closing:   map[*tcp.Conn]*conv{},
 		announced: map[uint16][]*conv{},

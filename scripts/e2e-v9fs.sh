@@ -8,7 +8,10 @@
 # version=9p2000, running the same shell script against each mount: ls, addr,
 # ctl writes good and bad, arp, stats, host creation, `timeout 3 cat frames`,
 # `head -n 3 frames`, a UDP conversation held by a shell's file descriptor
-# (clone, connect, data to and from a kernel echo peer, gone at close), IPv6
+# (clone, connect, data to and from a kernel echo peer, gone at close), TCP
+# conversations the same way (an HTTP request to the kernel's python
+# http.server, `cat data` to the end; Connection refused, No route to host
+# and Connection timed out as errnos; an interrupted data read), IPv6
 # (`echo 'ipv6 on' > tap0/ctl`, `cat tap0/addr` until its link-local address
 # is through DAD, and `cat tap0/arp` once the kernel, which pings that
 # address all along too, is in it beside its IPv4 entry), and frames.pcap,
@@ -94,11 +97,13 @@ smolfs_pid=
 pinger_pid=
 echo_pid=
 pinger6_pid=
+http_pid=
+tcpecho_pid=
 client_pid=
 cleanup() {
 	set +e
 	# The client first: v9fs-vm stops its qemu on SIGTERM.
-	for p in "$client_pid" "$pinger_pid" "$echo_pid" "$pinger6_pid"; do
+	for p in "$client_pid" "$pinger_pid" "$echo_pid" "$pinger6_pid" "$http_pid" "$tcpecho_pid"; do
 		[ -n "$p" ] || continue
 		kill -TERM "$p" 2>/dev/null
 		wait "$p" 2>/dev/null
@@ -150,7 +155,8 @@ nsx ip addr add 192.168.69.100/24 dev tap0
 nsx ip link set tap0 up
 
 port=5640
-ip netns exec "$ns" "$bin" serve -listen 127.0.0.1:$port -host tap0,ea=02:00:00:00:00:01,ip=192.168.69.1/24 \
+# -tcp-syn-retries 2: a TCP connect nobody answers times out in 7 s.
+ip netns exec "$ns" "$bin" serve -listen 127.0.0.1:$port -host tap0,ea=02:00:00:00:00:01,ip=192.168.69.1/24 -tcp-syn-retries 2 \
 	>"$work/smolfs.out" 2>"$work/smolfs.log" &
 smolfs_pid=$!
 # The bounds on waits for what must happen (the server answers, the host
@@ -196,6 +202,28 @@ echo_pid=$!
 # turns IPv6 on; unanswered until then.
 ip netns exec "$ns" ping -6 -q -i 0.2 fe80::ff:fe00:1%tap0 >/dev/null 2>&1 &
 pinger6_pid=$!
+# TCP peers: python's http.server on port 8000 serving a file, and an echo
+# server on port 9001 (a thread per connection).
+mkdir -p "$work/www"
+seq 1 20000 >"$work/www/numbers.txt"
+ip netns exec "$ns" python3 -m http.server --bind 192.168.69.100 --directory "$work/www" 8000 >"$work/http.log" 2>&1 &
+http_pid=$!
+ip netns exec "$ns" python3 -c 'import socketserver
+class Echo(socketserver.BaseRequestHandler):
+    def handle(self):
+        while True:
+            b = self.request.recv(65536)
+            if not b:
+                return
+            self.request.sendall(b)
+socketserver.ThreadingTCPServer.allow_reuse_address = True
+socketserver.ThreadingTCPServer.daemon_threads = True
+socketserver.ThreadingTCPServer(("192.168.69.100", 9001), Echo).serve_forever()' &
+tcpecho_pid=$!
+for _ in $(seq 100); do
+	nsx ss -Hltn | grep -q '192.168.69.100:8000' && nsx ss -Hltn | grep -q '192.168.69.100:9001' && break
+	sleep 0.1
+done
 
 # Where /dev/kvm is there but qemu cannot use it (a nested VM refusing a
 # CPU register, say), the guest boots with TCG instead: the test is of the
@@ -297,6 +325,56 @@ grep -q 'bad address' tap0/udp/$n/err || fail "udp/$n/err: $(cat tap0/udp/$n/err
 exec 3<&-
 if ls tap0/udp | grep -qx "$n"; then fail "conversation $n is still there after fd 3 closed"; fi
 ok "udp: exec 3<>tap0/udp/clone gave $n; connect, a datagram echoed through data; gone when fd 3 closed"
+
+# TCP the same way: an HTTP/1.0 request to the kernel's http.server through
+# data, and `cat data` to the end of the stream.
+ls tap0 | grep -qx tcp || fail "ls tap0 has no tcp"
+exec 3<>tap0/tcp/clone || fail "exec 3<>tap0/tcp/clone failed"
+read -r n <&3 || fail "reading the conversation's number from fd 3 failed"
+echo 'connect 192.168.69.100!8000' >&3 || fail "connect 192.168.69.100!8000 failed"
+grep -q '^Established ' tap0/tcp/$n/status || fail "tcp/$n/status: $(cat tap0/tcp/$n/status)"
+grep -qx '192.168.69.100!8000' tap0/tcp/$n/remote || fail "tcp/$n/remote: $(cat tap0/tcp/$n/remote)"
+printf 'GET /numbers.txt HTTP/1.0\r\n\r\n' >tap0/tcp/$n/data || fail "writing the request to tcp/$n/data failed"
+timeout 60 cat tap0/tcp/$n/data >/tmp/http.out || fail "cat tap0/tcp/$n/data did not end with the stream"
+head -n 1 /tmp/http.out | grep -q '^HTTP/1.0 200 OK' || fail "the answer starts: $(head -n 1 /tmp/http.out)"
+sed '1,/^\r$/d' /tmp/http.out >/tmp/body
+[ "$(wc -l </tmp/body)" = 20000 ] && [ "$(tail -n 1 /tmp/body)" = 20000 ] || fail "the body has $(wc -l </tmp/body) lines, ends $(tail -n 1 /tmp/body)"
+exec 3<&-
+ok "tcp: exec 3<>tap0/tcp/clone gave $n; connect, GET through data, cat data to the end: $(wc -c </tmp/http.out) bytes"
+
+exec 3<>tap0/tcp/clone || fail "exec 3<>tap0/tcp/clone failed"
+read -r n <&3
+if echo 'connect 192.168.69.100!8001' >&3 2>/tmp/err; then fail "a connect to a closed port succeeded"; fi
+grep -q 'Connection refused' /tmp/err || fail "a connect to a closed port said: $(cat /tmp/err)"
+grep -q 'connection refused' tap0/tcp/$n/err || fail "tcp/$n/err: $(cat tap0/tcp/$n/err)"
+exec 3<&-
+exec 3<>tap0/tcp/clone || fail "exec 3<>tap0/tcp/clone failed"
+read -r n <&3
+if echo 'connect 192.168.69.7!80' >&3 2>/tmp/err; then fail "a connect to a silent neighbour succeeded"; fi
+grep -q 'No route to host' /tmp/err || fail "a connect to a silent neighbour said: $(cat /tmp/err)"
+exec 3<&-
+# A neighbour whose frames nobody takes: the SYN's retransmissions run out.
+echo 'add 192.168.69.50 02:00:00:00:00:50' >tap0/arp || fail "adding a static ARP entry failed"
+exec 3<>tap0/tcp/clone || fail "exec 3<>tap0/tcp/clone failed"
+read -r n <&3
+if echo 'connect 192.168.69.50!80' >&3 2>/tmp/err2; then fail "a connect to a black hole succeeded"; fi
+grep -q 'Connection timed out' /tmp/err2 || fail "a connect to a black hole said: $(cat /tmp/err2)"
+exec 3<&-
+echo 'del 192.168.69.50' >tap0/arp
+ok "tcp: connect says $(cat /tmp/err | sed 's/.*: //') for a silent neighbour, $(cat /tmp/err2 | sed 's/.*: //') for a black hole, Connection refused for a closed port"
+
+# Ctrl-C of a data read that waits: the mount, the host and the connection
+# go on working.
+exec 3<>tap0/tcp/clone || fail "exec 3<>tap0/tcp/clone failed"
+read -r n <&3
+echo 'connect 192.168.69.100!9001' >&3 || fail "connect to the echo server failed"
+timeout -s INT 1 cat tap0/tcp/$n/data >/dev/null
+grep -q '^Established ' tap0/tcp/$n/status || fail "after an interrupted read: $(cat tap0/tcp/$n/status)"
+echo 'still here' >tap0/tcp/$n/data || fail "writing after an interrupted read failed"
+got=$(timeout 30 head -n 1 tap0/tcp/$n/data) || fail "reading the echo after an interrupted read failed"
+[ "$got" = 'still here' ] || fail "echo after an interrupted read: '$got'"
+exec 3<&-
+ok "tcp: an interrupted data read leaves the mount and the connection working"
 echo 'ipv6 on' >tap0/ctl || fail "echo 'ipv6 on' > tap0/ctl failed"
 i=0
 until grep -qx 'fe80::ff:fe00:1/64' tap0/addr; do

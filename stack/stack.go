@@ -20,6 +20,7 @@ import (
 	"github.com/smolfs/smolfs/netcore"
 	"github.com/smolfs/smolfs/netcore/capture"
 	"github.com/smolfs/smolfs/netcore/ctl"
+	"github.com/smolfs/smolfs/netcore/tcp"
 	"github.com/smolfs/smolfs/netcore/wire"
 )
 
@@ -54,7 +55,16 @@ type Stack struct {
 	mu     sync.Mutex // serialises root ctl commands and the host table
 	hosts  map[string]*Host
 	closed bool
-	gens   uint32 // hosts ever started
+	gens   uint32     // hosts ever started
+	tcp    tcp.Config // the TCP policy of the hosts it starts
+}
+
+// SetTCP sets the TCP policy of the hosts started from now on (smolfs
+// serve's -tcp-* flags).
+func (s *Stack) SetTCP(c tcp.Config) {
+	s.mu.Lock()
+	s.tcp = c
+	s.mu.Unlock()
 }
 
 // Host is one running host as the file server sees it.
@@ -224,6 +234,9 @@ func (s *Stack) rollback(created []*Host, deleted map[string]*Host, replaced map
 func (s *Stack) start(cfg netcore.Config) (*Host, error) {
 	if cfg.MAC.IsZero() {
 		cfg.MAC = s.freeMAC()
+	}
+	if cfg.TCP == (tcp.Config{}) {
+		cfg.TCP = s.tcp
 	}
 	if cfg.Seed == 0 {
 		// `impair`'s randomness: a host recreated after a failed write

@@ -29,7 +29,9 @@ UDP: each read of standard input is sent as one datagram, and each datagram
 received is written to standard output as it comes. At the end of standard
 input dial goes on printing what arrives: until Ctrl-C, or -q seconds.
 TCP: at the end of standard input the conversation is closed for sending
-(FIN) and dial prints what arrives until the remote closes too.
+(FIN) and dial prints what arrives until the remote closes too; when the
+remote closes first, dial goes on sending its input to the end (a terminal's
+input excepted: then dial ends with the remote's close).
 
 A connect that fails says why (the words of the conversation's err file:
 "192.168.69.7 is not on a connected subnet"). Exit status: 0 at the end (and
@@ -57,7 +59,7 @@ after Ctrl-C), 1 when anything failed, 2 for a usage error.`,
 			if *quit >= 0 {
 				q = time.Duration(*quit * float64(time.Second))
 			}
-			err = dial(ctx, *addr, *host, ds, q, dialStdin, stdout)
+			err = dial(ctx, *addr, *host, ds, q, dialStdin, stdout, isTerminal(dialStdin))
 			switch {
 			case err == nil, ctx.Err() != nil, errors.Is(err, syscall.EPIPE):
 				return nil
@@ -70,7 +72,20 @@ after Ctrl-C), 1 when anything failed, 2 for a usage error.`,
 // dialStdin is what dial sends; tests replace it.
 var dialStdin io.Reader = os.Stdin
 
-func dial(ctx context.Context, addr, host string, ds dialString, quit time.Duration, stdin io.Reader, stdout io.Writer) error {
+// isTerminal reports whether r is a terminal (a character device).
+func isTerminal(r io.Reader) bool {
+	f, ok := r.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// dial copies stdin to a new conversation and the conversation to stdout.
+// A TCP dial ends when both directions have: the remote closed and stdin
+// ended (and was sent), or, with interactive input, the remote closed.
+func dial(ctx context.Context, addr, host string, ds dialString, quit time.Duration, stdin io.Reader, stdout io.Writer, interactive bool) error {
 	s, err := openConvSession(ctx, addr, host)
 	if err != nil {
 		return err
@@ -123,12 +138,19 @@ func dial(ctx context.Context, addr, host string, ds dialString, quit time.Durat
 		done <- copyData(ctx, s.newDataReader(data), stdout, tcp, func() {})
 	}()
 	var timeout <-chan time.Time
+	remoteDone := false
 	for {
 		select {
 		case err := <-done:
-			return err
+			if err != nil || !tcp || interactive || inEnd == nil {
+				return err
+			}
+			remoteDone = true // the remote closed: send the rest of stdin
 		case <-inEnd:
 			inEnd = nil
+			if remoteDone {
+				return nil
+			}
 			if quit >= 0 {
 				timeout = time.After(quit)
 			}

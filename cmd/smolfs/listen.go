@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/smolfs/smolfs/internal/ninep"
@@ -116,6 +117,12 @@ func (l *listener) run(ctx context.Context) error {
 	l.logf("%s!%s announced as %s", l.ds.proto, local, a.dir())
 	for {
 		fid, err := a.openFile(ctx, "listen")
+		if errors.Is(err, syscall.ENOSPC) {
+			// A call past the host's bound of conversations: the
+			// caller was reset; the next may fit.
+			l.logf("%v", err)
+			continue
+		}
 		if err != nil {
 			return err
 		}

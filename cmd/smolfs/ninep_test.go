@@ -149,8 +149,8 @@ func TestNinepLsReadStat(t *testing.T) {
 		}{
 			{[]string{"ls"}, "ctl\nlog\ntap0\n"},
 			{[]string{"ls", "/"}, "ctl\nlog\ntap0\n"},
-			{[]string{"ls", "tap0"}, "ctl\naddr\narp\nframes\nframes.pcap\nstats\nudp\nicmp\n"},
-			{[]string{"ls", "/tap0/"}, "ctl\naddr\narp\nframes\nframes.pcap\nstats\nudp\nicmp\n"},
+			{[]string{"ls", "tap0"}, "ctl\naddr\narp\nframes\nframes.pcap\nstats\nudp\ntcp\nicmp\n"},
+			{[]string{"ls", "/tap0/"}, "ctl\naddr\narp\nframes\nframes.pcap\nstats\nudp\ntcp\nicmp\n"},
 			{[]string{"ls", "tap0/addr"}, "tap0/addr\n"},
 			{[]string{"read", "tap0/addr"}, ourMAC + "\n" + ourIP + "/24\n"},
 			{[]string{"read", "/ctl"}, "new tap0 ea " + ourMAC + " add " + ourIP + "/24\n"},

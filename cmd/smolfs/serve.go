@@ -17,6 +17,7 @@ import (
 	"github.com/smolfs/smolfs/fs"
 	"github.com/smolfs/smolfs/netcore"
 	"github.com/smolfs/smolfs/netcore/ctl"
+	"github.com/smolfs/smolfs/netcore/tcp"
 	"github.com/smolfs/smolfs/stack"
 )
 
@@ -28,7 +29,7 @@ const (
 
 var serveCommand = &command{
 	name:     "serve",
-	synopsis: "serve [-listen ADDR] [-host NAME[,ea=MAC][,ip=IP/N]...]... [-log-level LEVEL] [-debug ADDR]",
+	synopsis: "serve [-listen ADDR] [-host NAME[,ea=MAC][,ip=IP/N]...]... [-log-level LEVEL] [-debug ADDR] [-tcp-syn-retries N]",
 	summary:  "run hosts on tap devices and serve them as a 9P file tree",
 	about: `Runs one network host per -host on a Linux tap device of that name (creating
 the tap if it does not exist; a tap it created disappears when smolfs stops) and
@@ -72,9 +73,13 @@ readers see end of file, the taps are closed, the exit status is 0.`,
 			o.debug = s
 			return nil
 		})
+		flags.IntVar(&o.synRetries, "tcp-syn-retries", 6, "retransmit a TCP connect's SYN `N` times (1 to 12) before it fails with\nConnection timed out: 6 gives up after 127 s, as Linux (net.ipv4.tcp_syn_retries)")
 		return func(ctx context.Context, args []string) error {
 			if len(args) > 0 {
 				return usagef("unexpected argument %q (hosts are given with -host)", args[0])
+			}
+			if o.synRetries < 1 || o.synRetries > 12 {
+				return usagef("-tcp-syn-retries %d: want 1 to 12", o.synRetries)
 			}
 			if len(o.hosts) == 0 {
 				spec, err := ctl.ParseHostFlag(defaultHost)
@@ -93,6 +98,8 @@ type serveOptions struct {
 	hosts  []ctl.HostSpec
 	level  slog.Level
 	debug  string // loopback HOST:PORT for the profiles, or ""
+
+	synRetries int // TCP SYN retransmissions
 }
 
 // tapOpener is the stack's Opener: each host runs on the tap of its name, in
@@ -136,6 +143,7 @@ func serve(ctx context.Context, o *serveOptions, stderr io.Writer) error {
 	pool := devices.NewPool(0, devices.WithLogger(logger))
 	defer pool.Close()
 	st := stack.New(tapOpener(pool), logger)
+	st.SetTCP(tcp.Config{SynRetries: o.synRetries})
 	for _, spec := range o.hosts {
 		if err := st.Add(spec); err != nil {
 			l.Close()
