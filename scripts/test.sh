@@ -45,6 +45,12 @@ command -v nft >/dev/null || need+=(nftables)
 # IPv6's peers: ndisc6 and rdisc6, radvd, and scapy for raw frames.
 command -v ndisc6 >/dev/null || need+=(ndisc6)
 command -v radvd >/dev/null || need+=(radvd)
+# TCP's peers.
+command -v socat >/dev/null || need+=(socat)
+command -v nc >/dev/null || need+=(netcat-openbsd)
+command -v curl >/dev/null || need+=(curl)
+command -v python3 >/dev/null || need+=(python3)
+command -v hping3 >/dev/null || need+=(hping3)
 /usr/bin/python3 -c 'import scapy.all' 2>/dev/null || need+=(python3-scapy)
 if [ ${#need[@]} -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
 	step "installing ${need[*]}"

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -93,6 +94,9 @@ type listener struct {
 	wg    sync.WaitGroup
 	mu    sync.Mutex
 	procs map[*exec.Cmd]bool // commands running
+
+	smu      sync.Mutex
+	sessions []*callSession // the first is the announcement's
 }
 
 // childGrace is how long listen waits, when it stops, for the commands of
@@ -105,7 +109,8 @@ func (l *listener) run(ctx context.Context) error {
 		return err
 	}
 	l.procs = map[*exec.Cmd]bool{}
-	defer l.stop(s)
+	l.sessions = []*callSession{{s: s}}
+	defer l.stop()
 	a, err := s.clone(ctx, l.ds.proto)
 	if err != nil {
 		return err
@@ -116,33 +121,85 @@ func (l *listener) run(ctx context.Context) error {
 	local, _ := a.readFile(ctx, "local")
 	l.logf("%s!%s announced as %s", l.ds.proto, local, a.dir())
 	for {
-		fid, err := a.openFile(ctx, "listen")
+		// The call is taken (listen opened) on the session that will
+		// serve it: a session carries at most callsPerSession calls.
+		cs, err := l.sessionForCall(ctx)
+		if err != nil {
+			return err
+		}
+		fid, err := cs.s.open(ctx, l.ds.proto, strconv.Itoa(a.n), "listen")
 		if errors.Is(err, syscall.ENOSPC) {
 			// A call past the host's bound of conversations: the
 			// caller was reset; the next may fit.
+			l.done(cs)
 			l.logf("%v", err)
 			continue
 		}
 		if err != nil {
+			l.done(cs)
 			return err
 		}
-		call, err := s.convOf(ctx, l.ds.proto, fid)
+		call, err := cs.s.convOf(ctx, l.ds.proto, fid)
 		if err != nil {
+			l.done(cs)
 			return err
 		}
 		l.wg.Add(1)
 		go func() {
 			defer l.wg.Done()
+			defer l.done(cs)
 			l.serve(ctx, call)
 		}()
 	}
 }
 
-// stop ends the session, which ends every call and the announcement on the
-// server, and waits for the calls' commands, which see the end of their
-// input, killing those that outlive childGrace.
-func (l *listener) stop(s *convSession) {
-	s.m.Close()
+// callsPerSession bounds the calls one 9P session serves: each has a read
+// of its data waiting, and the server bounds a session's requests in
+// flight (1024) and fids (8192).
+const callsPerSession = 256
+
+// callSession is a 9P session and how many calls it serves.
+type callSession struct {
+	s     *convSession
+	calls int
+}
+
+// sessionForCall finds a session with room for one more call (opening one
+// when none has) and counts the call in it.
+func (l *listener) sessionForCall(ctx context.Context) (*callSession, error) {
+	l.smu.Lock()
+	defer l.smu.Unlock()
+	for _, cs := range l.sessions {
+		if cs.calls < callsPerSession {
+			cs.calls++
+			return cs, nil
+		}
+	}
+	s, err := openConvSession(ctx, l.addr, l.host)
+	if err != nil {
+		return nil, err
+	}
+	cs := &callSession{s: s, calls: 1}
+	l.sessions = append(l.sessions, cs)
+	return cs, nil
+}
+
+// done counts a call of cs as ended.
+func (l *listener) done(cs *callSession) {
+	l.smu.Lock()
+	cs.calls--
+	l.smu.Unlock()
+}
+
+// stop ends the sessions, which ends every call and the announcement on
+// the server, and waits for the calls' commands, which see the end of
+// their input, killing those that outlive childGrace.
+func (l *listener) stop() {
+	l.smu.Lock()
+	for _, cs := range l.sessions {
+		cs.s.m.Close()
+	}
+	l.smu.Unlock()
 	done := make(chan struct{})
 	go func() { l.wg.Wait(); close(done) }()
 	select {
