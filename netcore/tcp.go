@@ -149,7 +149,7 @@ func (u *tcpTransport) sendTCP(now time.Time, s *tcp.Segment, out *Output) {
 	f = append(f, s.Header...)
 	f = append(f, s.Payload...)
 	dst := key(s.Dst)
-	if !h.onLink(dst) {
+	if _, ok := h.nextHop(dst); !ok {
 		h.stats[TCPTxDropped]++
 		h.stats[TxNoRoute]++
 		return
@@ -204,15 +204,18 @@ func (u *tcpTransport) arm(now time.Time) {
 	u.h.timers.set(timerTCP, 0, d)
 }
 
-// tcpUnresolved ends the handshakes towards ip, whose neighbour did not
-// answer ARP, with EHOSTUNREACH (No route to host), as Linux does with its
-// own ICMP host unreachable; established connections go on retransmitting
-// until they time out.
+// tcpUnresolved ends the handshakes whose next hop is ip, a neighbour that
+// did not answer ARP, with EHOSTUNREACH (No route to host), as Linux does
+// with its own ICMP host unreachable; established connections go on
+// retransmitting until they time out.
 func (h *Host) tcpUnresolved(now time.Time, ip netip.Addr, out *Output) {
 	u := h.tcp
 	var fail []*tcp.Conn
 	u.t.Conns(func(c *tcp.Conn) {
-		if st := c.State(); c.Remote().Addr() == ip && (st == tcp.StateSynSent || st == tcp.StateSynReceived) {
+		if st := c.State(); st != tcp.StateSynSent && st != tcp.StateSynReceived || !c.Remote().Addr().Is4() {
+			return
+		}
+		if hop, ok := h.nextHop(key(c.Remote().Addr())); ok && addrOf(hop) == ip {
 			fail = append(fail, c)
 		}
 	})

@@ -87,7 +87,7 @@ func (r *tcpRig) toPeerFrame(f []byte) [][]byte {
 		return nil
 	}
 	seg := f[wire.EthHeaderLen+wire.IPv4MinLen : wire.EthHeaderLen+wire.IPv4MinLen+ip.PayloadLen]
-	if !ip.DF || ip.Dst != peerIP || ip.Src != hostIP {
+	if !ip.DF || ip.Src != hostIP {
 		r.t.Errorf("host sent TCP in %+v", ip)
 	}
 	if _, err := wire.ParseTCP(seg, &r.lastSeg); err != nil {
@@ -610,6 +610,28 @@ func TestTCPHangupAndOptions(t *testing.T) {
 	}
 	if got := info(t, r.h, ref).Status; !strings.HasPrefix(got, "Closed ") || !strings.HasSuffix(got, " ttl 9 tos 16") {
 		t.Errorf("status %q", got)
+	}
+}
+
+// TestTCPThroughRoute: a connection to an address off the subnets goes
+// through the gateway of its route, the peer here.
+func TestTCPThroughRoute(t *testing.T) {
+	r := newTCPRig(t)
+	r.mustExec("tap0/ctl", "route add 10.0.0.0/8 192.168.69.100")
+	far := netip.MustParseAddrPort("10.1.2.3:80")
+	l, err := r.peer.Listen(far, 0, tcp.ConnOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := r.clone()
+	if err := r.connect(ref, "10.1.2.3!80"); err != nil {
+		t.Fatalf("connect through the route: %v", err)
+	}
+	if _, err := l.Accept(); err != nil {
+		t.Fatalf("peer: %v", err)
+	}
+	if ci := info(t, r.h, ref); ci.Local.Addr() != hostIP || ci.Remote != far {
+		t.Errorf("local %v remote %v", ci.Local, ci.Remote)
 	}
 }
 
