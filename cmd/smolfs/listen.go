@@ -19,7 +19,7 @@ import (
 
 var listenCommand = &command{
 	name:     "listen",
-	synopsis: "listen [-addr HOST:PORT|unix:PATH] [-host NAME] [-idle SECONDS] [-service echo|discard|chargen] NET!*!PORT [CMD [ARG...]]",
+	synopsis: "listen [-addr HOST:PORT|unix:PATH] [-host NAME] [-idle SECONDS] [-quiet] [-service echo|discard|chargen] NET!*!PORT [CMD [ARG...]]",
 	summary:  "serve calls to a port of a host: a command per call (Plan 9's listen1), or echo, discard, chargen",
 	about: `Announces NET!*!PORT (or NET!IP!PORT, one address of the host) on a host of a
 running server and serves each call that comes, as Plan 9's listen1 does:
@@ -28,7 +28,7 @@ $net set to the call's conversation directory in the tree (/tap0/udp/3) and
 $remote to the caller's IP!PORT. A UDP call is each new remote IP!PORT: its
 datagrams are CMD's input, each write of CMD's output is one datagram back,
 and it ends (CMD's input ends) when nothing has come from that remote for
--idle seconds. Each call and its end are reported on standard error.
+-idle seconds. Each call and its end are reported on standard error (but with -quiet).
 
 -service serves RFC 862 echo, RFC 863 discard or RFC 864 chargen in the
 listen process itself, without a process per call.
@@ -46,6 +46,7 @@ anything failed, 2 for a usage error.`,
 		addr := flags.String("addr", defaultListen, "the server's address: `HOST:PORT` for TCP, or unix:PATH (smolfs serve's -listen)")
 		host := flags.String("host", "", "the host to listen on, by `NAME` (default: the server's only host)")
 		service := flags.String("service", "", "serve `NAME` in this process: echo, discard or chargen")
+		quiet := flags.Bool("quiet", false, "do not report each call and its end on standard error (errors still are)")
 		idle := flags.Float64("idle", 60, "end a UDP call after `SECONDS` without a datagram from its remote (0: never)")
 		return func(ctx context.Context, args []string) error {
 			if len(args) == 0 {
@@ -58,7 +59,7 @@ anything failed, 2 for a usage error.`,
 			if *idle < 0 {
 				return usagef("-idle %v: want 0 (never) or more seconds", *idle)
 			}
-			l := &listener{addr: *addr, host: *host, ds: ds, cmd: args[1:], stderr: stderr}
+			l := &listener{addr: *addr, host: *host, ds: ds, cmd: args[1:], stderr: stderr, quiet: *quiet}
 			if ds.proto == "udp" {
 				l.idle = time.Duration(*idle * float64(time.Second))
 			}
@@ -89,6 +90,7 @@ type listener struct {
 	cmd        []string
 	service    string
 	stderr     io.Writer
+	quiet      bool // no line for each call
 	idle       time.Duration // a UDP call ends after this long without a datagram; 0: never
 
 	wg    sync.WaitGroup
@@ -230,8 +232,10 @@ func (l *listener) serve(ctx context.Context, call *conv) {
 		return
 	}
 	defer s.m.Clunk(data)
-	l.logf("call %s from %s", call.dir(), remote)
-	defer l.logf("call %s from %s ended", call.dir(), remote)
+	if !l.quiet {
+		l.logf("call %s from %s", call.dir(), remote)
+		defer l.logf("call %s from %s ended", call.dir(), remote)
+	}
 	tcp := l.ds.proto == "tcp"
 	// The call's reads: many in flight (see copyData), ended by an error
 	// or, for UDP, by the idle time passing.
