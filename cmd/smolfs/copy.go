@@ -16,16 +16,28 @@ import (
 // than a round trip and a write per datagram.
 
 // readDepth is how many reads of a conversation's data dial and listen
-// keep in flight: enough that a burst of datagrams is answered a batch at
-// a time (the conversation's receive queue holds 512).
-const readDepth = 64
+// keep in flight: for UDP enough that a burst of datagrams is answered a
+// batch at a time (the conversation's receive queue holds 512); for TCP,
+// whose every read takes all that is there (up to the iounit, more than
+// half the receive window), a few: one answered while the next waits at
+// the server, and a short connection costs few messages.
+func readDepth(tcp bool) int {
+	if tcp {
+		return 4
+	}
+	return 64
+}
+
+// sessionReads bounds the reads a listen keeps in flight on one 9P
+// session: the server answers more than 1024 with EAGAIN.
+const sessionReads = 768
 
 // copyBatch bounds what copyData gathers for one write.
 const copyBatch = 64 << 10
 
 // newDataReader is a Reader of the open data file fid.
-func (s *convSession) newDataReader(fid uint32) *ninep.Reader {
-	return s.m.NewReader(fid, 0, s.ioSize(), readDepth)
+func (s *convSession) newDataReader(fid uint32, tcp bool) *ninep.Reader {
+	return s.m.NewReader(fid, 0, s.ioSize(), readDepth(tcp))
 }
 
 // copyData writes what r reads to w, the datagrams (or bytes) that have

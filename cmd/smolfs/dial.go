@@ -135,7 +135,7 @@ func dial(ctx context.Context, addr, host string, ds dialString, quit time.Durat
 		// Always at offset 0: data has no offsets, and a read at the end
 		// of the last would be answered at once with nothing (the
 		// server's rule for Linux's read loop).
-		done <- copyData(ctx, s.newDataReader(data), stdout, tcp, func() {})
+		done <- copyData(ctx, s.newDataReader(data, tcp), stdout, tcp, func() {})
 	}()
 	var timeout <-chan time.Time
 	remoteDone := false

@@ -130,9 +130,10 @@ func (l *listener) run(ctx context.Context) error {
 			return err
 		}
 		fid, err := cs.s.open(ctx, l.ds.proto, strconv.Itoa(a.n), "listen")
-		if errors.Is(err, syscall.ENOSPC) {
-			// A call past the host's bound of conversations: the
-			// caller was reset; the next may fit.
+		if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EAGAIN) {
+			// A call past the host's bound of conversations (the caller
+			// was reset), or the session's requests at the server's
+			// bound: the next may fit.
 			l.done(cs)
 			l.logf("%v", err)
 			continue
@@ -155,10 +156,10 @@ func (l *listener) run(ctx context.Context) error {
 	}
 }
 
-// callsPerSession bounds the calls one 9P session serves: each has a read
-// of its data waiting, and the server bounds a session's requests in
-// flight (1024) and fids (8192).
-const callsPerSession = 256
+// callsPerSession bounds the calls one 9P session serves: each keeps
+// reads of its data in flight, and the server bounds a session's requests
+// in flight (1024) and fids (8192).
+func (l *listener) callsPerSession() int { return sessionReads / readDepth(l.ds.proto == "tcp") }
 
 // callSession is a 9P session and how many calls it serves.
 type callSession struct {
@@ -172,7 +173,7 @@ func (l *listener) sessionForCall(ctx context.Context) (*callSession, error) {
 	l.smu.Lock()
 	defer l.smu.Unlock()
 	for _, cs := range l.sessions {
-		if cs.calls < callsPerSession {
+		if cs.calls < l.callsPerSession() {
 			cs.calls++
 			return cs, nil
 		}
@@ -239,7 +240,7 @@ func (l *listener) serve(ctx context.Context, call *conv) {
 	tcp := l.ds.proto == "tcp"
 	// The call's reads: many in flight (see copyData), ended by an error
 	// or, for UDP, by the idle time passing.
-	rd := s.newDataReader(data)
+	rd := s.newDataReader(data, tcp)
 	defer rd.Close()
 	rctx, touch, stop := withIdle(ctx, l.idle)
 	defer stop()
