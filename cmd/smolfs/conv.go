@@ -132,13 +132,10 @@ func (s *convSession) onlyHost(ctx context.Context) (string, error) {
 // open walks from the root to path (under the host) into a new fid and
 // opens it read-write.
 func (s *convSession) open(ctx context.Context, path ...string) (uint32, error) {
+	// The open goes with the walk (one round trip): a call's files are
+	// opened by the thousand.
 	fid := s.m.NewFid()
-	if _, err := s.m.Walk(ctx, s.root, fid, append([]string{s.host}, path...)...); err != nil {
-		s.m.FreeFid(fid)
-		return 0, fmt.Errorf("%s/%s: %w", s.host, strings.Join(path, "/"), err)
-	}
-	if _, err := s.m.Lopen(ctx, fid, syscall.O_RDWR); err != nil {
-		s.m.Clunk(fid)
+	if _, err := s.m.WalkOpen(ctx, s.root, fid, syscall.O_RDWR, append([]string{s.host}, path...)...); err != nil {
 		return 0, fmt.Errorf("%s/%s: %w", s.host, strings.Join(path, "/"), err)
 	}
 	return fid, nil
@@ -193,17 +190,26 @@ func (s *convSession) clone(ctx context.Context, proto string) (*conv, error) {
 
 // convOf reads the number of the conversation whose ctl fid has open.
 func (s *convSession) convOf(ctx context.Context, proto string, fid uint32) (*conv, error) {
-	text, err := s.readAll(ctx, fid)
+	// One read has the number whole ("N\n"); a server that gives less is
+	// read to the end.
+	buf := make([]byte, 32)
+	n, err := s.m.Read(ctx, fid, 0, buf)
+	text := string(buf[:n])
+	if err == nil && (n == 0 || buf[n-1] != '\n') {
+		var rest string
+		rest, err = s.readAll(ctx, fid)
+		text = rest
+	}
 	if err != nil {
 		s.m.Clunk(fid)
 		return nil, err
 	}
-	n, err := strconv.Atoi(strings.TrimSpace(text))
+	num, err := strconv.Atoi(strings.TrimSpace(text))
 	if err != nil {
 		s.m.Clunk(fid)
 		return nil, fmt.Errorf("%s/%s: the ctl file reads %q, not a conversation number", s.host, proto, text)
 	}
-	return &conv{s: s, proto: proto, n: n, ctl: fid}, nil
+	return &conv{s: s, proto: proto, n: num, ctl: fid}, nil
 }
 
 // dir is the conversation's directory in the tree: /tap0/udp/3.

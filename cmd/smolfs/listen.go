@@ -122,6 +122,29 @@ func (l *listener) run(ctx context.Context) error {
 	}
 	local, _ := a.readFile(ctx, "local")
 	l.logf("%s!%s announced as %s", l.ds.proto, local, a.dir())
+	// Several calls are taken at once, each listen open waiting at the
+	// server, so that a burst of callers is not served one round trip at
+	// a time.
+	actx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make(chan error, acceptors)
+	for range acceptors {
+		go func() { errs <- l.accept(actx, a) }()
+	}
+	err = <-errs
+	cancel()
+	for range acceptors - 1 {
+		<-errs
+	}
+	return err
+}
+
+// acceptors is how many listen opens a listen keeps waiting.
+const acceptors = 4
+
+// accept takes calls of the announced conversation a and serves each in a
+// goroutine of its own, until an error.
+func (l *listener) accept(ctx context.Context, a *conv) error {
 	for {
 		// The call is taken (listen opened) on the session that will
 		// serve it: a session carries at most callsPerSession calls.
@@ -221,18 +244,26 @@ func (l *listener) stop() {
 // serve serves one call and then lets go of it.
 func (l *listener) serve(ctx context.Context, call *conv) {
 	s := call.s
-	defer s.m.Clunk(call.ctl)
-	remote, err := call.readFile(ctx, "remote")
-	if err != nil {
-		l.logf("call %s: %v", call.dir(), err)
-		return
+	// The caller's address, for the call's line and a command's $remote:
+	// a service run -quiet needs neither, and spares the round trips.
+	remote := "?"
+	if !l.quiet || l.service == "" {
+		var err error
+		if remote, err = call.readFile(ctx, "remote"); err != nil {
+			l.logf("call %s: %v", call.dir(), err)
+			s.m.Clunk(call.ctl)
+			return
+		}
 	}
 	data, err := call.openFile(ctx, "data")
 	if err != nil {
 		l.logf("call %s from %s: %v", call.dir(), remote, err)
+		s.m.Clunk(call.ctl)
 		return
 	}
-	defer s.m.Clunk(data)
+	// Both files go in one write, after the reads in flight are done with
+	// (rd.Close, deferred below, runs first).
+	defer s.m.ClunkAll(data, call.ctl)
 	if !l.quiet {
 		l.logf("call %s from %s", call.dir(), remote)
 		defer l.logf("call %s from %s ended", call.dir(), remote)
