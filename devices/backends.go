@@ -52,6 +52,7 @@ type pollIO struct {
 	epfd    int
 	fds     []int  // by port; -1: free
 	stopped []bool // by port: Stopped was reported
+	vnet    []bool // by port: frames carry a virtio-net header
 	free    []int
 	evs     [128]unix.EpollEvent
 	rbuf    []byte
@@ -81,13 +82,14 @@ func (p *pollIO) add(fd int) (int, error) {
 	} else {
 		p.fds = append(p.fds, -1)
 		p.stopped = append(p.stopped, false)
+		p.vnet = append(p.vnet, false)
 	}
 	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(port + 1)}
 	if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
 		p.free = append(p.free, port)
 		return -1, fmt.Errorf("epoll_ctl: %w", err)
 	}
-	p.fds[port], p.stopped[port] = fd, false
+	p.fds[port], p.stopped[port], p.vnet[port] = fd, false, false
 	return port, nil
 }
 
@@ -100,7 +102,12 @@ func (p *pollIO) remove(port int) int {
 
 func (p *pollIO) send(port int, frame []byte) error {
 	for {
-		_, err := unix.Write(p.fds[port], frame)
+		var err error
+		if p.vnet[port] {
+			_, err = unix.Writev(p.fds[port], [][]byte{vnetZero[:], frame})
+		} else {
+			_, err = unix.Write(p.fds[port], frame)
+		}
 		switch err {
 		case unix.EINTR:
 			continue
@@ -197,6 +204,12 @@ func (p *pollIO) receive(port int, events uint32) {
 		case n == 0 && (hup || hungUp(fd)):
 			p.stop(port, io.EOF)
 			return
+		}
+		if p.vnet[port] {
+			if f, o, ok := vnetRx(p.rbuf[:n]); ok {
+				p.l.FrameOffloaded(port, f, o)
+			}
+			continue
 		}
 		p.l.Frame(port, p.rbuf[:n])
 	}

@@ -40,6 +40,13 @@ func WithLogger(l *slog.Logger) Option {
 	return func(o *options) { o.logger = l }
 }
 
+// WithPollLoop makes every loop of the pool run the poll back end, the one
+// that serves taps with offloads (OpenTapOffload): it reads frames of any
+// length and writes the virtio-net header.
+func WithPollLoop() Option {
+	return func(o *options) { o.pollLoop = true }
+}
+
 // WithWake gives NewDriver the host's onWake callback (see Pool.Start).
 func WithWake(onWake func(netcore.ConvRef)) Option {
 	return func(o *options) { o.onWake = onWake }

@@ -275,6 +275,18 @@ func (l *loop) timeout() time.Duration {
 // first announcement).
 func (l *loop) start(d *Driver, now time.Time) {
 	port, err := l.io.add(d.dev.Fd())
+	if err == nil {
+		if v, ok := d.dev.(vnetDevice); ok && v.vnetHdr() {
+			// Only the poll back end reads frames longer than a
+			// ring buffer and writes the header.
+			if p, isPoll := l.io.(*pollIO); isPoll {
+				p.vnet[port] = true
+			} else {
+				l.io.remove(port)
+				err = fmt.Errorf("a tap with offloads needs the poll back end")
+			}
+		}
+	}
 	if err != nil {
 		d.cause = fmt.Errorf("%s: %w", d.dev.Name(), err)
 		l.gone = append(l.gone, d)
@@ -310,7 +322,10 @@ func (l *loop) take(d *Driver) {
 }
 
 // Frame hands a frame from port's device to its host (uring.Receiver).
-func (l *loop) Frame(port int, frame []byte) {
+func (l *loop) Frame(port int, frame []byte) { l.FrameOffloaded(port, frame, netcore.RxOffload{}) }
+
+// FrameOffloaded hands a frame of a device with offloads to its host.
+func (l *loop) FrameOffloaded(port int, frame []byte, o netcore.RxOffload) {
 	d := l.ports[port]
 	if d.cause != nil {
 		return
@@ -321,7 +336,11 @@ func (l *loop) Frame(port int, frame []byte) {
 	// (time.Now costs 127 ns here, against 1.8-2.4 µs per reply).
 	now := time.Now()
 	d.mu.Lock()
-	d.h.Receive(now, frame, l.out)
+	if o != (netcore.RxOffload{}) {
+		d.h.ReceiveOffloaded(now, frame, o, l.out)
+	} else {
+		d.h.Receive(now, frame, l.out)
+	}
 	dl := d.h.Deadline()
 	d.mu.Unlock()
 	if dl != d.deadline {

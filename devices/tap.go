@@ -47,6 +47,7 @@ func (d *fdDevice) Close() error {
 // receives on it.
 type Tap struct {
 	fdDevice
+	vnet bool // frames carry a virtio-net header (OpenTapOffload)
 }
 
 // OpenTap attaches to the tap interface called name in the calling thread's
@@ -61,6 +62,10 @@ type Tap struct {
 // later moved to another namespace, because nothing here refers to the
 // interface by name after the open.
 func OpenTap(name string) (*Tap, error) {
+	return openTap(name, unix.IFF_TAP|unix.IFF_NO_PI)
+}
+
+func openTap(name string, flags uint16) (*Tap, error) {
 	if err := checkIfName(name); err != nil {
 		return nil, fmt.Errorf("open %q: %w", name, err)
 	}
@@ -73,12 +78,12 @@ func OpenTap(name string) (*Tap, error) {
 		unix.Close(fd)
 		return nil, fmt.Errorf("open %s: %w", name, err)
 	}
-	ifr.SetUint16(unix.IFF_TAP | unix.IFF_NO_PI)
+	ifr.SetUint16(flags)
 	if err := unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr); err != nil {
 		unix.Close(fd)
 		return nil, tapOpenError(name, "", err)
 	}
-	return &Tap{fdDevice{name: ifr.Name(), fd: fd}}, nil
+	return &Tap{fdDevice: fdDevice{name: ifr.Name(), fd: fd}}, nil
 }
 
 // errBadIfName explains the kernel's rules for interface names.

@@ -266,29 +266,48 @@ func (q *readQueue) serve(c *conn, d dialect, read stack.ReadFunc, buf []byte, l
 // when the read would block (nothing is appended). q.mu and c.pmu are
 // held. A connection whose writes failed takes nothing more.
 func (q *readQueue) answer(c *conn, d dialect, read stack.ReadFunc, buf []byte, linux bool, tag uint16, off uint64, count uint32) bool {
-	n := 0
-	if !q.sr.followUp(off, count, linux) && count > 0 {
-		var err error
-		n, err = read(buf[:min(int(count), len(buf))])
-		switch {
-		case err == netcore.ErrWouldBlock:
-			return false
-		case err == io.EOF:
-			n = 0 // the end of a stream: a read of 0 bytes
-		case err != nil:
-			if !c.dead {
-				c.pending = append(c.pending, d.errorReply(c, tag, err)...)
-			}
-			return true
-		default:
-			q.sr.record(off, n, count)
+	if q.sr.followUp(off, count, linux) || count == 0 {
+		if !c.dead {
+			c.pending = appendRread(c.pending, tag, nil)
 		}
+		return true
 	}
-	if !c.dead {
-		c.pending = appendRread(c.pending, tag, buf[:n])
+	// The data is read straight into its reply in c.pending (a stream's
+	// reads are up to the iounit long): one copy of every byte fewer.
+	dst := buf[:min(int(count), len(buf))]
+	start := len(c.pending)
+	direct := !c.dead
+	if direct {
+		c.pending = slices.Grow(c.pending, rreadHeader+int(count))
+		dst = c.pending[start+rreadHeader : start+rreadHeader+int(count)]
+	}
+	n, err := read(dst)
+	switch {
+	case err == netcore.ErrWouldBlock:
+		return false
+	case err == io.EOF:
+		n = 0 // the end of a stream: a read of 0 bytes
+	case err != nil:
+		if !c.dead {
+			c.pending = append(c.pending, d.errorReply(c, tag, err)...)
+		}
+		return true
+	default:
+		q.sr.record(off, n, count)
+	}
+	if direct {
+		c.pending = c.pending[:start+rreadHeader+n]
+		h := c.pending[start:]
+		binary.LittleEndian.PutUint32(h, uint32(rreadHeader+n))
+		h[4], h[5], h[6] = msgRread, byte(tag), byte(tag>>8)
+		binary.LittleEndian.PutUint32(h[7:], uint32(n))
 	}
 	return true
 }
+
+// rreadHeader is an Rread's length before its data: size[4] type[1]
+// tag[2] count[4].
+const rreadHeader = 11
 
 // appendRread appends an Rread (the same in both dialects) of data.
 func appendRread(b []byte, tag uint16, data []byte) []byte {

@@ -724,7 +724,10 @@ func (c *conn) writePending(b []byte) {
 		return
 	}
 	c.write(b)
-	if cap(b) <= maxPending {
+	if cap(b) <= maxPending+maxMsizeL {
+		// The replies of a batch, or one whole read of a stream that a
+		// busy reader takes again at once; a longer one's room is not
+		// kept.
 		c.spare = b[:0]
 	}
 }

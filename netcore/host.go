@@ -175,6 +175,7 @@ type Host struct {
 	// fragment of the datagram being delivered, or'ed) came to a link-layer
 	// broadcast or multicast address: no ICMP error answers it.
 	rxLinkMulticast bool
+	rxOffload       RxOffload              // of the frame being received (ReceiveOffloaded)
 	reasm4          *reassembler[fragKey4] // made at the first fragment
 	reasmTimer      int32                  // the reassembly timer's place in timers
 	icmpErrors      tokenBucket            // the rate of ICMP errors sent
@@ -253,6 +254,26 @@ var ethernetProtos = [...]struct {
 	{wire.EtherTypeIPv6, (*Host).receiveIPv6},
 }
 
+// RxOffload is what a device that offloads work from the kernel (a tap
+// with a virtio-net header) says of a frame it received.
+type RxOffload struct {
+	// ChecksumValid: the frame's transport checksum is not to be
+	// verified: the kernel verified it, or left it for a NIC to fill in
+	// (it came from the kernel's own stack, which trusts its memory).
+	ChecksumValid bool
+	// Segmented: the frame is a TCP segment the kernel did not cut to the
+	// MTU (generic segmentation offload): longer than the MTU is no
+	// reason to drop it.
+	Segmented bool
+}
+
+// ReceiveOffloaded is Receive for a frame that came with o.
+func (h *Host) ReceiveOffloaded(now time.Time, frame []byte, o RxOffload, out *Output) {
+	h.rxOffload = o
+	h.Receive(now, frame, out)
+	h.rxOffload = RxOffload{}
+}
+
 // Receive processes one frame that arrived at now; replies go to out. The
 // host keeps no reference to frame after it returns.
 func (h *Host) Receive(now time.Time, frame []byte, out *Output) {
@@ -289,7 +310,7 @@ func (h *Host) receive(now time.Time, frame []byte, out *Output) Counter {
 		return RxNotForUs
 	}
 	h.rxLinkMulticast = dst.IsMulticast()
-	if len(frame)-wire.EthHeaderLen > h.cfg.MTU {
+	if len(frame)-wire.EthHeaderLen > h.cfg.MTU && !h.rxOffload.Segmented {
 		return RxTooBig
 	}
 	for _, p := range &ethernetProtos {

@@ -94,7 +94,11 @@ func (h *Host) receiveTCP(now time.Time, p wire.IPv4Packet, out *Output) Counter
 	}
 	u := h.tcp
 	errs := u.t.Stats().InErrs
-	u.t.Receive(now, src, p.Dst(), p.Payload(), &u.out)
+	if h.rxOffload.ChecksumValid {
+		u.t.ReceiveVerified(now, src, p.Dst(), p.Payload(), &u.out)
+	} else {
+		u.t.Receive(now, src, p.Dst(), p.Payload(), &u.out)
+	}
 	bad := u.t.Stats().InErrs != errs
 	u.flush(now, out)
 	if bad {

@@ -85,7 +85,7 @@ func (h *Host) receiveUDPFrom(now time.Time, src, dst netip.Addr, b []byte, out 
 	if err != nil {
 		return UDPRxBadLength, false
 	}
-	if !d.VerifyChecksum(src, dst) {
+	if !h.rxOffload.ChecksumValid && !d.VerifyChecksum(src, dst) {
 		return UDPRxBadChecksum, false
 	}
 	u := h.udp

@@ -40,6 +40,9 @@ type Mux struct {
 	nextFid uint32
 	spare   [][]byte      // reply buffers given back (Reader, Write), for the next replies
 	chans   []chan []byte // reply channels of requests done, for the next requests
+	// bigSpare are reply buffers of msize given back, for the next
+	// replies longer than bigSpareMin.
+	bigSpare [][]byte
 }
 
 // writePool holds the buffers Write builds its Twrites in: a datagram's
@@ -51,6 +54,10 @@ var writePool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b
 const (
 	spareSize  = 2048 // the longest buffer kept; longer replies get their own
 	spareCount = 256  // buffers kept at most
+	// bigSpareMin is the length past which a reply takes a buffer of
+	// msize, given back and kept (bigSpareCount of them) by a Reader.
+	bigSpareMin   = 32 << 10
+	bigSpareCount = 8
 )
 
 // NewMux negotiates 9P2000.L on nc with msize at most msize (0:
@@ -130,6 +137,19 @@ func (m *Mux) read(r *bufio.Reader) {
 				m.spare = m.spare[:n-1]
 			}
 			m.mu.Unlock()
+		} else if size > bigSpareMin {
+			// A bulk stream's replies are whole messages: a few kept
+			// for reuse spare the allocation and the clearing of each.
+			m.mu.Lock()
+			if n := len(m.bigSpare); n > 0 {
+				msg = m.bigSpare[n-1][:size]
+				m.bigSpare[n-1] = nil
+				m.bigSpare = m.bigSpare[:n-1]
+			}
+			m.mu.Unlock()
+			if msg == nil {
+				msg = make([]byte, size, m.msize)
+			}
 		}
 		if msg == nil {
 			msg = make([]byte, size)

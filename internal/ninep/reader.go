@@ -81,7 +81,7 @@ func (r *Reader) Read(ctx context.Context, buf []byte) (int, error) {
 // writes the data on need not copy it.
 func (r *Reader) Next(ctx context.Context) ([]byte, error) {
 	if r.last != nil {
-		if cap(r.last) <= spareSize {
+		if cap(r.last) <= spareSize || cap(r.last) == int(r.m.msize) {
 			r.used = append(r.used, r.last)
 		}
 		r.last = nil
@@ -91,8 +91,9 @@ func (r *Reader) Next(ctx context.Context) ([]byte, error) {
 			return nil, r.err
 		}
 		// The freed slots are refilled a batch at a time: a quarter of
-		// the depth, so that most reads stay in flight meanwhile.
-		if r.limit-r.n >= max(1, r.limit/4) {
+		// the depth (half of a shallow one's), so that most reads stay in
+		// flight meanwhile, and none is left without one.
+		if free := r.limit - r.n; free >= max(1, r.limit/4) && (r.limit > 4 || free >= max(1, r.limit/2) || r.n == 0) {
 			if err := r.refill(); err != nil {
 				r.err = err
 				return nil, err
@@ -175,8 +176,11 @@ func (r *Reader) refill() error {
 		return fmt.Errorf("read: %d requests in flight", len(m.tags))
 	}
 	for i, b := range r.used {
-		if len(m.spare) < spareCount {
+		switch {
+		case cap(b) <= spareSize && len(m.spare) < spareCount:
 			m.spare = append(m.spare, b)
+		case cap(b) == int(m.msize) && cap(b) > spareSize && len(m.bigSpare) < bigSpareCount:
+			m.bigSpare = append(m.bigSpare, b)
 		}
 		r.used[i] = nil
 	}
