@@ -90,7 +90,7 @@ type listener struct {
 	cmd        []string
 	service    string
 	stderr     io.Writer
-	quiet      bool // no line for each call
+	quiet      bool          // no line for each call
 	idle       time.Duration // a UDP call ends after this long without a datagram; 0: never
 
 	wg    sync.WaitGroup
