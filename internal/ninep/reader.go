@@ -207,6 +207,16 @@ func (r *Reader) refill() error {
 // answered the flushes; data that came first is dropped. The Reader is
 // done with: later Reads fail.
 func (r *Reader) Close() error {
+	// Reads already answered need no flush: a stream's reads past its end
+	// are answered at once (with nothing), with the end.
+	for r.err == nil && r.n > 0 && len(r.slots[r.head].ch) > 0 {
+		msg := <-r.slots[r.head].ch
+		if cap(msg) <= spareSize {
+			r.used = append(r.used, msg)
+		}
+		r.head = (r.head + 1) % len(r.slots)
+		r.n--
+	}
 	var err error
 	for r.err == nil && r.n > 0 && err == nil {
 		err = r.flush(min(r.n, flushBatch))
