@@ -506,6 +506,14 @@ func TestTCPFlowControl(t *testing.T) {
 		}
 		r.advance(300 * time.Millisecond)
 	}
+	// A write that must be taken whole (a file server answers it for all
+	// its bytes at once) takes nothing while the room is short.
+	var whole int
+	var werr error
+	r.run(func(out *Output) { whole, werr = r.h.ConvWriteWhole(r.now, ref, []byte("x"), out) })
+	if whole != 0 || werr != ErrWouldBlock {
+		t.Fatalf("a whole write to a full send buffer: %d, %v", whole, werr)
+	}
 	r.takeWoken(ref)
 	if _, err := r.peerRead(pc); err != nil {
 		t.Fatal(err)

@@ -123,13 +123,15 @@ type ConvWriter struct {
 func (h *Host) NewConvWriter(ref netcore.ConvRef) *ConvWriter {
 	w := &ConvWriter{h: h, ref: ref}
 	w.run = func(nh *netcore.Host, now time.Time, out *netcore.Output) {
-		w.n, w.err = nh.ConvWrite(now, w.ref, w.b, out)
+		w.n, w.err = nh.ConvWriteWhole(now, w.ref, w.b, out)
 	}
 	return w
 }
 
 // TryWrite sends b as one datagram (or bytes of a stream), never waiting:
-// netcore.ErrWouldBlock when the transport has no room.
+// all of b, or nothing and netcore.ErrWouldBlock when the transport has no
+// room for all of it now (a stream's send buffer), so that the reply can
+// say the whole write was taken.
 func (w *ConvWriter) TryWrite(b []byte) (int, error) {
 	w.b = b
 	err := w.h.drv.Do(w.run)
