@@ -344,6 +344,7 @@ var ipv6Protos = [...]struct {
 }{
 	{wire.ProtoICMPv6, func(h *Host, now time.Time, d datagram6, out *Output) Counter { return h.receiveICMPv6(now, &d, out) }},
 	{wire.ProtoUDP, (*Host).receiveUDP6},
+	{wire.ProtoTCP, (*Host).receiveTCP6},
 }
 
 // datagram6 is an IPv6 datagram being received, its extension headers

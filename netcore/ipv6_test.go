@@ -474,7 +474,7 @@ func TestIPv6ParameterProblems(t *testing.T) {
 		fate Counter
 	}{
 		{"unknown next header", hostLL, 150, []byte("payload"), wire.ICMPv6UnknownNextHeader, 6, IPv6RxUnknownNext},
-		{"tcp before it exists", hostLL, wire.ProtoTCP, make([]byte, 20), wire.ICMPv6UnknownNextHeader, 6, IPv6RxUnknownNext},
+		{"tcp with a bad checksum", hostLL, wire.ProtoTCP, make([]byte, 20), -1, 0, TCPRxBad},
 		{"option 10 (discard, error)", hostLL, wire.ProtoHopByHop, append(hbh(0x87, 2, 0, 0), echo...), wire.ICMPv6UnknownOption, 42, IPv6RxBadHeader},
 		{"option 11 (discard, error unless multicast)", hostLL, wire.ProtoDstOpts, append(hbh(0xc7, 0), echo...), wire.ICMPv6UnknownOption, 42, IPv6RxBadHeader},
 		{"option 11 to a group", wire.IPv6AllNodes, wire.ProtoDstOpts, append(hbh(0xc7, 0), echo...), -1, 0, IPv6RxBadHeader},

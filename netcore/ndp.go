@@ -95,6 +95,7 @@ func (h *Host) fail6(now time.Time, out *Output, e *neighbour) {
 	h.event(now, EventUnresolved, e.addr, fmt.Sprintf("ndp: %s did not answer %d solicitations; dropped %d waiting frames", e.addr, e.tries, len(e.pending)), out)
 	h.dropPending(e)
 	h.udpUnresolved(e.addr, out)
+	h.tcpUnresolved(now, e.addr, out)
 	h.arp.setState(e, Failed)
 	e.mac, e.tries = wire.MAC{}, 0
 	e.deadline = now.Add(h.cfg.ARPTimeout)

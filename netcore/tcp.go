@@ -34,8 +34,10 @@ import (
 //	           its close on its own; its number is free once it is closed
 //	           or in TIME_WAIT (which the engine bounds by itself)
 //
-// The engine is family-neutral: addresses are netip.Addr, and what it
-// sends goes out through sendTCP, the one place that knows IPv4.
+// The engine is family-neutral: addresses are netip.Addr. Segments come in
+// through ipv4Protos (receiveTCP) and ipv6Protos (receiveTCP6) and go out
+// through sendTCP; an announcement on any address listens on both
+// families.
 //
 // Each received segment's fate is one counter: tcp_rx (the engine took it:
 // its own counters in tcp/stats say what became of it), tcp_rx_bad
@@ -66,6 +68,7 @@ type tcpTransport struct {
 	// announced are the announced conversations by port, for the same
 	// rule UDP keeps: one announcement per port and address.
 	announced map[uint16][]*conv
+	seg6      []byte // an IPv6 segment being sent: header and payload together
 }
 
 func newTCP(h *Host) *tcpTransport {
@@ -92,12 +95,26 @@ func (h *Host) receiveTCP(now time.Time, p wire.IPv4Packet, out *Output) Counter
 	if s := key(src); h.rxLinkMulticast || !unicastIPv4(s) || h.subnetBroadcast(s) {
 		return TCPRxNotUnicast
 	}
-	u := h.tcp
+	return h.tcp.receive(now, src, p.Dst(), p.Payload(), out)
+}
+
+// receiveTCP6 is receiveTCP for a segment that came in an IPv6 datagram to
+// one of our addresses (or groups: those are dropped, as broadcasts are).
+func (h *Host) receiveTCP6(now time.Time, d datagram6, out *Output) Counter {
+	if d.mcast || d.linkMC || !ctl.UnicastIPv6(d.src) {
+		return TCPRxNotUnicast
+	}
+	return h.tcp.receive(now, d.src, d.dst, d.upper(), out)
+}
+
+// receive hands a segment from src to dst to the engine and returns its
+// fate.
+func (u *tcpTransport) receive(now time.Time, src, dst netip.Addr, seg []byte, out *Output) Counter {
 	errs := u.t.Stats().InErrs
-	if h.rxOffload.ChecksumValid {
-		u.t.ReceiveVerified(now, src, p.Dst(), p.Payload(), &u.out)
+	if u.h.rxOffload.ChecksumValid {
+		u.t.ReceiveVerified(now, src, dst, seg, &u.out)
 	} else {
-		u.t.Receive(now, src, p.Dst(), p.Payload(), &u.out)
+		u.t.Receive(now, src, dst, seg, &u.out)
 	}
 	bad := u.t.Stats().InErrs != errs
 	u.flush(now, out)
@@ -139,10 +156,22 @@ func (u *tcpTransport) flush(now time.Time, out *Output) {
 	u.arm(now)
 }
 
-// sendTCP wraps a segment in IPv4 and Ethernet and routes it.
+// sendTCP wraps a segment in IP and Ethernet and routes it.
 func (u *tcpTransport) sendTCP(now time.Time, s *tcp.Segment, out *Output) {
 	h := u.h
 	n := s.Len()
+	if s.Dst.Is6() {
+		// IPv6 takes the segment whole (header and payload in one
+		// slice), to send in fragments if the path MTU is short.
+		d := append(append(u.seg6[:0], s.Header...), s.Payload...)
+		u.seg6 = d[:0]
+		if !h.v6.running || !h.sendIPv6(now, out, s.Src, s.Dst, wire.ProtoTCP, s.TTL, s.TOS, d) {
+			h.stats[TCPTxDropped]++
+			return
+		}
+		h.stats[TCPTx]++
+		return
+	}
 	if h.cfg.Down || !s.Dst.Is4() || wire.IPv4MinLen+n > h.cfg.MTU {
 		h.stats[TCPTxDropped]++
 		return
@@ -216,10 +245,19 @@ func (h *Host) tcpUnresolved(now time.Time, ip netip.Addr, out *Output) {
 	u := h.tcp
 	var fail []*tcp.Conn
 	u.t.Conns(func(c *tcp.Conn) {
-		if st := c.State(); st != tcp.StateSynSent && st != tcp.StateSynReceived || !c.Remote().Addr().Is4() {
+		if st := c.State(); st != tcp.StateSynSent && st != tcp.StateSynReceived {
 			return
 		}
-		if hop, ok := h.nextHop(key(c.Remote().Addr())); ok && addrOf(hop) == ip {
+		var hop netip.Addr
+		ok := false
+		if r := c.Remote().Addr(); r.Is4() {
+			var h4 uint32
+			h4, ok = h.nextHop(key(r))
+			hop = addrOf(h4)
+		} else {
+			hop, ok = h.nextHop6(r)
+		}
+		if ok && hop == ip {
 			fail = append(fail, c)
 		}
 	})
@@ -230,8 +268,12 @@ func (h *Host) tcpUnresolved(now time.Time, ip netip.Addr, out *Output) {
 }
 
 // options are the engine's options for a connection of c.
-func (u *tcpTransport) options(c *conv) tcp.ConnOptions {
-	return tcp.ConnOptions{MSS: tcp.MSSForMTU(u.h.cfg.MTU, false), TTL: c.ttl, TOS: c.tos, NoDelay: c.tcp.nodelay}
+func (u *tcpTransport) options(c *conv, ipv6 bool) tcp.ConnOptions {
+	mtu := u.h.cfg.MTU
+	if ipv6 {
+		mtu = u.h.linkMTU6()
+	}
+	return tcp.ConnOptions{MSS: tcp.MSSForMTU(mtu, ipv6), TTL: c.ttl, TOS: c.tos, NoDelay: c.tcp.nodelay}
 }
 
 // tcpErr is a failed operation of the engine as a conversation error.
@@ -281,7 +323,7 @@ func (u *tcpTransport) connect(now time.Time, c *conv, cmd ctl.ConvCommand, out 
 	if err != nil {
 		return err
 	}
-	cn, err := u.t.Connect(now, netip.AddrPortFrom(src, cmd.LocalPort), remote, u.options(c), &u.out)
+	cn, err := u.t.Connect(now, netip.AddrPortFrom(src, cmd.LocalPort), remote, u.options(c, remote.Addr().Is6()), &u.out)
 	if err != nil {
 		u.flush(now, out)
 		return tcpErr(err, "connect %s", remote)
@@ -303,8 +345,8 @@ func (u *tcpTransport) announce(now time.Time, c *conv, cmd ctl.ConvCommand, out
 	addr := cmd.Local.Addr().Unmap()
 	switch {
 	case !addr.IsValid() || addr.IsUnspecified():
-		addr = netip.IPv4Unspecified() // any of the host's addresses
-	case !addr.Is4() || !u.h.ourAddr(key(addr)):
+		addr = netip.IPv4Unspecified() // any of the host's addresses, of both families
+	case addr.Is6() && u.h.v6.ours(addr) == nil, addr.Is4() && !u.h.ourAddr(key(addr)):
 		return convErr(syscall.EADDRNOTAVAIL, "%s is not an address of this host", addr)
 	}
 	port := cmd.Local.Port()
@@ -319,14 +361,26 @@ func (u *tcpTransport) announce(now time.Time, c *conv, cmd ctl.ConvCommand, out
 			return convErr(syscall.EADDRINUSE, "port %d is announced already (%s)", port, l.ref)
 		}
 	}
-	local := netip.AddrPortFrom(addr, port)
-	l, err := u.t.Listen(local, 0, u.options(c))
-	if err != nil {
-		return tcpErr(err, "announce %s", local)
+	// The engine's listeners are per family: any address is 0.0.0.0 and
+	// :: both.
+	locals := []netip.Addr{addr}
+	if addr.IsUnspecified() {
+		locals = append(locals, netip.IPv6Unspecified())
 	}
-	l.SetUser(c)
-	c.tcp.listeners = append(c.tcp.listeners, l)
-	c.local, c.state = local, convAnnounced
+	for _, a := range locals {
+		l, err := u.t.Listen(netip.AddrPortFrom(a, port), 0, u.options(c, a.Is6()))
+		if err != nil {
+			for _, l := range c.tcp.listeners {
+				l.Close(now, &u.out)
+			}
+			c.tcp.listeners = nil
+			u.flush(now, out)
+			return tcpErr(err, "announce %s", netip.AddrPortFrom(a, port))
+		}
+		l.SetUser(c)
+		c.tcp.listeners = append(c.tcp.listeners, l)
+	}
+	c.local, c.state = netip.AddrPortFrom(addr, port), convAnnounced
 	u.announced[port] = append(u.announced[port], c)
 	return nil
 }

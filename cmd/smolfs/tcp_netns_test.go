@@ -340,3 +340,34 @@ func TestTCPOffload(t *testing.T) {
 		t.Errorf("%d TCP segments for %d bytes: the kernel cut them to the MTU", segs, bulkBytes())
 	}
 }
+
+// TestTCP6: TCP over IPv6 both ways against the kernel: a listen on any
+// address takes the kernel's connections to the host's global and
+// link-local addresses, byte for byte; smolfs dial reaches the kernel's
+// socat over IPv6; a connect to a closed port is refused.
+func TestTCP6(t *testing.T) {
+	testenv.RequireTool(t, "nc", "netcat-openbsd")
+	testenv.RequireTool(t, "socat", "socat")
+	ns, _ := running6(t, "add "+ourIP6+prefix6+"\n")
+	ns.Run("ip", "-6", "addr", "add", kernIP6+prefix6, "dev", "tap0", "nodad")
+	settled(t, ns)
+	startListen(t, ns, "-service", "echo", "tcp!*!7")
+	file, sum := testFile(t, 1<<20)
+	for _, dst := range []string{ourIP6, ourLL + "%tap0"} {
+		if f := strings.Fields(shell(t, ns, fmt.Sprintf("nc -6 -N %s 7 <%s | sha256sum", dst, file))); len(f) == 0 || f[0] != sum {
+			t.Errorf("echo over IPv6 to %s: %v, want %s", dst, f, sum)
+		}
+	}
+	echo := start(t, "socat TCP6-LISTEN", ns.Command("socat", "-T", "60", "TCP6-LISTEN:9000,bind=["+kernIP6+"]", "PIPE"))
+	waitTCPListen(t, ns, echo, "9000")
+	dial := ns.Command(smolfsBinary(t), "dial", "tcp!"+kernIP6+"!9000")
+	dial.Stdin = strings.NewReader("over IPv6\n")
+	if out, err := dial.Output(); err != nil || string(out) != "over IPv6\n" {
+		t.Errorf("dial over IPv6: %q, %v", out, err)
+	}
+	refused := ns.Command(smolfsBinary(t), "dial", "tcp!"+kernIP6+"!9001")
+	refused.Stdin = strings.NewReader("x")
+	if msg, err := refused.CombinedOutput(); err == nil || !strings.Contains(string(msg), "connection refused") {
+		t.Errorf("dial to a closed IPv6 port: %v:\n%s", err, msg)
+	}
+}
