@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# usage: scripts/bench.sh [-rounds N] [-count N] [-tests icmp,arp,icmp6,udp] [-no-readers] [-keep]
+# usage: scripts/bench.sh [-rounds N] [-count N] [-tests icmp,arp,icmp6,udp,tcp] [-no-readers] [-keep]
 #
 # How fast smolfs answers on a tap, beside the kernel answering on a veth,
 # in one run, with tools you have: ping, iproute2 and this checkout's
@@ -40,6 +40,18 @@
 #              `smolfs listen udp!*!7 cat` against `socat UDP-LISTEN:7
 #              EXEC:cat`; CPU per round trip is smolfs serve's and listen's
 #
+# TCP, from the client namespace's kernel to discard (port 9) and echo (port
+# 7): smolfs's served by `smolfs listen -quiet -service discard|echo` through
+# the tree, on a plain tap (smolfs) and on one with the virtio-net header
+# and segmentation offload (offload: serve -offload); the kernel's by a
+# python3 server (a thread per connection):
+#   bulk       dd bs=64k of -count x 2 kB into nc -N to discard: Gbit/s of
+#              data the server read, and CPU per MB
+#   rr         1-byte echo round trips on one connection (python3), -count/5
+#   crr        connect, 1-byte echo, close, 8 threads for 5 s (python3)
+# CPU is smolfs serve's and its listens' (the kernel's: its python server's,
+# without the kernel's own work, which it does in the client's calls).
+#
 # CPU per reply is utime+stime from /proc/PID/stat (the server's and its
 # readers') over the test, in 10 ms ticks. netbench (../shared/netbench in
 # the development setup) measures more carefully and also against its
@@ -47,11 +59,12 @@
 #
 #   -rounds N    rounds (default 3)
 #   -count N     requests per test (default 100000; UDP echo: a fifth)
-#   -tests LIST  which tests, of icmp, arp, icmp6 and udp (default: all)
+#   -tests LIST  which tests, of icmp, arp, icmp6, udp and tcp (default: all)
 #   -no-readers  leave out the readers target and the drop check
 #   -keep        keep the work directory (logs, captures) and say where
 #
-# Needs root (namespaces, a tap), ping from iputils, and socat for udp.
+# Needs root (namespaces, a tap), ping from iputils, socat for udp, and
+# dd, nc (netcat-openbsd) and python3 for tcp.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$(pwd)
@@ -60,9 +73,9 @@ rounds=3
 count=100000
 readers=1
 keep=0
-want=icmp,arp,icmp6,udp
+want=icmp,arp,icmp6,udp,tcp
 usage() {
-	echo "usage: scripts/bench.sh [-rounds N] [-count N] [-tests icmp,arp,icmp6,udp] [-no-readers] [-keep]" >&2
+	echo "usage: scripts/bench.sh [-rounds N] [-count N] [-tests icmp,arp,icmp6,udp,tcp] [-no-readers] [-keep]" >&2
 	exit 2
 }
 while [ $# -gt 0 ]; do
@@ -105,6 +118,7 @@ case $rounds$count in *[!0-9]*) usage ;; esac
 
 tests=()
 udp=0
+tcp=0
 IFS=, read -r -a wanted <<<"$want"
 for w in "${wanted[@]}"; do
 	case $w in
@@ -112,6 +126,7 @@ for w in "${wanted[@]}"; do
 	arp) tests+=(arp64) ;;
 	icmp6) tests+=(icmp6) ;;
 	udp) udp=1 ;;
+	tcp) tcp=1 ;;
 	*) usage ;;
 	esac
 done
@@ -125,6 +140,10 @@ die() {
 command -v ip >/dev/null || die "ip not found: apt-get install iproute2"
 command -v ping >/dev/null || die "ping not found: apt-get install iputils-ping"
 [ "$udp" = 0 ] || command -v socat >/dev/null || die "socat not found (the kernel's UDP services): apt-get install socat"
+if [ "$tcp" = 1 ]; then
+	command -v nc >/dev/null || die "nc not found (the TCP bulk client): apt-get install netcat-openbsd"
+	command -v python3 >/dev/null || die "python3 not found (the TCP clients and the kernel's servers): apt-get install python3"
+fi
 
 work=$(mktemp -d /tmp/smolfs-bench.XXXXXX)
 tag=$$
@@ -132,6 +151,7 @@ ns_client_k=sbench-kc-$tag # the kernel baseline's client side
 ns_host_k=sbench-kh-$tag   # the kernel baseline: 192.168.69.1
 ns_smolfs=sbench-s-$tag
 ns_readers=sbench-r-$tag
+ns_offload=sbench-o-$tag
 made=()
 pids=()
 
@@ -212,17 +232,19 @@ ipv6_on() {
 ipv6_on "$ns_client_k" veth0 2001:db8::100
 ipv6_on "$ns_host_k" veth1 2001:db8::1
 
-# start_smolfs NAMESPACE: a persistent tap configured first, then smolfs on
-# it, serving 9P on a unix socket in the work directory. Sets started_pid.
+# start_smolfs NAMESPACE [FLAGS...]: a persistent tap configured first, then
+# smolfs on it (with FLAGS), serving 9P on a unix socket in the work
+# directory. Sets started_pid.
 start_smolfs() {
 	local ns=$1 i
+	shift
 	newns "$ns"
 	ip -n "$ns" tuntap add dev tap0 mode tap
 	ip -n "$ns" link set tap0 address 02:00:00:00:00:02
 	ip -n "$ns" addr add 192.168.69.100/24 dev tap0
 	ip -n "$ns" link set tap0 up
 	ip netns exec "$ns" "$smolfs" serve -listen "unix:$work/$ns.sock" \
-		-host tap0,ea=02:00:00:00:00:01,ip=192.168.69.1/24 2>"$work/$ns.log" &
+		-host tap0,ea=02:00:00:00:00:01,ip=192.168.69.1/24 "$@" 2>"$work/$ns.log" &
 	started_pid=$!
 	pids+=("$started_pid")
 	for i in $(seq 1200); do # a minute: only a hang ends this wait
@@ -450,7 +472,136 @@ run_udp7() {
 	echo "$t udp7 $rate $cpu $rtt" >>"$results"
 }
 
-echo "bench.sh: targets ${targets[*]}; $rounds rounds of ${#tests[@]} tests of $count requests$([ "$udp" = 1 ] && echo ' and the UDP tests'); load average $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+# TCP: the services, and the clients (python3: one file for the kernel's
+# servers and the rr and crr clients).
+if [ "$tcp" = 1 ]; then
+	cat >"$work/tcp.py" <<'PY'
+import socket, socketserver, sys, threading, time
+mode = sys.argv[1]
+if mode == "serve":  # the kernel's echo (7) and discard (9), a thread per connection
+    class Echo(socketserver.BaseRequestHandler):
+        def handle(self):
+            while True:
+                b = self.request.recv(65536)
+                if not b:
+                    return
+                self.request.sendall(b)
+    class Discard(socketserver.BaseRequestHandler):
+        def handle(self):
+            while self.request.recv(65536):
+                pass
+    socketserver.ThreadingTCPServer.allow_reuse_address = True
+    socketserver.ThreadingTCPServer.daemon_threads = True
+    socketserver.ThreadingTCPServer.request_queue_size = 128
+    for port, h in ((7, Echo), (9, Discard)):
+        srv = socketserver.ThreadingTCPServer(("192.168.69.1", port), h)
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+    print("ready", flush=True)
+    threading.Event().wait()
+elif mode == "rr":  # rr COUNT: 1-byte round trips on one connection
+    n = int(sys.argv[2])
+    s = socket.create_connection(("192.168.69.1", 7))
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    rtts = []
+    t0 = time.perf_counter()
+    for i in range(n):
+        a = time.perf_counter()
+        s.sendall(b"x")
+        if s.recv(1) != b"x":
+            sys.exit("bad echo")
+        rtts.append(time.perf_counter() - a)
+    secs = time.perf_counter() - t0
+    rtts.sort()
+    print("ops=%d rate=%d p50_us=%d" % (n, n / secs, rtts[n // 2] * 1e6))
+elif mode == "crr":  # crr SECONDS: 8 threads of connect, 1-byte echo, close
+    end = time.perf_counter() + float(sys.argv[2])
+    counts = [0] * 8
+    def worker(i):
+        while time.perf_counter() < end:
+            s = socket.create_connection(("192.168.69.1", 7))
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            s.sendall(b"x")
+            if s.recv(1) != b"x":
+                sys.exit("bad echo")
+            s.close()
+            counts[i] += 1
+    t0 = time.perf_counter()
+    ts = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    n = sum(counts)
+    print("ops=%d rate=%d" % (n, n / (time.perf_counter() - t0)))
+PY
+	start_smolfs "$ns_offload" -offload
+	tcptargets=(kernel smolfs offload)
+	client[offload]=$ns_offload
+	declare -A tcpcpu=([kernel]="" [smolfs]=${cpupids[smolfs]} [offload]=$started_pid)
+	for t in smolfs offload; do
+		ns=${client[$t]}
+		for svc in echo discard; do
+			ip netns exec "$ns" "$smolfs" listen -addr "unix:$work/$ns.sock" -quiet -service $svc \
+				"tcp!*!$([ $svc = echo ] && echo 7 || echo 9)" 2>>"$work/tcplisten.$t.log" &
+			pids+=("$!")
+			tcpcpu[$t]="${tcpcpu[$t]} $!"
+		done
+	done
+	ip netns exec "$ns_host_k" python3 "$work/tcp.py" serve >"$work/tcpserve.log" 2>&1 &
+	pids+=("$!")
+	tcpcpu[kernel]=$!
+	for t in "${tcptargets[@]}"; do
+		ok=0
+		for _ in $(seq 200); do
+			if ip netns exec "${client[$t]}" python3 -c 'import socket; socket.create_connection(("192.168.69.1", 7), 0.3).close()' 2>/dev/null; then
+				ok=1
+				break
+			fi
+			sleep 0.05
+		done
+		[ "$ok" = 1 ] || die "$t does not accept TCP connections on port 7"
+	done
+	for ns in "$ns_client_k" "$ns_smolfs" "$ns_offload"; do
+		ip netns exec "$ns" sysctl -qw net.ipv4.tcp_tw_reuse=1 net.ipv4.ip_local_port_range="1024 65535"
+	done
+fi
+
+# run_tcp TARGET TEST: one TCP test; appends "TARGET TEST RATE CPU P50".
+run_tcp() {
+	local t=$1 test=$2 ns=${client[$1]} out t0 t1 secs bytes rate cpu="-" p50="-" ops
+	# shellcheck disable=SC2086
+	t0=$(ticks ${tcpcpu[$t]})
+	case $test in
+	bulk)
+		bytes=$((count * 2000 / 65536 * 65536))
+		local b0 b1
+		b0=$(date +%s%N)
+		ip netns exec "$ns" sh -c "dd if=/dev/zero bs=65536 count=$((bytes / 65536)) 2>/dev/null | nc -N 192.168.69.1 9" ||
+			die "tcp bulk $t: nc failed"
+		b1=$(date +%s%N)
+		secs=$(awk -v a="$b0" -v b="$b1" 'BEGIN {printf "%.6f", (b - a) / 1e9}')
+		rate=$(awk -v n="$bytes" -v s="$secs" 'BEGIN {printf "%.2f", n * 8 / s / 1e9}')
+		ops=$((bytes / 1000000))
+		;;
+	rr | crr)
+		local arg=$((count / 5))
+		[ "$test" = crr ] && arg=5
+		out=$(ip netns exec "$ns" python3 "$work/tcp.py" "$test" "$arg" 2>&1) || die "tcp $test $t: $out"
+		rate=$(sed -n 's/.*rate=\([0-9]*\).*/\1/p' <<<"$out")
+		ops=$(sed -n 's/.*ops=\([0-9]*\).*/\1/p' <<<"$out")
+		p50=$(sed -n 's/.*p50_us=\([0-9]*\).*/\1/p' <<<"$out")
+		[ -n "$p50" ] || p50="-"
+		;;
+	esac
+	# shellcheck disable=SC2086
+	t1=$(ticks ${tcpcpu[$t]})
+	[ -n "${tcpcpu[$t]}" ] && [ "$ops" -gt 0 ] &&
+		cpu=$(awk -v d=$((t1 - t0)) -v hz="$hz" -v n="$ops" -v ms="$([ "$test" = bulk ] && echo 1 || echo 0)" \
+			'BEGIN {printf "%.2f", d / hz * (ms ? 1e3 : 1e6) / n}')
+	echo "$t tcp$test $rate $cpu $p50" >>"$results"
+}
+
+echo "bench.sh: targets ${targets[*]}; $rounds rounds of ${#tests[@]} tests of $count requests$([ "$udp" = 1 ] && echo ' and the UDP tests')$([ "$tcp" = 1 ] && echo ' and the TCP tests'); load average $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 order=("${targets[@]}")
 uorder=(kernel smolfs)
 for r in $(seq "$rounds"); do
@@ -467,6 +618,14 @@ for r in $(seq "$rounds"); do
 			run_udp7 "$t"
 		done
 		uorder=("${uorder[1]}" "${uorder[0]}")
+	fi
+	if [ "$tcp" = 1 ]; then
+		for test in bulk rr crr; do
+			for t in "${tcptargets[@]}"; do
+				run_tcp "$t" "$test"
+			done
+		done
+		tcptargets=("${tcptargets[2]}" "${tcptargets[1]}" "${tcptargets[0]}")
 	fi
 	echo "bench.sh: round $r of $rounds done" >&2
 	rev=()
@@ -530,6 +689,25 @@ if [ "$udp" = 1 ]; then
 	done
 fi
 
+if [ "$tcp" = 1 ]; then
+	echo
+	echo "TCP from the kernel's client, medians over $rounds round(s); CPU: smolfs serve's and its listens' (kernel: its python server's)"
+	echo "test       target     rate            :kernel  CPU            rr p50 µs"
+	for test in bulk rr crr; do
+		base=$(median 3 kernel "tcp$test")
+		for t in kernel smolfs offload; do
+			rate=$(median 3 "$t" "tcp$test")
+			case $test in
+			bulk) r="$rate Gbit/s" c="$(median 4 "$t" tcpbulk) ms/MB" ;;
+			rr) r="$(commas "$rate")/s" c="$(median 4 "$t" tcprr) µs/tr" ;;
+			crr) r="$(commas "$rate") conn/s" c="$(median 4 "$t" tcpcrr) µs/conn" ;;
+			esac
+			printf '%-10s %-10s %-15s %7s  %-14s %s\n' "tcp $test" "$t" "$r" "$(ratio "$rate" "$base")" "$c" \
+				"$([ "$test" = rr ] && median 5 "$t" tcprr || echo -)"
+		done
+	done
+fi
+
 status=0
 if [ "$readers" = 1 ]; then
 	echo
@@ -564,6 +742,10 @@ For the full table (netbench's reflector and gVisor too), as root:
   cd $nb && ./run -wait-idle 30s -rounds 3 \\
     -target '/tmp/smolfs serve -host "\$TAP",ea=02:00:00:00:00:01,ip=192.168.69.1/24' -target-name smolfs \\
     -target '$top/scripts/serve-with-readers.sh /tmp/smolfs "\$TAP"' -target-name readers
+and with the TCP tests (echo and discard through smolfs listen):
+  cd $nb && ./run -wait-idle 30s -rounds 3 -tests all \\
+    -target '$top/scripts/serve-tcp-services.sh /tmp/smolfs "\$TAP"' -target-name smolfs \\
+    -target '$top/scripts/serve-tcp-services.sh /tmp/smolfs "\$TAP" -offload' -target-name offload
 EOF
 fi
 exit "$status"
