@@ -276,6 +276,9 @@ func (u *tcpTransport) options(c *conv, ipv6 bool) tcp.ConnOptions {
 	return tcp.ConnOptions{MSS: tcp.MSSForMTU(mtu, ipv6), TTL: c.ttl, TOS: c.tos, NoDelay: c.tcp.nodelay}
 }
 
+// bang is an address as the conversation files print it: IP!PORT.
+func bang(ap netip.AddrPort) string { return string(ctl.AppendAddrPort(nil, ap)) }
+
 // tcpErr is a failed operation of the engine as a conversation error.
 func tcpErr(err error, format string, args ...any) error {
 	switch {
@@ -307,7 +310,7 @@ func (u *tcpTransport) connect(now time.Time, c *conv, cmd ctl.ConvCommand, out 
 			return ErrWouldBlock
 		case !tc.established && tc.conn.Err() != nil:
 			tc.connecting = false
-			return tcpErr(tc.conn.Err(), "connect %s", c.remote)
+			return tcpErr(tc.conn.Err(), "") // err shows the errno's words alone: connection refused
 		}
 		tc.connecting = false
 		return nil
@@ -326,7 +329,7 @@ func (u *tcpTransport) connect(now time.Time, c *conv, cmd ctl.ConvCommand, out 
 	cn, err := u.t.Connect(now, netip.AddrPortFrom(src, cmd.LocalPort), remote, u.options(c, remote.Addr().Is6()), &u.out)
 	if err != nil {
 		u.flush(now, out)
-		return tcpErr(err, "connect %s", remote)
+		return tcpErr(err, "")
 	}
 	cn.SetUser(c)
 	if tc.keepalive != 0 {
@@ -375,7 +378,7 @@ func (u *tcpTransport) announce(now time.Time, c *conv, cmd ctl.ConvCommand, out
 			}
 			c.tcp.listeners = nil
 			u.flush(now, out)
-			return tcpErr(err, "announce %s", netip.AddrPortFrom(a, port))
+			return tcpErr(err, "announce %s", bang(netip.AddrPortFrom(a, port)))
 		}
 		l.SetUser(c)
 		c.tcp.listeners = append(c.tcp.listeners, l)

@@ -382,7 +382,7 @@ func TestTCPConnectRefusedUnreachableTimedOut(t *testing.T) {
 	if !errors.Is(err, syscall.ECONNREFUSED) {
 		t.Fatalf("connect to a closed port: %v, want ECONNREFUSED", err)
 	}
-	if got := info(t, r.h, ref).Err; got != "connect 192.168.69.100:81: connection refused" {
+	if got := info(t, r.h, ref).Err; got != "connection refused" {
 		t.Errorf("err %q", got)
 	}
 	// A neighbour that never answers ARP: No route to host, after ARP's

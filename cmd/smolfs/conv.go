@@ -220,7 +220,11 @@ func (c *conv) dir() string { return fmt.Sprintf("/%s/%s/%d", c.s.host, c.proto,
 func (c *conv) command(ctx context.Context, cmd string) error {
 	if _, err := c.s.m.Write(ctx, c.ctl, 0, []byte(cmd)); err != nil {
 		if words, rerr := c.s.readFile(ctx, c.proto, strconv.Itoa(c.n), "err"); rerr == nil && strings.TrimSpace(words) != "" {
-			return fmt.Errorf("%s: %s (%w)", cmd, strings.TrimSpace(words), errors.Unwrap(err))
+			words = strings.TrimSpace(words)
+			if errno := errors.Unwrap(err); errno != nil && errno.Error() != words {
+				return fmt.Errorf("%s: %s (%w)", cmd, words, errno)
+			}
+			return fmt.Errorf("%s: %w", cmd, errors.Unwrap(err)) // the words are the errno's
 		}
 		return fmt.Errorf("%s: %w", cmd, err)
 	}
