@@ -93,14 +93,17 @@ func TestTCPFaultsImpair(t *testing.T) {
 	startListen(t, ns, "tcp!*!5002", "cat", file)
 	for _, c := range []struct {
 		impair string
-		lossy  bool // both ends must retransmit
+		// lossy: how many ends must retransmit. At 1% a direction of a
+		// megabyte (some 700 segments) loses none once in a thousand
+		// runs, both at once once in a million: one end is asked for.
+		lossy int
 	}{
-		{"loss 1%", true},
-		{"loss 10%", true},
-		{"reorder 25% delay 5", false},
-		{"duplicate 5%", false},
-		{"corrupt 1%", true},
-		{"delay 20~5", false},
+		{"loss 1%", 1},
+		{"loss 10%", 2},
+		{"reorder 25% delay 5", 0},
+		{"duplicate 5%", 0},
+		{"corrupt 1%", 1},
+		{"delay 20~5", 0},
 	} {
 		tr.mustWrite("tap0/ctl", "impair "+c.impair+"\n")
 		tcp0, theirs := treeStats(t, tr, "tap0/tcp/stats"), kernelTCP(t, ns, "RetransSegs")
@@ -112,8 +115,8 @@ func TestTCPFaultsImpair(t *testing.T) {
 		theirs = kernelTCP(t, ns, "RetransSegs") - theirs
 		t.Logf("impair %s: %d bytes each way in %v; retransmitted: smolfs %d, kernel %d; smolfs saw %d bad checksums",
 			c.impair, faultBytes(), took.Round(time.Millisecond), ours, theirs, csum)
-		if c.lossy && (ours == 0 || theirs == 0) {
-			t.Errorf("impair %s: retransmissions smolfs %d, kernel %d: want both to move", c.impair, ours, theirs)
+		if moved := b2i(ours > 0) + b2i(theirs > 0); moved < c.lossy {
+			t.Errorf("impair %s: retransmissions smolfs %d, kernel %d: want %d of them to move", c.impair, ours, theirs, c.lossy)
 		}
 		switch c.impair {
 		case "duplicate 5%":
@@ -134,6 +137,13 @@ func TestTCPFaultsImpair(t *testing.T) {
 	}
 	tr.mustWrite("tap0/ctl", "impair off\n")
 	checkFates(t, "tap0", hostStats(t, tr))
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // TestTCPFaultsNftables: the kernel's nftables drops at random on the
@@ -164,8 +174,11 @@ func TestTCPFaultsNftables(t *testing.T) {
 		ours = treeStats(t, tr, "tap0/tcp/stats")["RetransSegs"] - ours
 		counts := regexp.MustCompile(`counter packets (\d+)`).FindAllStringSubmatch(ns.Run("nft", "list", "table", "inet", "lossy"), -1)
 		t.Logf("nft drop %d%%: %d bytes each way in %v; nft dropped %v; smolfs retransmitted %d", p, faultBytes(), took.Round(time.Millisecond), counts, ours)
-		if len(counts) != 2 || counts[0][1] == "0" || counts[1][1] == "0" || ours == 0 {
-			t.Errorf("nft drop %d%%: dropped %v, smolfs retransmitted %d: want drops both ways and retransmissions", p, counts, ours)
+		// At 1% a megabyte each way may (once in a thousand runs) lose
+		// nothing in one direction: then that is all to ask.
+		if len(counts) != 2 || p >= 10 && (counts[0][1] == "0" || counts[1][1] == "0" || ours == 0) ||
+			counts[0][1] == "0" && counts[1][1] == "0" {
+			t.Errorf("nft drop %d%%: dropped %v, smolfs retransmitted %d: want drops (both ways at 10%%) and retransmissions", p, counts, ours)
 		}
 		ns.Run("nft", "delete", "table", "inet", "lossy")
 	}

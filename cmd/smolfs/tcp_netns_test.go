@@ -322,7 +322,7 @@ func TestTCPOffload(t *testing.T) {
 	if got, err := ncUDP(t, ns, 7, []byte("over udp\n")); err != nil || string(got) != "over udp\n" {
 		t.Errorf("udp echo: %q, %v", got, err)
 	}
-	ns.Run("ping", "-c", "1", "-s", "3000", "-W", "5", ourIP)
+	ns.Run("ping", "-c", "1", "-w", "60", "-s", "3000", ourIP)
 	st := map[string]int{}
 	for _, line := range strings.Split(ns.Run(smolfsBinary(t), "9p", "read", "tap0/stats"), "\n") {
 		if name, v, ok := strings.Cut(line, " "); ok {
