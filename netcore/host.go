@@ -176,6 +176,7 @@ type Host struct {
 	// broadcast or multicast address: no ICMP error answers it.
 	rxLinkMulticast bool
 	rxOffload       RxOffload              // of the frame being received (ReceiveOffloaded)
+	rxSrcMAC        wire.MAC               // the hardware address the frame being received came from
 	reasm4          *reassembler[fragKey4] // made at the first fragment
 	reasmTimer      int32                  // the reassembly timer's place in timers
 	icmpErrors      tokenBucket            // the rate of ICMP errors sent
@@ -310,6 +311,7 @@ func (h *Host) receive(now time.Time, frame []byte, out *Output) Counter {
 		return RxNotForUs
 	}
 	h.rxLinkMulticast = dst.IsMulticast()
+	h.rxSrcMAC = eth.Src()
 	if len(frame)-wire.EthHeaderLen > h.cfg.MTU && !h.rxOffload.Segmented {
 		return RxTooBig
 	}

@@ -92,10 +92,28 @@ func (h *Host) receiveTCP(now time.Time, p wire.IPv4Packet, out *Output) Counter
 	// RFC 1122 4.2.3.10: a segment to a broadcast or multicast address (at
 	// the link layer too) or from one is dropped: neither a connection nor
 	// a RST may answer it.
-	if s := key(src); h.rxLinkMulticast || !unicastIPv4(s) || h.subnetBroadcast(s) {
+	s := key(src)
+	if h.rxLinkMulticast || !unicastIPv4(s) || h.subnetBroadcast(s) {
 		return TCPRxNotUnicast
 	}
-	return h.tcp.receive(now, src, p.Dst(), p.Payload(), out)
+	fate := h.tcp.receive(now, src, p.Dst(), p.Payload(), out)
+	if fate == TCPRx {
+		h.tcpConfirm(now, s)
+	}
+	return fate
+}
+
+// tcpConfirm takes a segment TCP accepted from an on-link neighbour, from
+// the hardware address the ARP cache has for it, as advice that the
+// neighbour is still there (RFC 1122 2.3.2.1, as Linux's TCP confirms its
+// neighbours): the entry lives on without a new request. Otherwise a busy
+// connection's entry expires every ARP timeout, and the segments sent
+// while it is resolved again wait (a few) or are dropped (the rest), which
+// a handshake pays with a second's retransmission timeout.
+func (h *Host) tcpConfirm(now time.Time, src uint32) {
+	if e := h.arp.get4(src); e != nil && e.state == Reachable && e.mac == h.rxSrcMAC {
+		e.deadline = now.Add(h.cfg.ARPTimeout)
+	}
 }
 
 // receiveTCP6 is receiveTCP for a segment that came in an IPv6 datagram to

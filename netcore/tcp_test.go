@@ -660,3 +660,30 @@ func TestTCPStats(t *testing.T) {
 		}
 	}
 }
+
+// TestTCPConfirmsNeighbour: segments of a connection confirm its
+// neighbour, so that a busy connection's ARP entry does not expire under
+// it (its segments would wait for a new resolution, or be dropped).
+func TestTCPConfirmsNeighbour(t *testing.T) {
+	r := newTCPRig(t)
+	l := r.peerListen(7)
+	ref := r.clone()
+	if err := r.connect(ref, "192.168.69.100!7"); err != nil {
+		t.Fatal(err)
+	}
+	pc, _ := l.Accept()
+	requests := r.stat(ARPTxRequest)
+	for range 30 { // 150 s: more than two ARP timeouts
+		r.advance(5 * time.Second)
+		r.peerDo(func(out *tcp.Output) { pc.Write(r.now, []byte("ping"), out) })
+		if b, err := r.read(ref, 10); err != nil || string(b) != "ping" {
+			t.Fatalf("read %q, %v", b, err)
+		}
+	}
+	if n := r.stat(ARPTxRequest) - requests; n != 0 {
+		t.Errorf("%d ARP requests for a neighbour whose segments keep coming", n)
+	}
+	if e, ok := r.entry(peerIP); !ok || e.State != Reachable {
+		t.Errorf("the peer's entry: %+v, %v", e, ok)
+	}
+}
