@@ -160,12 +160,6 @@ type (
 	ipOptions interface {
 		setIPOptions(c *conv)
 	}
-	// readiness reports, without taking anything, whether a read would
-	// not wait: nil, or ErrWouldBlock (and then a Wake comes when it
-	// would not), so that a reader waits without holding a buffer.
-	readiness interface {
-		readable(c *conv) error
-	}
 	// roomer says how many bytes a write would take at once (a stream's
 	// free send buffer); a transport without it takes every write whole.
 	roomer interface {
@@ -357,24 +351,6 @@ func (h *Host) ConvRead(now time.Time, ref ConvRef, b []byte, out *Output) (int,
 		return 0, err
 	}
 	return t.t.read(now, c, b, out)
-}
-
-// ConvReadable reports whether a read of the conversation would not wait
-// (nil), without taking anything: ErrWouldBlock while it would, and then
-// the conversation is woken when that changes. A reader waits with it
-// before it takes a buffer to read into.
-func (h *Host) ConvReadable(ref ConvRef) error {
-	c, t, err := h.lookup(ref)
-	if err != nil {
-		return err
-	}
-	if r, ok := t.t.(readiness); ok {
-		return r.readable(c)
-	}
-	if c.err != nil || c.rq.len() > 0 {
-		return nil
-	}
-	return ErrWouldBlock
 }
 
 // ConvWrite sends b as one datagram (or bytes of a stream).

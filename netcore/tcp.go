@@ -533,13 +533,6 @@ func (u *tcpTransport) read(now time.Time, c *conv, b []byte, out *Output) (int,
 	return n, nil
 }
 
-func (u *tcpTransport) readable(c *conv) error {
-	if cn := c.tcp.conn; cn != nil && !cn.Readable() {
-		return ErrWouldBlock
-	}
-	return nil
-}
-
 func (u *tcpTransport) write(now time.Time, c *conv, b []byte, out *Output) (int, error) {
 	cn := c.tcp.conn
 	if cn == nil {

@@ -269,16 +269,6 @@ func (h *Host) readErr(ref netcore.ConvRef, err error) error {
 	return named(h.file(ref, "data"), err)
 }
 
-// ConvWaitReadable waits until a read of the conversation would not wait
-// (data, the end of the stream or an error is there), without taking
-// anything: a reader waits with it before it takes a buffer, so that
-// thousands of idle readers hold none.
-func (h *Host) ConvWaitReadable(ctx context.Context, ref netcore.ConvRef) error {
-	return named(h.file(ref, "data"), h.block(ctx, ref, func(nh *netcore.Host, _ time.Time, _ *netcore.Output) error {
-		return nh.ConvReadable(ref)
-	}))
-}
-
 // ConvTryRead is ConvRead that never waits: netcore.ErrWouldBlock when
 // nothing is queued.
 func (h *Host) ConvTryRead(ref netcore.ConvRef, b []byte) (int, error) {

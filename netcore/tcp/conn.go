@@ -224,18 +224,6 @@ func (c *Conn) Read(now time.Time, b []byte, out *Output) (int, error) {
 // Buffered is how many received bytes wait to be read.
 func (c *Conn) Buffered() int { return c.rcv.Len() }
 
-// Readable reports whether a Read would return at once (data, io.EOF or
-// an error). When it would not, Readable is reported once it would, as
-// after a Read that returned ErrWouldBlock: a reader can wait for data
-// before it takes a buffer to read into.
-func (c *Conn) Readable() bool {
-	if c.rcv.Len() > 0 || c.err != nil || c.rcvClosed || c.state == StateClosed {
-		return true
-	}
-	c.wantRead = true
-	return false
-}
-
 // SendSpace is how many bytes a Write would take now (before Close).
 func (c *Conn) SendSpace() int { return c.snd.Free() }
 
