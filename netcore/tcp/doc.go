@@ -10,6 +10,7 @@
 //
 //	t := tcp.NewTable(tcp.Config{})                      // zero fields: defaults
 //	t.Receive(now, src, dst, seg, &out)                  // seg: TCP header+payload of an IP packet
+//	t.ReceiveVerified(now, src, dst, seg, &out)          // the same, its checksum the device's business
 //	t.Poll(now, &out)                                    // timers that are due
 //	t.Deadline()                                         // when Poll next has work (zero: none)
 //	c, err := t.Connect(now, local, remote, opts, &out)  // local port 0: ephemeral
