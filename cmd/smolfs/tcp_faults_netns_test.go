@@ -70,8 +70,8 @@ func transfers(t *testing.T, ns *testenv.Netns, what, file, sum string) time.Dur
 	t.Helper()
 	begin := time.Now()
 	for _, dir := range []struct{ name, script string }{
-		{"kernel to smolfs", fmt.Sprintf("timeout 120 nc -N %s 5001 <%s", ourIP, file)},
-		{"smolfs to kernel", fmt.Sprintf("timeout 120 nc -d %s 5002 | sha256sum", ourIP)},
+		{"kernel to smolfs", fmt.Sprintf("timeout 900 nc -N %s 5001 <%s", ourIP, file)},
+		{"smolfs to kernel", fmt.Sprintf("timeout 900 nc -d %s 5002 | sha256sum", ourIP)},
 	} {
 		out, err := ns.Command("sh", "-c", dir.script).Output()
 		if f := strings.Fields(string(out)); err != nil || len(f) == 0 || f[0] != sum {
