@@ -34,7 +34,7 @@ func fuzzTemplate6(kind, p byte) []byte {
 		}
 		return frame6(ethDst, mac, ip, dst, nh, hop, payload)
 	}
-	switch kind % 15 {
+	switch kind % 17 {
 	case 0:
 		sn := wire.SolicitedNodeMulticast(ours)
 		return to(sn, wire.ProtoICMPv6, 255, wire.NDPNeighborSolicit{Target: ours, SourceLLA: mac}.Append(nil, ip, sn))
@@ -73,6 +73,16 @@ func fuzzTemplate6(kind, p byte) []byte {
 			wire.ICMPv6EchoRepr{Type: wire.ICMPv6EchoRequest, Ident: 4}.Append(nil, src, ours))
 	case 14:
 		return to(ours, wire.ProtoUDP, 64, wire.UDPRepr{SrcPort: 4000 + uint16(p), DstPort: 7 + uint16(p%3), Payload: echo}.Append(nil, ip, ours))
+	case 15, 16: // TCP: a SYN to one of the ports, or an ACK with data
+		r := wire.TCPRepr{SrcPort: 40000 + uint16(p%4), DstPort: 7 + uint16(p%3), Seq: 1000, Flags: wire.TCPFlagSYN, Window: 65535}
+		var payload []byte
+		if kind%17 == 16 {
+			r = wire.TCPRepr{SrcPort: r.SrcPort, DstPort: r.DstPort, Seq: 1001, Ack: 1, Flags: wire.TCPFlagACK | wire.TCPFlagPSH, Window: 65535}
+			payload = []byte("some data")
+		}
+		seg := append(r.Append(nil), payload...)
+		wire.SetTCPChecksum(seg[:r.HeaderLen()], payload, ip, ours)
+		return to(ours, wire.ProtoTCP, 64, seg)
 	case 12:
 		return to(ours, wire.ProtoRouting, 64, append(append([]byte{58, 2, p % 5, p % 2, 0, 0, 0, 0}, make([]byte, 16)...), echo...))
 	default:
